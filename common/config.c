@@ -1,0 +1,976 @@
+/* Reads weir's INI file into a struct config, driven by one table of keys. */
+#include "autoconf.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "common/config.h"
+#include "common/confval.h"
+#include "common/log.h"
+
+#define CONFIG_MAX_NAME		64	/* frontend and backend names */
+#define CONFIG_MAX_WORKERS	256
+
+enum config_sect {
+	CONFIG_SECT_NONE,		/* before the first section header */
+	CONFIG_SECT_GLOBAL,
+	CONFIG_SECT_FRONTEND,
+	CONFIG_SECT_BACKEND,
+};
+
+enum config_type {
+	CONFIG_DURATION,		/* uint32_t ms; min/max in ms */
+	CONFIG_SIZE,			/* uint64_t bytes, min/max in bytes */
+	CONFIG_INT,			/* uint32_t, min/max */
+	CONFIG_ENUM,			/* int, one of names[] */
+	CONFIG_STRING,			/* char *, owned */
+	CONFIG_SPECIAL,			/* parsed by fn */
+};
+
+struct config_ctx;
+
+struct config_enum {
+	const char *name;
+	int value;
+};
+
+/*
+ * One row per key. Defaults and limits are text read by the same parsers
+ * as the file, so the table reads like a config and a default outside its
+ * own limits fails every load (the unit tests load a minimal file). reload
+ * says whether a hot reload may change the key; false: restart needed.
+ */
+struct config_key {
+	enum config_sect sect;
+	const char *key;
+	enum config_type type;
+	size_t off;
+	const char *def;
+	bool reload;
+	bool repeat;			/* may appear more than once */
+	const char *min, *max;		/* limits as text; NULL: none */
+	const struct config_enum *names;
+	int (*fn)(struct config_ctx *, void *, const char *);
+};
+
+static int config_workers(struct config_ctx *, void *, const char *);
+static int config_listen(struct config_ctx *, void *, const char *);
+static int config_backend_ref(struct config_ctx *, void *, const char *);
+static int config_server(struct config_ctx *, void *, const char *);
+
+static const struct config_enum config_log_levels[] = {
+	{ "error", LOG_LEVEL_ERROR },
+	{ "warn", LOG_LEVEL_WARN },
+	{ "info", LOG_LEVEL_INFO },
+	{ "debug", LOG_LEVEL_DEBUG },
+	{ NULL, 0 },
+};
+
+static const struct config_enum config_balances[] = {
+	{ "roundrobin", CONFIG_BALANCE_ROUNDROBIN },
+	{ NULL, 0 },
+};
+
+#define G(key, type, field, def, reload, ...) \
+	{ CONFIG_SECT_GLOBAL, key, type, offsetof(struct config, field), \
+	    def, reload, __VA_ARGS__ }
+#define F(key, type, field, def, reload, ...) \
+	{ CONFIG_SECT_FRONTEND, key, type, \
+	    offsetof(struct frontend_conf, field), def, reload, __VA_ARGS__ }
+#define B(key, type, field, def, reload, ...) \
+	{ CONFIG_SECT_BACKEND, key, type, \
+	    offsetof(struct backend_conf, field), def, reload, __VA_ARGS__ }
+
+/* Every key: section, name, type, field, default, reloadable, limits. */
+static const struct config_key config_keys[] = {
+	G("workers", CONFIG_SPECIAL, workers, "auto", false, false,
+	    NULL, NULL, NULL, config_workers),
+	G("log_level", CONFIG_ENUM, log_level, "info", true, false,
+	    NULL, NULL, config_log_levels, NULL),
+	G("pidfile", CONFIG_STRING, pidfile, NULL, false, false,
+	    NULL, NULL, NULL, NULL),
+	G("max_connections", CONFIG_INT, max_connections, "10000", true, false,
+	    "1", "1000000", NULL, NULL),
+
+	F("listen", CONFIG_SPECIAL, listens, NULL, false, true,
+	    NULL, NULL, NULL, config_listen),
+	F("backend", CONFIG_SPECIAL, backend_name, NULL, true, false,
+	    NULL, NULL, NULL, config_backend_ref),
+	F("client_timeout", CONFIG_DURATION, client_timeout_ms, "30s", true,
+	    false, "1ms", "24h", NULL, NULL),
+	F("max_header_size", CONFIG_SIZE, max_header_size, "16k", true, false,
+	    "1k", "1m", NULL, NULL),
+	F("max_body_size", CONFIG_SIZE, max_body_size, "100m", true, false,
+	    NULL, NULL, NULL, NULL),
+
+	B("balance", CONFIG_ENUM, balance, "roundrobin", true, false,
+	    NULL, NULL, config_balances, NULL),
+	B("server", CONFIG_SPECIAL, servers, NULL, true, true,
+	    NULL, NULL, NULL, config_server),
+	B("keepalive", CONFIG_INT, keepalive, "32", true, false,
+	    "0", "10000", NULL, NULL),
+	B("keepalive_timeout", CONFIG_DURATION, keepalive_timeout_ms, "60s",
+	    true, false, "1ms", "24h", NULL, NULL),
+	B("connect_timeout", CONFIG_DURATION, connect_timeout_ms, "2s", true,
+	    false, "1ms", "24h", NULL, NULL),
+	B("response_timeout", CONFIG_DURATION, response_timeout_ms, "30s",
+	    true, false, "1ms", "24h", NULL, NULL),
+};
+#define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+_Static_assert(sizeof(enum config_balance) == sizeof(int),
+    "CONFIG_ENUM stores through an int");
+
+/* Parse state, shared by the line reader and the inih handler. */
+struct config_ctx {
+	struct config *cfg;
+	const char *name;		/* file name for messages */
+	FILE *fp;
+	char *line;			/* getline(3) buffer */
+	size_t linecap;
+	int lineno;
+	enum config_sect sect;
+	void *base;			/* struct the section fills */
+	char label[80];			/* "global", "backend app" */
+	int global_line;
+	int seen[CONFIG_NKEYS];		/* per key: line set in this section */
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+static const char *const config_sect_names[] = {
+	"", "global", "frontend", "backend"
+};
+
+/* Keep the first error only: "FILE:LINE: reason", or "FILE: reason". */
+static void __attribute__((format(printf, 3, 4)))
+config_err(struct config_ctx *ctx, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (ctx->failed)
+		return;
+	ctx->failed = true;
+	if (ctx->err == NULL || ctx->errlen == 0)
+		return;
+	if (line > 0)
+		n = snprintf(ctx->err, ctx->errlen, "%s:%d: ", ctx->name, line);
+	else
+		n = snprintf(ctx->err, ctx->errlen, "%s: ", ctx->name);
+	if (n < 0 || (size_t)n >= ctx->errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(ctx->err + n, ctx->errlen - n, fmt, ap);
+	va_end(ap);
+}
+
+/* Return array grown to n + 1 elements, the last zeroed; NULL on error. */
+static void *
+config_grow(struct config_ctx *ctx, void *array, size_t n, size_t size)
+{
+	char *p;
+
+	if ((p = reallocarray(array, n + 1, size)) == NULL) {
+		config_err(ctx, ctx->lineno, "out of memory");
+		return NULL;
+	}
+	memset(p + n * size, 0, size);
+	return p;
+}
+
+static char *
+config_strdup(struct config_ctx *ctx, const char *s)
+{
+	char *p;
+
+	if ((p = strdup(s)) == NULL)
+		config_err(ctx, ctx->lineno, "out of memory");
+	return p;
+}
+
+/* "auto" follows the machine; a number is taken as given. */
+static int
+config_workers(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct config *cfg = base;
+	const char *why;
+	long n;
+
+	if (strcmp(value, "auto") == 0) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		if (n < 1)
+			n = 1;
+		if (n > CONFIG_MAX_WORKERS)
+			n = CONFIG_MAX_WORKERS;
+	} else if (confval_int(value, 1, CONFIG_MAX_WORKERS, &n, &why) == -1) {
+		config_err(ctx, ctx->lineno, "workers: invalid value '%s': %s; "
+		    "expected auto or a number from 1 to %d", value, why,
+		    CONFIG_MAX_WORKERS);
+		return -1;
+	}
+	cfg->workers = (uint32_t)n;
+	return 0;
+}
+
+/* confval_addr() zero-fills its result, so memcmp() finds equal ones. */
+static bool
+config_same_addr(const struct sockaddr_storage *a, socklen_t alen,
+    const struct sockaddr_storage *b, socklen_t blen)
+{
+	return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* The listen entry of any frontend that already has this address. */
+static struct listen_conf *
+config_listen_find(struct config *cfg, const struct sockaddr_storage *ss,
+    socklen_t sslen)
+{
+	struct listen_conf *l;
+	size_t i, j;
+
+	for (i = 0; i < cfg->nfrontends; i++) {
+		for (j = 0; j < cfg->frontends[i].nlistens; j++) {
+			l = &cfg->frontends[i].listens[j];
+			if (config_same_addr(&l->addr, l->addrlen, ss, sslen))
+				return l;
+		}
+	}
+	return NULL;
+}
+
+/* Listen addresses are unique across all frontends: one socket each. */
+static int
+config_listen(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct frontend_conf *fe = base;
+	struct listen_conf *l;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	const char *why;
+
+	if (confval_addr(value, &ss, &sslen, &why) == -1) {
+		config_err(ctx, ctx->lineno, "listen: invalid address '%s': %s",
+		    value, why);
+		return -1;
+	}
+	if ((l = config_listen_find(ctx->cfg, &ss, sslen)) != NULL) {
+		config_err(ctx, ctx->lineno, "duplicate listen address '%s' "
+		    "(first at line %d)", value, l->line);
+		return -1;
+	}
+	if ((l = config_grow(ctx, fe->listens, fe->nlistens, sizeof(*l))) ==
+	    NULL)
+		return -1;
+	fe->listens = l;
+	l = &fe->listens[fe->nlistens++];
+	if ((l->text = config_strdup(ctx, value)) == NULL)
+		return -1;
+	l->addr = ss;
+	l->addrlen = sslen;
+	l->line = ctx->lineno;
+	return 0;
+}
+
+/* The name is resolved once every backend is known; keep the line for that. */
+static int
+config_backend_ref(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct frontend_conf *fe = base;
+
+	if ((fe->backend_name = config_strdup(ctx, value)) == NULL)
+		return -1;
+	fe->backend_line = ctx->lineno;
+	return 0;
+}
+
+/* Apply one server option word: "weight=N" or "backup". */
+static int
+config_server_opt(struct config_ctx *ctx, struct server_conf *sv,
+    const char *opt, bool *weighted)
+{
+	const char *why;
+	long n;
+
+	if (strcmp(opt, "backup") == 0 && !sv->backup) {
+		sv->backup = true;
+		return 0;
+	}
+	if (strncmp(opt, "weight=", 7) == 0 && !*weighted) {
+		if (confval_int(opt + 7, 1, 256, &n, &why) == -1) {
+			config_err(ctx, ctx->lineno, "server: invalid weight "
+			    "'%s': %s; expected a number from 1 to 256",
+			    opt + 7, why);
+			return -1;
+		}
+		sv->weight = (uint32_t)n;
+		*weighted = true;
+		return 0;
+	}
+	if (strcmp(opt, "backup") == 0 || strncmp(opt, "weight=", 7) == 0)
+		config_err(ctx, ctx->lineno, "server: option '%s' given twice",
+		    opt);
+	else
+		config_err(ctx, ctx->lineno, "server: unknown option '%s' "
+		    "(expected weight=N or backup)", opt);
+	return -1;
+}
+
+/* Check a server address against the backend's others and append it. */
+static struct server_conf *
+config_server_add(struct config_ctx *ctx, struct backend_conf *be,
+    const char *addr)
+{
+	struct server_conf *sv;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	const char *why;
+	size_t i;
+
+	if (confval_addr(addr, &ss, &sslen, &why) == -1) {
+		config_err(ctx, ctx->lineno, "server: invalid address '%s': %s",
+		    addr, why);
+		return NULL;
+	}
+	for (i = 0; i < be->nservers; i++) {
+		if (config_same_addr(&be->servers[i].addr,
+		    be->servers[i].addrlen, &ss, sslen)) {
+			config_err(ctx, ctx->lineno, "duplicate server '%s' in "
+			    "backend '%s' (first at line %d)", addr, be->name,
+			    be->servers[i].line);
+			return NULL;
+		}
+	}
+	if ((sv = config_grow(ctx, be->servers, be->nservers, sizeof(*sv))) ==
+	    NULL)
+		return NULL;
+	be->servers = sv;
+	sv = &be->servers[be->nservers++];
+	if ((sv->name = config_strdup(ctx, addr)) == NULL)
+		return NULL;
+	sv->addr = ss;
+	sv->addrlen = sslen;
+	sv->weight = 1;
+	sv->line = ctx->lineno;
+	return sv;
+}
+
+/* "ADDRESS [weight=N] [backup]", words separated by blanks. */
+static int
+config_server(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct server_conf *sv;
+	char *copy, *word, *save;
+	bool weighted = false;
+	int rc = -1;
+
+	if ((copy = config_strdup(ctx, value)) == NULL)
+		return -1;
+	word = strtok_r(copy, " \t", &save);
+	if ((sv = config_server_add(ctx, base, word)) == NULL)
+		goto out;
+	while ((word = strtok_r(NULL, " \t", &save)) != NULL) {
+		if (config_server_opt(ctx, sv, word, &weighted) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(copy);
+	return rc;
+}
+
+/* Parse a number of k's type: a value, or a limit from the table. */
+static int
+config_number(const struct config_key *k, const char *s, uint64_t *v,
+    const char **why)
+{
+	uint32_t ms;
+	long l;
+
+	switch (k->type) {
+	case CONFIG_DURATION:
+		if (confval_duration(s, &ms, why) == -1)
+			return -1;
+		*v = ms;
+		return 0;
+	case CONFIG_SIZE:
+		return confval_size(s, v, why);
+	default:
+		if (confval_int(s, 0, LONG_MAX, &l, why) == -1)
+			return -1;
+		*v = (uint64_t)l;
+		return 0;
+	}
+}
+
+/* Limits are text in the table ("1k", "24h"), read like values. */
+static bool
+config_in_range(const struct config_key *k, uint64_t v)
+{
+	const char *why;
+	uint64_t lim;
+
+	if (k->min != NULL && config_number(k, k->min, &lim, &why) == 0 &&
+	    v < lim)
+		return false;
+	if (k->max != NULL && config_number(k, k->max, &lim, &why) == 0 &&
+	    v > lim)
+		return false;
+	return true;
+}
+
+/* Describe what a key accepts, for error messages. */
+static void
+config_expect(const struct config_key *k, char *buf, size_t len)
+{
+	const struct config_enum *e;
+	size_t n;
+
+	if (k->type == CONFIG_DURATION)
+		snprintf(buf, len, "a duration such as 500ms, 30s, 5m or 1h, "
+		    "from %s to %s", k->min, k->max);
+	else if (k->type == CONFIG_SIZE && k->max == NULL)
+		snprintf(buf, len, "a size such as 512, 16k, 100m or 1g");
+	else if (k->type == CONFIG_SIZE)
+		snprintf(buf, len, "a size such as 512, 16k or 1m, from %s "
+		    "to %s", k->min, k->max);
+	else if (k->type == CONFIG_INT)
+		snprintf(buf, len, "a number from %s to %s", k->min, k->max);
+	else {
+		n = (size_t)snprintf(buf, len, "one of:");
+		for (e = k->names; e->name != NULL && n < len; e++)
+			n += (size_t)snprintf(buf + n, len - n, " %s", e->name);
+	}
+}
+
+/* Parse value for key k into the struct at base, as the table says. */
+static int
+config_set(struct config_ctx *ctx, const struct config_key *k, void *base,
+    const char *value)
+{
+	char *p = (char *)base + k->off;
+	const struct config_enum *e;
+	const char *why = "out of range";
+	char expect[128];
+	uint64_t v;
+
+	switch (k->type) {
+	case CONFIG_DURATION:
+	case CONFIG_SIZE:
+	case CONFIG_INT:
+		if (config_number(k, value, &v, &why) == -1)
+			break;
+		if (!config_in_range(k, v))
+			break;
+		if (k->type == CONFIG_SIZE)
+			*(uint64_t *)(void *)p = v;
+		else
+			*(uint32_t *)(void *)p = (uint32_t)v;
+		return 0;
+	case CONFIG_ENUM:
+		for (e = k->names; e->name != NULL; e++) {
+			if (strcmp(value, e->name) == 0) {
+				*(int *)(void *)p = e->value;
+				return 0;
+			}
+		}
+		why = "unknown name";
+		break;
+	case CONFIG_STRING:
+		return (*(char **)(void *)p = config_strdup(ctx, value)) ==
+		    NULL ? -1 : 0;
+	case CONFIG_SPECIAL:
+		return k->fn(ctx, base, value);
+	}
+	config_expect(k, expect, sizeof(expect));
+	config_err(ctx, ctx->lineno, "%s: invalid value '%s': %s; expected %s",
+	    k->key, value, why, expect);
+	return -1;
+}
+
+/* Fill a new section's struct with the table's defaults. */
+static int
+config_defaults(struct config_ctx *ctx, enum config_sect sect, void *base)
+{
+	const struct config_key *k;
+
+	for (k = config_keys; k < config_keys + CONFIG_NKEYS; k++) {
+		if (k->sect == sect && k->def != NULL &&
+		    config_set(ctx, k, base, k->def) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Make sect current: every key seen from here on belongs to base. */
+static void
+config_enter(struct config_ctx *ctx, enum config_sect sect, void *base,
+    const char *name)
+{
+	ctx->sect = sect;
+	ctx->base = base;
+	snprintf(ctx->label, sizeof(ctx->label), "%s%s%s",
+	    config_sect_names[sect], name != NULL ? " " : "",
+	    name != NULL ? name : "");
+	memset(ctx->seen, 0, sizeof(ctx->seen));
+}
+
+/* [global] takes no name and, like the others, appears at most once. */
+static int
+config_open_global(struct config_ctx *ctx, const char *hdr, const char *name)
+{
+	if (name != NULL) {
+		config_err(ctx, ctx->lineno, "section '%s' takes no name, "
+		    "expected [global]", hdr);
+		return -1;
+	}
+	if (ctx->global_line != 0) {
+		config_err(ctx, ctx->lineno, "duplicate [global] section "
+		    "(first at line %d)", ctx->global_line);
+		return -1;
+	}
+	ctx->global_line = ctx->lineno;
+	config_enter(ctx, CONFIG_SECT_GLOBAL, ctx->cfg, NULL);
+	return 0;
+}
+
+/* Names show up in logs and metric labels: keep them to a safe alphabet. */
+static bool
+config_valid_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len > 0 && len < CONFIG_MAX_NAME && strspn(name,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") == len;
+}
+
+/*
+ * Open a frontend or backend. A second section with the same name is an
+ * error rather than a continuation of the first: merging would make the
+ * meaning of a key depend on where else in the file it appears.
+ */
+static int
+config_open_named(struct config_ctx *ctx, enum config_sect sect,
+    const char *name)
+{
+	struct config *cfg = ctx->cfg;
+	struct frontend_conf *fe;
+	struct backend_conf *be;
+	size_t i;
+
+	if (sect == CONFIG_SECT_FRONTEND) {
+		for (i = 0; i < cfg->nfrontends; i++) {
+			if (strcmp(cfg->frontends[i].name, name) == 0)
+				goto dup;
+		}
+		if ((fe = config_grow(ctx, cfg->frontends, cfg->nfrontends,
+		    sizeof(*fe))) == NULL)
+			return -1;
+		cfg->frontends = fe;
+		fe = &cfg->frontends[cfg->nfrontends++];
+		if ((fe->name = config_strdup(ctx, name)) == NULL)
+			return -1;
+		fe->line = ctx->lineno;
+		config_enter(ctx, sect, fe, name);
+		return config_defaults(ctx, sect, fe);
+	}
+	for (i = 0; i < cfg->nbackends; i++) {
+		if (strcmp(cfg->backends[i].name, name) == 0)
+			goto dup;
+	}
+	if ((be = config_grow(ctx, cfg->backends, cfg->nbackends,
+	    sizeof(*be))) == NULL)
+		return -1;
+	cfg->backends = be;
+	be = &cfg->backends[cfg->nbackends++];
+	if ((be->name = config_strdup(ctx, name)) == NULL)
+		return -1;
+	be->line = ctx->lineno;
+	config_enter(ctx, sect, be, name);
+	return config_defaults(ctx, sect, be);
+dup:
+	config_err(ctx, ctx->lineno, "duplicate %s '%s' (first at line %d)",
+	    config_sect_names[sect], name, sect == CONFIG_SECT_FRONTEND ?
+	    cfg->frontends[i].line : cfg->backends[i].line);
+	return -1;
+}
+
+static enum config_sect
+config_sect_find(const char *kind)
+{
+	enum config_sect sect;
+
+	for (sect = CONFIG_SECT_GLOBAL; kind != NULL &&
+	    sect <= CONFIG_SECT_BACKEND; sect++) {
+		if (strcmp(kind, config_sect_names[sect]) == 0)
+			return sect;
+	}
+	return CONFIG_SECT_NONE;
+}
+
+/* Handle "[global]", "[frontend NAME]" or "[backend NAME]". */
+static int
+config_section(struct config_ctx *ctx, char *s)
+{
+	char hdr[256], *kind, *name, *save;
+	enum config_sect sect;
+	size_t len = strlen(s);
+
+	snprintf(hdr, sizeof(hdr), "%s", s);
+	if (s[len - 1] != ']') {
+		config_err(ctx, ctx->lineno, "section header '%s' does not "
+		    "end with ']'", hdr);
+		return -1;
+	}
+	s[len - 1] = '\0';
+	kind = strtok_r(s + 1, " \t", &save);
+	name = kind != NULL ? strtok_r(NULL, " \t", &save) : NULL;
+	if ((sect = config_sect_find(kind)) == CONFIG_SECT_NONE) {
+		config_err(ctx, ctx->lineno, "unknown section '%s', expected "
+		    "[global], [frontend NAME] or [backend NAME]", hdr);
+		return -1;
+	}
+	if (sect == CONFIG_SECT_GLOBAL)
+		return config_open_global(ctx, hdr, name);
+	if (name == NULL || strtok_r(NULL, " \t", &save) != NULL) {
+		config_err(ctx, ctx->lineno, "section '%s' needs exactly one "
+		    "name: [%s NAME]", hdr, kind);
+		return -1;
+	}
+	if (!config_valid_name(name)) {
+		config_err(ctx, ctx->lineno, "invalid %s name '%s' (use up to "
+		    "%d letters, digits, '.', '_' or '-')", kind, name,
+		    CONFIG_MAX_NAME - 1);
+		return -1;
+	}
+	return config_open_named(ctx, sect, name);
+}
+
+/*
+ * Trim a line before inih sees it. Leading blanks go first: inih r55 would
+ * deliver an indented line as one more value of the previous key (an
+ * indented "balance = rr" after "server = ..." becomes a server). Then an
+ * inline comment: inih has none for '#' (and Debian's build only strips
+ * ';'), yet operators copy "key = value ; note" from examples, so a ';' or
+ * '#' preceded by a blank starts a comment; "a#b" stays as it is. Then
+ * trailing blanks.
+ */
+static char *
+config_strip(char *s)
+{
+	char *p;
+
+	s += strspn(s, " \t");
+	for (p = s; *p != '\0'; p++) {
+		if ((*p == ';' || *p == '#') &&
+		    (p == s || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			break;
+		}
+	}
+	while (p > s && strchr(" \t\r", p[-1]) != NULL)
+		*--p = '\0';
+	return s;
+}
+
+/* A key line must read "key = value"; inih would also split at ':'. */
+static int
+config_check_pair(struct config_ctx *ctx, const char *s)
+{
+	const char *eq = strpbrk(s, "=:");
+
+	if (eq == NULL || *eq == ':') {
+		config_err(ctx, ctx->lineno, "expected 'key = value', got '%s'",
+		    s);
+		return -1;
+	}
+	if (eq == s) {
+		config_err(ctx, ctx->lineno, "missing key before '=' in '%s'",
+		    s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read one line into ctx->line without its line ending; -1 at EOF or error. */
+static ssize_t
+config_getline(struct config_ctx *ctx)
+{
+	ssize_t n;
+
+	errno = 0;
+	if ((n = getline(&ctx->line, &ctx->linecap, ctx->fp)) == -1) {
+		if (ferror(ctx->fp))
+			config_err(ctx, 0, "read error: %s",
+			    strerror(errno != 0 ? errno : EIO));
+		return -1;
+	}
+	ctx->lineno++;
+	if (n > 0 && ctx->line[n - 1] == '\n')
+		ctx->line[--n] = '\0';
+	if (n > 0 && ctx->line[n - 1] == '\r')
+		ctx->line[--n] = '\0';
+	if (ctx->lineno == 1 && strncmp(ctx->line, "\xef\xbb\xbf", 3) == 0) {
+		memmove(ctx->line, ctx->line + 3, (size_t)n - 2);
+		n -= 3;
+	}
+	return n;
+}
+
+/*
+ * inih's line reader. It counts lines, since inih r55 gives the handler no
+ * line number; refuses lines that inih would cut at its buffer size
+ * (num - 1 bytes) and parse the rest of as a new line; and opens sections
+ * itself so that empty ones are checked too. inih then sees section lines
+ * as blank: the handler takes the section from ctx, never from inih.
+ */
+static char *
+config_read_cb(char *buf, int num, void *arg)
+{
+	struct config_ctx *ctx = arg;
+	ssize_t n;
+	char *s;
+
+	if (ctx->failed || (n = config_getline(ctx)) == -1)
+		return NULL;
+	if (n > num - 1) {
+		config_err(ctx, ctx->lineno, "line too long (max %d bytes)",
+		    num - 1);
+		return NULL;
+	}
+	if (strlen(ctx->line) != (size_t)n) {
+		config_err(ctx, ctx->lineno, "NUL byte in line");
+		return NULL;
+	}
+	s = config_strip(ctx->line);
+	if (*s == '[') {
+		if (config_section(ctx, s) == -1)
+			return NULL;
+		*s = '\0';
+	} else if (*s != '\0' && config_check_pair(ctx, s) == -1)
+		return NULL;
+	memcpy(buf, s, strlen(s) + 1);
+	return buf;
+}
+
+/* Find key in the table rows of the current section; -1 if unknown. */
+static int
+config_key_find(enum config_sect sect, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if (config_keys[i].sect == sect &&
+		    strcmp(config_keys[i].key, key) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* inih's handler: one "key = value" of the current section. */
+static int
+config_handler_cb(void *arg, const char *section, const char *key,
+    const char *value)
+{
+	struct config_ctx *ctx = arg;
+	int i;
+
+	(void)section;			/* see config_read_cb() */
+	if (ctx->failed)
+		return 0;
+	if (ctx->sect == CONFIG_SECT_NONE) {
+		config_err(ctx, ctx->lineno, "key '%s' outside of any section",
+		    key);
+		return 0;
+	}
+	if ((i = config_key_find(ctx->sect, key)) == -1) {
+		config_err(ctx, ctx->lineno, "unknown key '%s' in [%s]", key,
+		    ctx->label);
+		return 0;
+	}
+	if (*value == '\0') {
+		config_err(ctx, ctx->lineno, "%s: missing value", key);
+		return 0;
+	}
+	if (!config_keys[i].repeat && ctx->seen[i] != 0) {
+		config_err(ctx, ctx->lineno, "duplicate key '%s' in [%s] "
+		    "(first at line %d)", key, ctx->label, ctx->seen[i]);
+		return 0;
+	}
+	ctx->seen[i] = ctx->lineno;
+	return config_set(ctx, &config_keys[i], ctx->base, value) == 0;
+}
+
+/* A frontend needs a listen address and an existing backend. */
+static int
+config_check_frontend(struct config_ctx *ctx, struct frontend_conf *fe)
+{
+	size_t i;
+
+	if (fe->nlistens == 0) {
+		config_err(ctx, fe->line, "frontend '%s' has no 'listen' "
+		    "address", fe->name);
+		return -1;
+	}
+	if (fe->backend_name == NULL) {
+		config_err(ctx, fe->line, "frontend '%s' has no 'backend'",
+		    fe->name);
+		return -1;
+	}
+	for (i = 0; i < ctx->cfg->nbackends; i++) {
+		if (strcmp(ctx->cfg->backends[i].name, fe->backend_name) == 0) {
+			fe->backend = i;
+			return 0;
+		}
+	}
+	config_err(ctx, fe->backend_line, "frontend '%s' uses unknown backend "
+	    "'%s'", fe->name, fe->backend_name);
+	return -1;
+}
+
+/* Rules about the whole file, checked once every line is read. */
+static void
+config_check(struct config_ctx *ctx)
+{
+	struct config *cfg = ctx->cfg;
+	size_t i;
+
+	if (cfg->nfrontends == 0) {
+		config_err(ctx, 0, "no [frontend NAME] section, nothing to "
+		    "serve");
+		return;
+	}
+	for (i = 0; i < cfg->nfrontends; i++) {
+		if (config_check_frontend(ctx, &cfg->frontends[i]) == -1)
+			return;
+	}
+	for (i = 0; i < cfg->nbackends; i++) {
+		if (cfg->backends[i].nservers == 0) {
+			config_err(ctx, cfg->backends[i].line, "backend '%s' "
+			    "has no 'server'", cfg->backends[i].name);
+			return;
+		}
+	}
+}
+
+/* Parse fp, named name in messages, into a new config. */
+static int
+config_parse(FILE *fp, const char *name, struct config **out, char *err,
+    size_t errlen)
+{
+	struct config_ctx ctx;
+	int rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.name = name;
+	ctx.fp = fp;
+	ctx.err = err;
+	ctx.errlen = errlen;
+	if ((ctx.cfg = calloc(1, sizeof(*ctx.cfg))) == NULL)
+		config_err(&ctx, 0, "out of memory");
+	else if ((ctx.cfg->path = config_strdup(&ctx, name)) != NULL &&
+	    config_defaults(&ctx, CONFIG_SECT_GLOBAL, ctx.cfg) == 0) {
+		rc = ini_parse_stream(config_read_cb, &ctx, config_handler_cb,
+		    &ctx);
+		if (rc == -2)
+			config_err(&ctx, 0, "out of memory");
+		else if (rc != 0)
+			config_err(&ctx, rc, "syntax error");
+	}
+	if (!ctx.failed)
+		config_check(&ctx);
+	free(ctx.line);
+	if (ctx.failed) {
+		config_free(ctx.cfg);
+		return -1;
+	}
+	*out = ctx.cfg;
+	return 0;
+}
+
+/* Parse and close fp, just opened; NULL means opening failed (errno). */
+static int
+config_open(FILE *fp, const char *name, struct config **out, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	if (fp == NULL) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: cannot open: %s", name,
+			    strerror(errno));
+		return -1;
+	}
+	rc = config_parse(fp, name, out, err, errlen);
+	fclose(fp);
+	return rc;
+}
+
+int
+config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	return config_open(fopen(path, "r"), path, out, err, errlen);
+}
+
+int
+config_load_string(const char *name, const char *text, struct config **out,
+    char *err, size_t errlen)
+{
+	return config_open(fmemopen((void *)text, strlen(text), "r"), name,
+	    out, err, errlen);
+}
+
+static void
+config_free_frontend(struct frontend_conf *fe)
+{
+	size_t i;
+
+	for (i = 0; i < fe->nlistens; i++)
+		free(fe->listens[i].text);
+	free(fe->listens);
+	free(fe->name);
+	free(fe->backend_name);
+}
+
+static void
+config_free_backend(struct backend_conf *be)
+{
+	size_t i;
+
+	for (i = 0; i < be->nservers; i++)
+		free(be->servers[i].name);
+	free(be->servers);
+	free(be->name);
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->nfrontends; i++)
+		config_free_frontend(&cfg->frontends[i]);
+	free(cfg->frontends);
+	for (i = 0; i < cfg->nbackends; i++)
+		config_free_backend(&cfg->backends[i]);
+	free(cfg->backends);
+	free(cfg->pidfile);
+	free(cfg->path);
+	free(cfg);
+}

@@ -1,0 +1,82 @@
+/*
+ * The parsed configuration: plain data, built from an INI file and freed as
+ * one, separate from runtime state so a reload can build a new one beside
+ * the old and swap.
+ */
+#ifndef WEIR_CONFIG_H
+#define WEIR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum config_balance {
+	CONFIG_BALANCE_ROUNDROBIN,
+};
+
+struct server_conf {
+	char *name;			/* address as written: "127.0.0.1:9001" */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	uint32_t weight;		/* 1..256, default 1 */
+	bool backup;			/* "backup" option */
+	int line;			/* where it was defined */
+};
+
+struct backend_conf {
+	char *name;
+	enum config_balance balance;
+	struct server_conf *servers;
+	size_t nservers;
+	uint32_t keepalive;		/* idle pooled conns per worker per server */
+	uint32_t keepalive_timeout_ms;	/* idle pooled conn lifetime */
+	uint32_t connect_timeout_ms;
+	uint32_t response_timeout_ms;	/* max wait between backend reads */
+	int line;
+};
+
+struct listen_conf {
+	char *text;			/* as written: "127.0.0.1:8080" */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	int line;
+};
+
+struct frontend_conf {
+	char *name;
+	struct listen_conf *listens;
+	size_t nlistens;
+	char *backend_name;
+	int backend_line;		/* where "backend =" was given */
+	size_t backend;			/* index into config.backends */
+	uint32_t client_timeout_ms;	/* header read and keep-alive idle */
+	uint64_t max_header_size;	/* 1k..1m, default 16k */
+	uint64_t max_body_size;		/* 0 = unlimited, default 100m */
+	int line;
+};
+
+struct config {
+	char *path;
+	uint32_t workers;		/* resolved: "auto" = online CPUs */
+	int log_level;			/* enum log_level */
+	char *pidfile;			/* NULL when not set */
+	uint32_t max_connections;	/* per worker */
+	struct frontend_conf *frontends;
+	size_t nfrontends;
+	struct backend_conf *backends;
+	size_t nbackends;
+};
+
+/*
+ * Read and validate the INI file at path. On success returns 0 and *out owns
+ * a new config; on failure returns -1 and err holds "FILE:LINE: reason"
+ * (or "FILE: reason" when no line applies).
+ */
+int config_load(const char *path, struct config **out, char *err, size_t errlen);
+/* Same, from an in-memory string; name is used in messages. For tests. */
+int config_load_string(const char *name, const char *text, struct config **out,
+    char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,149 @@
+/* Owns the process-wide log level and writes log lines to stderr. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+
+static enum log_level log_level = LOG_LEVEL_INFO;
+static char log_proc[32] = "weir";
+
+void
+log_set_proc(const char *name)
+{
+	snprintf(log_proc, sizeof(log_proc), "%s", name);
+}
+
+void
+log_set_level(enum log_level level)
+{
+	log_level = level;
+}
+
+enum log_level
+log_get_level(void)
+{
+	return log_level;
+}
+
+/* Format one line and write it with a single write(2) so lines never interleave. */
+static void
+log_vwrite(const char *tag, const char *fmt, va_list ap, int errnum)
+{
+	char line[1024];
+	struct timespec ts;
+	struct tm tm;
+	int n, m;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, sizeof(line),
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ [%s] %s[%d]: ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, tag, log_proc,
+	    (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = 0;
+	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if ((size_t)n >= sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	if (errnum != 0)
+		n += snprintf(line + n, sizeof(line) - n, ": %s", strerror(errnum));
+	if ((size_t)n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, n) < 0) {
+		/* Nowhere left to report a failing stderr. */
+	}
+}
+
+#define LOG_BODY(lvl, tag, errnum)			\
+	do {						\
+		va_list ap;				\
+		int saved = errno;			\
+		if (log_level < (lvl))			\
+			return;				\
+		va_start(ap, fmt);			\
+		log_vwrite(tag, fmt, ap, errnum);	\
+		va_end(ap);				\
+		errno = saved;				\
+	} while (0)
+
+void
+log_error(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_ERROR, "error", 0);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_WARN, "warn", saved);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_WARN, "warn", 0);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_INFO, "info", 0);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_DEBUG, "debug", 0);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	log_vwrite("fatal", fmt, ap, saved);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite("fatal", fmt, ap, 0);
+	va_end(ap);
+	exit(1);
+}
+
+/* libevent reports its own trouble here; map its severities onto ours. */
+static void
+log_libevent_cb(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_WARN)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+void
+log_route_libevent(void)
+{
+	event_set_log_callback(log_libevent_cb);
+}

@@ -1,0 +1,33 @@
+/* Logging for every weir process: one small API, stderr, printf formats. */
+#ifndef WEIR_LOG_H
+#define WEIR_LOG_H
+
+#include <stdarg.h>
+#include <stdnoreturn.h>
+
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+};
+
+/* Name the process in every line ("master", "worker 2"). */
+void log_set_proc(const char *name);
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+/* Route libevent's internal messages through this API. */
+void log_route_libevent(void);
+
+/* log_warn appends strerror(errno); the x variants do not. errno is preserved. */
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+noreturn void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define log_enabled(level) (log_get_level() >= (level))
+
+#endif

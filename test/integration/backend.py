@@ -1,0 +1,717 @@
+#!/usr/bin/env python3
+"""A scriptable HTTP/1.1 origin server for weir's integration tests.
+
+Raw sockets and one thread per connection, so every mode controls its own
+framing (close-delimited bodies, resets, broken responses, 101 tunnels).
+The request path picks the mode:
+
+  /echo (and any unknown path)  JSON: method, target, version, headers as
+                                received (list of pairs), body length and
+                                sha256, body head, framing, trailers,
+                                connection id, peer port, backend name
+  /chunked?parts=N&trailer=1    chunked response
+  /eof?bytes=N                  close-delimited response (no CL, no TE)
+  /big?bytes=N                  Content-Length response of a repeated 64 KiB block
+  /bigchunked?bytes=N           the same, chunked in 64 KiB chunks
+  /slow?ms=N                    sleep, then echo
+  /status?code=N[&cl=N]         that status; 204/304 carry no body
+  /info?code=103                an interim response, then 200 "final\\n"
+  /head                         Content-Length 1234, body only for GET
+  /hop                          a response full of hop-by-hop headers
+  /upgrade[?mode=server-half]   101 then echo bytes (or half-close first)
+  /reset                        read the request, then RST (SO_LINGER 0)
+  /close-early                  read the request, then FIN without a response
+  /garbage                      a response that is not HTTP
+  /bad-cl-te, /bad-two-cl       responses with ambiguous framing
+  /resp-close                   a response with "Connection: close"
+  /sink?stall_ms=&stall_every=&stall_each_ms=
+                                read the body slowly; JSON length and sha256
+
+A second listening socket (the control port) answers /stats, /reset, /raw
+and /set?key=value on fresh connections that are never counted. On start
+the server prints "PORT <port> CONTROL <port>" on stdout. It exits when its
+stdin reaches EOF, so it cannot outlive the test that started it.
+"""
+import argparse
+import hashlib
+import json
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+
+# The 64 KiB block every large body repeats; harness.py imports it to check.
+BLOCK = bytes((i * 7 + 13) & 0xFF for i in range(65536))
+RAW_CAP = 1 << 20
+HEAD_MAX = 1 << 20
+
+
+class Closed(Exception):
+    """The peer closed (or reset) the connection."""
+
+
+class Stats:
+    """Counters shared by every connection thread; one lock guards all."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.open = 0
+        self.reset()
+
+    def reset(self):
+        self.connections = 0
+        self.requests = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.request_lines = []
+        self.raw = bytearray()
+        self.tunnels = {}
+        self.stale_closed = 0
+        self.idle_closed = 0
+        self.incomplete = 0
+        self.bad = 0
+        self.max_open = self.open
+
+    def snapshot(self):
+        return {
+            "connections": self.connections,
+            "open": self.open,
+            "max_open": self.max_open,
+            "requests": self.requests,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "request_lines": self.request_lines[-500:],
+            "tunnels": self.tunnels,
+            "stale_closed": self.stale_closed,
+            "idle_closed": self.idle_closed,
+            "incomplete": self.incomplete,
+            "bad": self.bad,
+        }
+
+
+STATS = Stats()
+OPTS = {"idle_close_ms": -1, "close_on_reuse": 0}
+NAME = "backend"
+
+
+def parse_head(head):
+    """Split a request head into (method, target, version, [(name, value)])."""
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3 or not parts[2].startswith(b"HTTP/"):
+        raise ValueError("bad request line %r" % lines[0])
+    headers = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        if b":" not in line:
+            raise ValueError("bad header line %r" % line)
+        name, value = line.split(b":", 1)
+        headers.append((name.decode("latin-1"),
+                        value.strip(b" \t").decode("latin-1")))
+    return (parts[0].decode("latin-1"), parts[1].decode("latin-1"),
+            parts[2].decode("latin-1"), headers)
+
+
+def header_values(headers, name):
+    return [v for n, v in headers if n.lower() == name.lower()]
+
+
+def tokens(headers, name):
+    out = []
+    for v in header_values(headers, name):
+        out += [t.strip().lower() for t in v.split(",") if t.strip()]
+    return out
+
+
+class Conn:
+    """One accepted connection: buffered reads, counted writes."""
+
+    def __init__(self, sock, addr, cid):
+        self.sock = sock
+        self.addr = addr
+        self.cid = cid
+        self.buf = bytearray()
+        self.nreq = 0
+
+    def recv(self, n=65536):
+        try:
+            d = self.sock.recv(n)
+        except (ConnectionResetError, BrokenPipeError):
+            d = b""
+        with STATS.lock:
+            STATS.bytes_in += len(d)
+            room = RAW_CAP - len(STATS.raw)
+            if room > 0:
+                STATS.raw += d[:room]
+        return d
+
+    def fill(self):
+        d = self.recv()
+        if not d:
+            raise Closed()
+        self.buf += d
+
+    def send(self, data):
+        self.sock.sendall(data)
+        with STATS.lock:
+            STATS.bytes_out += len(data)
+
+    def take(self, n):
+        d = bytes(self.buf[:n])
+        del self.buf[:n]
+        return d
+
+    def read_head(self, idle_s):
+        """The next request head, or None if the peer closed between requests."""
+        if not self.buf:
+            self.sock.settimeout(idle_s)
+            try:
+                d = self.recv()
+            except socket.timeout:
+                with STATS.lock:
+                    STATS.idle_closed += 1
+                return None
+            finally:
+                self.sock.settimeout(120)
+            if not d:
+                return None
+            self.buf += d
+        while True:
+            i = self.buf.find(b"\r\n\r\n")
+            if i >= 0:
+                return self.take(i + 4)
+            if len(self.buf) > HEAD_MAX:
+                raise ValueError("head too large")
+            self.fill()
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            self.fill()
+        return self.take(n)
+
+    def read_line(self):
+        while True:
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                line = self.take(i + 2)
+                return line[:-2]
+            if len(self.buf) > HEAD_MAX:
+                raise ValueError("line too long")
+            self.fill()
+
+    def read_chunked(self, sink):
+        """Decode a chunked body strictly into sink(bytes); return trailers."""
+        while True:
+            line = self.read_line()
+            size_s = line.split(b";", 1)[0]
+            if not size_s or any(c not in b"0123456789abcdefABCDEF" for c in size_s):
+                raise ValueError("bad chunk size line %r" % line)
+            size = int(size_s, 16)
+            if size == 0:
+                break
+            left = size
+            while left:
+                if not self.buf:
+                    self.fill()
+                piece = self.take(min(left, len(self.buf)))
+                sink(piece)
+                left -= len(piece)
+            if self.read_exact(2) != b"\r\n":
+                raise ValueError("chunk data not followed by CRLF")
+        trailers = []
+        while True:
+            line = self.read_line()
+            if not line:
+                return trailers
+            trailers.append(line.decode("latin-1"))
+
+    def read_body(self, headers, sink):
+        """Read the request body by its framing; return (framing, trailers)."""
+        te = tokens(headers, "transfer-encoding")
+        if te:
+            if te[-1] != "chunked":
+                raise ValueError("unsupported transfer-encoding")
+            return "chunked", self.read_chunked(sink)
+        cl = header_values(headers, "content-length")
+        if cl:
+            n = int(cl[0])
+            while n:
+                if not self.buf:
+                    self.fill()
+                piece = self.take(min(n, len(self.buf)))
+                sink(piece)
+                n -= len(piece)
+            return "length", []
+        return "none", []
+
+    def respond(self, status, reason, body=b"", headers=(), close=False,
+                length=True):
+        out = ["HTTP/1.1 %d %s" % (status, reason)]
+        out += ["%s: %s" % h for h in headers]
+        if length:
+            out.append("Content-Length: %d" % len(body))
+        if close:
+            out.append("Connection: close")
+        self.send(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + body)
+
+
+def wants_close(version, headers):
+    conn = tokens(headers, "connection")
+    if version == "HTTP/1.0":
+        return "keep-alive" not in conn
+    return "close" in conn
+
+
+def serve_conn(sock, addr, cid):
+    c = Conn(sock, addr, cid)
+    sock.settimeout(120)
+    try:
+        while True:
+            idle = OPTS["idle_close_ms"]
+            idle_s = 300.0 if idle < 0 else idle / 1000.0
+            if c.nreq > 0 and idle == 0 and not c.buf:
+                with STATS.lock:
+                    STATS.idle_closed += 1
+                break
+            try:
+                head = c.read_head(idle_s)
+            except Closed:
+                with STATS.lock:
+                    STATS.incomplete += 1
+                break
+            if head is None:
+                break
+            if c.nreq > 0 and OPTS["close_on_reuse"]:
+                with STATS.lock:
+                    STATS.stale_closed += 1
+                break
+            c.nreq += 1
+            try:
+                req = parse_head(head)
+            except ValueError:
+                with STATS.lock:
+                    STATS.bad += 1
+                c.respond(400, "Bad Request", b"bad request\n", close=True)
+                break
+            with STATS.lock:
+                STATS.request_lines.append("%s %s %s" % req[:3])
+            try:
+                keep = handle(c, *req)
+            except Closed:
+                with STATS.lock:
+                    STATS.incomplete += 1
+                break
+            except ValueError as e:
+                with STATS.lock:
+                    STATS.bad += 1
+                c.respond(400, "Bad Request", (str(e) + "\n").encode(), close=True)
+                break
+            if not keep:
+                break
+    except (OSError, ValueError) as e:
+        sys.stderr.write("%s conn %d: %r\n" % (NAME, cid, e))
+    finally:
+        try:
+            sock.close()
+        except OSError:
+            pass
+        with STATS.lock:
+            STATS.open -= 1
+
+
+def query_of(target):
+    u = urllib.parse.urlsplit(target)
+    q = {k: v[0] for k, v in urllib.parse.parse_qs(u.query).items()}
+    return u.path, q
+
+
+def handle(c, method, target, version, headers):
+    """Serve one request; return True to keep the connection open."""
+    path, q = query_of(target)
+    close = wants_close(version, headers)
+    fn = MODES.get(path, mode_echo)
+    r = fn(c, method, target, version, headers, q, close)
+    with STATS.lock:
+        STATS.requests += 1
+    return r
+
+
+def echo_body(c, method, target, version, headers, close, extra=None):
+    h = hashlib.sha256()
+    got = bytearray()
+    n = [0]
+
+    def sink(piece):
+        h.update(piece)
+        n[0] += len(piece)
+        if len(got) < 4096:
+            got.extend(piece[:4096 - len(got)])
+    framing, trailers = c.read_body(headers, sink)
+    doc = {
+        "backend": NAME,
+        "method": method,
+        "target": target,
+        "version": version,
+        "headers": headers,
+        "framing": framing,
+        "trailers": trailers,
+        "body_len": n[0],
+        "body_sha256": h.hexdigest(),
+        "body_head": got.decode("latin-1"),
+        "conn_id": c.cid,
+        "peer_port": c.addr[1],
+        "req_on_conn": c.nreq,
+    }
+    if extra:
+        doc.update(extra)
+    body = (json.dumps(doc) + "\n").encode()
+    c.respond(200, "OK", body, [("Content-Type", "application/json"),
+                                ("X-Backend", NAME)], close=close)
+    return not close
+
+
+def mode_echo(c, method, target, version, headers, q, close):
+    return echo_body(c, method, target, version, headers, close)
+
+
+def mode_slow(c, method, target, version, headers, q, close):
+    time.sleep(int(q.get("ms", "1000")) / 1000.0)
+    return echo_body(c, method, target, version, headers, close)
+
+
+def drain(c, headers):
+    c.read_body(headers, lambda piece: None)
+
+
+def mode_chunked(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    parts = int(q.get("parts", "3"))
+    out = ["HTTP/1.1 200 OK", "Content-Type: text/plain",
+           "Transfer-Encoding: chunked"]
+    if close:
+        out.append("Connection: close")
+    data = b"\r\n".join(x.encode() for x in out) + b"\r\n\r\n"
+    for i in range(parts):
+        piece = ("chunk-%d\n" % i).encode()
+        data += b"%x\r\n%s\r\n" % (len(piece), piece)
+    data += b"0\r\n"
+    if q.get("trailer"):
+        data += b"X-Trailer: yes\r\n"
+    data += b"\r\n"
+    c.send(data)
+    return not close
+
+
+def pattern(n):
+    full, rest = divmod(n, len(BLOCK))
+    return BLOCK * full + BLOCK[:rest]
+
+
+def mode_eof(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    n = int(q.get("bytes", "1000"))
+    c.send(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n")
+    c.send(pattern(n))
+    c.sock.shutdown(socket.SHUT_WR)
+    return False
+
+
+def send_pattern(c, n, chunked):
+    sent = 0
+    while sent < n:
+        k = min(len(BLOCK), n - sent)
+        piece = BLOCK if k == len(BLOCK) else BLOCK[:k]
+        if chunked:
+            c.send(b"%x\r\n" % k + piece + b"\r\n")
+        else:
+            c.send(piece)
+        sent += k
+    if chunked:
+        c.send(b"0\r\n\r\n")
+
+
+def mode_big(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    n = int(q.get("bytes", "1048576"))
+    hdr = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+    hdr += "Content-Length: %d\r\n" % n
+    if close:
+        hdr += "Connection: close\r\n"
+    c.send((hdr + "\r\n").encode())
+    if method != "HEAD":
+        send_pattern(c, n, False)
+    return not close
+
+
+def mode_bigchunked(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    n = int(q.get("bytes", "1048576"))
+    hdr = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+    hdr += "Transfer-Encoding: chunked\r\n"
+    if close:
+        hdr += "Connection: close\r\n"
+    c.send((hdr + "\r\n").encode())
+    send_pattern(c, n, True)
+    return not close
+
+
+def mode_status(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    code = int(q.get("code", "200"))
+    if code in (204, 304):
+        out = ["HTTP/1.1 %d %s" % (code, "No Content" if code == 204 else "Not Modified"),
+               'ETag: "abc"']
+        if "cl" in q:
+            out.append("Content-Length: %s" % q["cl"])
+        if close:
+            out.append("Connection: close")
+        c.send(("\r\n".join(out) + "\r\n\r\n").encode())
+        return not close
+    c.respond(code, "Status", ("status %d\n" % code).encode(), close=close)
+    return not close
+
+
+def mode_info(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    code = int(q.get("code", "103"))
+    c.send(("HTTP/1.1 %d Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+            % code).encode())
+    time.sleep(0.05)
+    c.respond(200, "OK", b"final\n", close=close)
+    return not close
+
+
+def mode_head(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    body = BLOCK[:1234]
+    out = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+    out += "Content-Length: 1234\r\n"
+    if close:
+        out += "Connection: close\r\n"
+    c.send(out.encode() + b"\r\n" + (b"" if method == "HEAD" else body))
+    return not close
+
+
+def mode_hop(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    c.respond(200, "OK", b"hop\n", [
+        ("Connection", "X-Secret, Keep-Alive"),
+        ("Keep-Alive", "timeout=5, max=100"),
+        ("X-Secret", "1"),
+        ("Proxy-Connection", "keep-alive"),
+        ("Upgrade", "h2c"),
+        ("Trailer", "X-Tr"),
+        ("X-Public", "yes"),
+    ], close=close)
+    return not close
+
+
+def mode_upgrade(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    if not header_values(headers, "upgrade"):
+        return echo_body(c, method, target, version, headers, close,
+                         {"upgraded": False})
+    c.send(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+           b"Connection: Upgrade\r\n\r\n")
+    if q.get("mode") == "server-half":
+        c.send(b"hello")
+        c.sock.shutdown(socket.SHUT_WR)
+        got = bytearray(c.take(len(c.buf)))
+        while True:
+            d = c.recv()
+            if not d:
+                break
+            got += d
+        with STATS.lock:
+            STATS.tunnels[str(c.cid)] = got.decode("latin-1")
+        return False
+    if c.buf:
+        c.send(c.take(len(c.buf)))
+    while True:
+        d = c.recv()
+        if not d:
+            c.send(b"[eof]")
+            c.sock.shutdown(socket.SHUT_WR)
+            return False
+        c.send(d)
+
+
+def mode_reset(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    return False
+
+
+def mode_close_early(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    c.sock.shutdown(socket.SHUT_RDWR)
+    return False
+
+
+def mode_garbage(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    c.send(b"NOT HTTP AT ALL\r\n\r\n")
+    return False
+
+
+def mode_bad_cl_te(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    c.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+           b"\r\n5\r\nhello\r\n0\r\n\r\n")
+    return False
+
+
+def mode_bad_two_cl(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    c.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n"
+           b"\r\nhello!")
+    return False
+
+
+def mode_resp_close(c, method, target, version, headers, q, close):
+    return echo_body(c, method, target, version, headers, True)
+
+
+def mode_sink(c, method, target, version, headers, q, close):
+    stall_ms = int(q.get("stall_ms", "0"))
+    every = int(q.get("stall_every", "0"))
+    each_ms = int(q.get("stall_each_ms", "0"))
+    h = hashlib.sha256()
+    n = [0, every]
+    time.sleep(stall_ms / 1000.0)
+
+    def sink(piece):
+        h.update(piece)
+        n[0] += len(piece)
+        if every and n[0] >= n[1]:
+            n[1] += every
+            time.sleep(each_ms / 1000.0)
+    t0 = time.monotonic()
+    framing, _ = c.read_body(headers, sink)
+    doc = {"backend": NAME, "framing": framing, "body_len": n[0],
+           "body_sha256": h.hexdigest(), "read_s": time.monotonic() - t0}
+    c.respond(200, "OK", (json.dumps(doc) + "\n").encode(),
+              [("Content-Type", "application/json")], close=close)
+    return not close
+
+
+MODES = {
+    "/slow": mode_slow,
+    "/chunked": mode_chunked,
+    "/eof": mode_eof,
+    "/big": mode_big,
+    "/bigchunked": mode_bigchunked,
+    "/status": mode_status,
+    "/info": mode_info,
+    "/head": mode_head,
+    "/hop": mode_hop,
+    "/upgrade": mode_upgrade,
+    "/reset": mode_reset,
+    "/close-early": mode_close_early,
+    "/garbage": mode_garbage,
+    "/bad-cl-te": mode_bad_cl_te,
+    "/bad-two-cl": mode_bad_two_cl,
+    "/resp-close": mode_resp_close,
+    "/sink": mode_sink,
+}
+
+
+def serve_control(sock):
+    """Answer one control request: /stats, /reset, /raw, /set?k=v."""
+    sock.settimeout(10)
+    try:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            d = sock.recv(4096)
+            if not d:
+                return
+            data += d
+        path, q = query_of(data.split(b" ")[1].decode())
+        with STATS.lock:
+            if path == "/stats":
+                doc = STATS.snapshot()
+            elif path == "/reset":
+                STATS.reset()
+                doc = {"ok": True}
+            elif path == "/raw":
+                doc = {"raw": STATS.raw.decode("latin-1")}
+            elif path == "/set":
+                for k, v in q.items():
+                    OPTS[k] = int(v)
+                doc = dict(OPTS)
+            else:
+                doc = {"error": "unknown"}
+        body = json.dumps(doc).encode()
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+def accept_loop(lsock, control):
+    cid = 0
+    while True:
+        sock, addr = lsock.accept()
+        if control:
+            threading.Thread(target=serve_control, args=(sock,), daemon=True).start()
+            continue
+        cid += 1
+        with STATS.lock:
+            STATS.connections += 1
+            STATS.open += 1
+            STATS.max_open = max(STATS.max_open, STATS.open)
+        threading.Thread(target=serve_conn, args=(sock, addr, cid), daemon=True).start()
+
+
+def listen(host, port):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, port))
+    s.listen(256)
+    return s
+
+
+def watch_stdin():
+    """Exit when the parent closes our stdin (or dies)."""
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    except OSError:
+        pass
+    os._exit(0)
+
+
+def main():
+    global NAME
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--name", default="backend")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--idle-close-ms", type=int, default=-1,
+                    help="close idle keep-alive connections silently after this"
+                    " (0: right after each response)")
+    ap.add_argument("--close-on-reuse", action="store_true",
+                    help="close a connection without answering its second request")
+    a = ap.parse_args()
+    NAME = a.name
+    OPTS["idle_close_ms"] = a.idle_close_ms
+    OPTS["close_on_reuse"] = int(a.close_on_reuse)
+    main_sock = listen(a.host, a.port)
+    ctl_sock = listen(a.host, 0)
+    threading.Thread(target=accept_loop, args=(ctl_sock, True), daemon=True).start()
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    sys.stdout.write("PORT %d CONTROL %d\n" % (main_sock.getsockname()[1],
+                                              ctl_sock.getsockname()[1]))
+    sys.stdout.flush()
+    accept_loop(main_sock, False)
+
+
+if __name__ == "__main__":
+    main()

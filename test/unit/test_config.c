@@ -1,0 +1,576 @@
+/* Unit tests for common/config.c: a full file, defaults, every error class. */
+#include "autoconf.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/config.h"
+#include "common/confval.h"
+#include "common/log.h"
+
+#define NAME "t.ini"
+
+/* A frontend and backend that satisfy every whole-file rule. */
+#define MINIMAL \
+	"[frontend web]\n" \
+	"listen = 127.0.0.1:8080\n" \
+	"backend = app\n" \
+	"[backend app]\n" \
+	"server = 127.0.0.1:9001\n"
+
+static struct config *
+load_ok(const char *text)
+{
+	struct config *cfg = NULL;
+	char err[512] = "";
+
+	if (config_load_string(NAME, text, &cfg, err, sizeof(err)) != 0)
+		fail_msg("unexpected error: %s", err);
+	assert_non_null(cfg);
+	return cfg;
+}
+
+/*
+ * Loading text must fail with a message that starts with prefix (NAME:LINE:
+ * or NAME:) and contains word.
+ */
+static void
+load_err(const char *text, const char *prefix, const char *word)
+{
+	struct config *cfg = NULL;
+	char err[512] = "";
+
+	assert_int_equal(config_load_string(NAME, text, &cfg, err,
+	    sizeof(err)), -1);
+	assert_null(cfg);
+	if (strncmp(err, prefix, strlen(prefix)) != 0 ||
+	    strstr(err, word) == NULL)
+		fail_msg("error '%s' does not start with '%s' and mention '%s'",
+		    err, prefix, word);
+}
+
+static const char *
+addr_str(const struct sockaddr_storage *ss)
+{
+	static char buf[128];
+
+	confval_addr_str((const struct sockaddr *)ss, buf, sizeof(buf));
+	return buf;
+}
+
+static const char full_text[] =
+    "; weir test file\n"					/* 1 */
+    "# both comment styles\n"					/* 2 */
+    "\n"							/* 3 */
+    "[global]\n"						/* 4 */
+    "workers = 4 ; inline comment\n"				/* 5 */
+    "log_level = debug # another\n"				/* 6 */
+    "pidfile = /run/we#ir.pid\n"				/* 7 */
+    "max_connections = 500\n"					/* 8 */
+    "\n"							/* 9 */
+    "[frontend web]\n"						/* 10 */
+    "\tlisten = 127.0.0.1:8080\n"				/* 11 */
+    "    listen = [::1]:8080   ; IPv6\n"			/* 12 */
+    "backend = app\n"						/* 13 */
+    "client_timeout = 1500ms\n"					/* 14 */
+    "max_header_size = 32K\n"					/* 15 */
+    "max_body_size = 0\n"					/* 16 */
+    "\n"							/* 17 */
+    "[frontend admin]\n"					/* 18 */
+    "listen = *:9090\n"						/* 19 */
+    "backend=static\n"						/* 20 */
+    "\n"							/* 21 */
+    "[backend app]\n"						/* 22 */
+    "balance = roundrobin\n"					/* 23 */
+    "server = 127.0.0.1:9001 weight=5\n"			/* 24 */
+    "  server = 127.0.0.1:9002   backup   weight=2 # spare\n"	/* 25 */
+    "server = [::1]:9003\n"					/* 26 */
+    "keepalive = 0\n"						/* 27 */
+    "keepalive_timeout = 5m\n"					/* 28 */
+    "connect_timeout = 250ms\n"					/* 29 */
+    "response_timeout = 1h\n"					/* 30 */
+    "\n"							/* 31 */
+    "[ backend   static ]\r\n"					/* 32 */
+    "server = 10.0.0.1:80\r\n";					/* 33 */
+
+static void
+test_full(void **state)
+{
+	struct config *cfg;
+	struct frontend_conf *fe;
+	struct backend_conf *be;
+
+	(void)state;
+	cfg = load_ok(full_text);
+	assert_string_equal(cfg->path, NAME);
+	assert_int_equal(cfg->workers, 4);
+	assert_int_equal(cfg->log_level, LOG_LEVEL_DEBUG);
+	assert_string_equal(cfg->pidfile, "/run/we#ir.pid");
+	assert_int_equal(cfg->max_connections, 500);
+	assert_int_equal(cfg->nfrontends, 2);
+	assert_int_equal(cfg->nbackends, 2);
+
+	fe = &cfg->frontends[0];
+	assert_string_equal(fe->name, "web");
+	assert_int_equal(fe->line, 10);
+	assert_int_equal(fe->nlistens, 2);
+	assert_string_equal(fe->listens[0].text, "127.0.0.1:8080");
+	assert_int_equal(fe->listens[0].line, 11);
+	assert_int_equal(fe->listens[0].addr.ss_family, AF_INET);
+	assert_int_equal(fe->listens[0].addrlen, sizeof(struct sockaddr_in));
+	assert_string_equal(fe->listens[1].text, "[::1]:8080");
+	assert_int_equal(fe->listens[1].addr.ss_family, AF_INET6);
+	assert_int_equal(fe->listens[1].addrlen, sizeof(struct sockaddr_in6));
+	assert_string_equal(addr_str(&fe->listens[1].addr), "[::1]:8080");
+	assert_string_equal(fe->backend_name, "app");
+	assert_int_equal(fe->backend_line, 13);
+	assert_int_equal(fe->backend, 0);
+	assert_int_equal(fe->client_timeout_ms, 1500);
+	assert_int_equal(fe->max_header_size, 32768);
+	assert_int_equal(fe->max_body_size, 0);
+
+	fe = &cfg->frontends[1];
+	assert_string_equal(fe->name, "admin");
+	assert_string_equal(addr_str(&fe->listens[0].addr), "0.0.0.0:9090");
+	assert_string_equal(fe->backend_name, "static");
+	assert_int_equal(fe->backend, 1);
+	assert_int_equal(fe->client_timeout_ms, 30000);
+
+	be = &cfg->backends[0];
+	assert_string_equal(be->name, "app");
+	assert_int_equal(be->line, 22);
+	assert_int_equal(be->balance, CONFIG_BALANCE_ROUNDROBIN);
+	assert_int_equal(be->nservers, 3);
+	assert_string_equal(be->servers[0].name, "127.0.0.1:9001");
+	assert_int_equal(be->servers[0].weight, 5);
+	assert_false(be->servers[0].backup);
+	assert_int_equal(be->servers[0].line, 24);
+	assert_string_equal(be->servers[1].name, "127.0.0.1:9002");
+	assert_int_equal(be->servers[1].weight, 2);
+	assert_true(be->servers[1].backup);
+	assert_int_equal(be->servers[1].line, 25);
+	assert_string_equal(addr_str(&be->servers[2].addr), "[::1]:9003");
+	assert_int_equal(be->servers[2].addrlen, sizeof(struct sockaddr_in6));
+	assert_int_equal(be->servers[2].weight, 1);
+	assert_int_equal(be->keepalive, 0);
+	assert_int_equal(be->keepalive_timeout_ms, 300000);
+	assert_int_equal(be->connect_timeout_ms, 250);
+	assert_int_equal(be->response_timeout_ms, 3600000);
+
+	be = &cfg->backends[1];
+	assert_string_equal(be->name, "static");
+	assert_int_equal(be->line, 32);
+	assert_int_equal(be->nservers, 1);
+	assert_int_equal(be->servers[0].line, 33);
+	assert_int_equal(be->keepalive, 32);
+	config_free(cfg);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config *cfg;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	(void)state;
+	cfg = load_ok(MINIMAL);
+	if (ncpu < 1)
+		ncpu = 1;
+	if (ncpu > 256)
+		ncpu = 256;
+	assert_int_equal(cfg->workers, ncpu);
+	assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
+	assert_null(cfg->pidfile);
+	assert_int_equal(cfg->max_connections, 10000);
+	assert_int_equal(cfg->frontends[0].client_timeout_ms, 30000);
+	assert_int_equal(cfg->frontends[0].max_header_size, 16384);
+	assert_int_equal(cfg->frontends[0].max_body_size, 100ULL << 20);
+	assert_int_equal(cfg->backends[0].balance, CONFIG_BALANCE_ROUNDROBIN);
+	assert_int_equal(cfg->backends[0].keepalive, 32);
+	assert_int_equal(cfg->backends[0].keepalive_timeout_ms, 60000);
+	assert_int_equal(cfg->backends[0].connect_timeout_ms, 2000);
+	assert_int_equal(cfg->backends[0].response_timeout_ms, 30000);
+	assert_int_equal(cfg->backends[0].servers[0].weight, 1);
+	assert_false(cfg->backends[0].servers[0].backup);
+	config_free(cfg);
+
+	cfg = load_ok("[global]\nworkers = auto\n" MINIMAL);
+	assert_int_equal(cfg->workers, ncpu);
+	config_free(cfg);
+	cfg = load_ok("[global]\n" MINIMAL);
+	config_free(cfg);
+}
+
+/* Section order does not matter: a frontend may name a later backend. */
+static void
+test_order_and_limits(void **state)
+{
+	struct config *cfg;
+
+	(void)state;
+	cfg = load_ok("[backend app]\nserver = 127.0.0.1:9001 weight=256\n"
+	    "[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n"
+	    "max_header_size = 1k\nmax_body_size = 16g\nclient_timeout = 24h\n"
+	    "[global]\nworkers = 256\nmax_connections = 1000000\n"
+	    "log_level = error\n");
+	assert_int_equal(cfg->workers, 256);
+	assert_int_equal(cfg->max_connections, 1000000);
+	assert_int_equal(cfg->log_level, LOG_LEVEL_ERROR);
+	assert_int_equal(cfg->backends[0].servers[0].weight, 256);
+	assert_int_equal(cfg->frontends[0].max_header_size, 1024);
+	assert_int_equal(cfg->frontends[0].max_body_size, 16ULL << 30);
+	assert_int_equal(cfg->frontends[0].client_timeout_ms, 86400000);
+	config_free(cfg);
+
+	/* Same port on different addresses is not a duplicate. */
+	cfg = load_ok(MINIMAL "[frontend b]\nlisten = *:8080\n"
+	    "listen = [::]:8080\nbackend = app\n");
+	assert_int_equal(cfg->nfrontends, 2);
+	config_free(cfg);
+
+	/* The same server in two backends is fine. */
+	cfg = load_ok(MINIMAL "[backend other]\nserver = 127.0.0.1:9001\n");
+	config_free(cfg);
+
+	/* A UTF-8 byte order mark is skipped. */
+	cfg = load_ok("\xef\xbb\xbf" MINIMAL);
+	config_free(cfg);
+}
+
+/*
+ * inih r55 would deliver an indented line after a key as one more value of
+ * that key. The reader strips indentation, so the line is its own key and
+ * its bad value is reported on its own line.
+ */
+static void
+test_indented_line_not_eaten(void **state)
+{
+	struct config *cfg;
+
+	(void)state;
+	load_err("[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n"
+	    "[backend app]\n"
+	    "server = 127.0.0.1:9001\n"
+	    "  balance = rr\n", NAME ":6:", "'rr'");
+	cfg = load_ok("[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n"
+	    "[backend app]\nserver = 127.0.0.1:9001\n"
+	    "  keepalive = 7\n");
+	assert_int_equal(cfg->backends[0].nservers, 1);
+	assert_int_equal(cfg->backends[0].keepalive, 7);
+	config_free(cfg);
+	/* An indented server line after a server line is a second server. */
+	cfg = load_ok(MINIMAL "  server = 127.0.0.1:9002\n");
+	assert_int_equal(cfg->backends[0].nservers, 2);
+	config_free(cfg);
+}
+
+static void
+test_err_sections(void **state)
+{
+	(void)state;
+	load_err("[foo]\n" MINIMAL, NAME ":1:", "unknown section '[foo]'");
+	load_err(MINIMAL "[frontend]\n", NAME ":6:", "needs exactly one name");
+	load_err(MINIMAL "[backend]\n", NAME ":6:", "[backend NAME]");
+	load_err("[global x]\n" MINIMAL, NAME ":1:", "takes no name");
+	load_err(MINIMAL "[frontend a b]\n", NAME ":6:", "exactly one name");
+	load_err("[]\n" MINIMAL, NAME ":1:", "unknown section '[]'");
+	load_err("[global\n" MINIMAL, NAME ":1:", "']'");
+	load_err("[global] x\n" MINIMAL, NAME ":1:", "']'");
+	load_err(MINIMAL "[frontend a/b]\n", NAME ":6:",
+	    "invalid frontend name");
+	load_err("x = 1\n" MINIMAL, NAME ":1:", "outside of any section");
+	load_err("[global]\n[global]\n" MINIMAL, NAME ":2:",
+	    "duplicate [global] section (first at line 1)");
+}
+
+static void
+test_err_keys(void **state)
+{
+	(void)state;
+	load_err("[global]\nbogus = 1\n" MINIMAL, NAME ":2:",
+	    "unknown key 'bogus' in [global]");
+	load_err(MINIMAL "color = red\n", NAME ":6:",
+	    "unknown key 'color' in [backend app]");
+	load_err("[frontend web]\nserver = 127.0.0.1:1\n", NAME ":2:",
+	    "unknown key 'server' in [frontend web]");
+	load_err("[global]\nlisten = *:80\n" MINIMAL, NAME ":2:",
+	    "in [global]");
+	load_err("[global]\nworkers =\n" MINIMAL, NAME ":2:", "missing value");
+	load_err("[global]\nworkers = ; nothing\n" MINIMAL, NAME ":2:",
+	    "missing value");
+	load_err("[global]\nworkers = 2\nworkers = 3\n" MINIMAL, NAME ":3:",
+	    "duplicate key 'workers' in [global] (first at line 2)");
+	load_err(MINIMAL "keepalive = 1\n  keepalive = 2\n", NAME ":7:",
+	    "duplicate key 'keepalive'");
+	load_err("[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n"
+	    "backend = app\n[backend app]\nserver = 127.0.0.1:9001\n",
+	    NAME ":4:", "duplicate key 'backend'");
+}
+
+/* Lines that inih itself would refuse or mangle. */
+static void
+test_err_lines(void **state)
+{
+	char text[1024], line[256];
+	struct config *cfg;
+
+	(void)state;
+	load_err("[global]\nworkers\n" MINIMAL, NAME ":2:",
+	    "expected 'key = value', got 'workers'");
+	load_err("[global]\nworkers: 4\n" MINIMAL, NAME ":2:",
+	    "expected 'key = value'");
+	load_err("[global]\n= 4\n" MINIMAL, NAME ":2:", "missing key");
+
+	/* 199 bytes is the most a line may hold; 200 is refused. */
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	snprintf(text, sizeof(text), "[global]\npidfile = /%.*s\n" MINIMAL,
+	    199 - 11, line);
+	cfg = load_ok(text);
+	assert_int_equal(strlen(cfg->pidfile), 199 - 10);
+	config_free(cfg);
+	snprintf(text, sizeof(text), "[global]\npidfile = /%.*s\n" MINIMAL,
+	    200 - 11, line);
+	load_err(text, NAME ":2:", "line too long (max 199 bytes)");
+	snprintf(text, sizeof(text), MINIMAL "#%.*s\n", 199, line);
+	load_err(text, NAME ":6:", "line too long (max 199 bytes)");
+	/* Indentation counts: inih would have cut the raw line too. */
+	snprintf(text, sizeof(text), MINIMAL "    #%.*s\n", 195, line);
+	load_err(text, NAME ":6:", "line too long");
+}
+
+static void
+test_err_values(void **state)
+{
+	(void)state;
+	load_err("[global]\nworkers = 0\n" MINIMAL, NAME ":2:",
+	    "expected auto or a number from 1 to 256");
+	load_err("[global]\nworkers = 257\n" MINIMAL, NAME ":2:", "'257'");
+	load_err("[global]\nworkers = many\n" MINIMAL, NAME ":2:", "'many'");
+	load_err("[global]\nlog_level = verbose\n" MINIMAL, NAME ":2:",
+	    "expected one of: error warn info debug");
+	load_err("[global]\nmax_connections = 0\n" MINIMAL, NAME ":2:",
+	    "a number from 1 to 1000000");
+	load_err("[global]\nmax_connections = 1000001\n" MINIMAL, NAME ":2:",
+	    "out of range");
+	load_err("[global]\nmax_connections = 10k\n" MINIMAL, NAME ":2:",
+	    "not an integer");
+	load_err(MINIMAL "keepalive = 10001\n", NAME ":6:",
+	    "from 0 to 10000");
+	load_err(MINIMAL "keepalive = -1\n", NAME ":6:", "keepalive");
+	load_err(MINIMAL "balance = leastconn\n", NAME ":6:", "'leastconn'");
+	load_err(MINIMAL "connect_timeout = 2x\n", NAME ":6:", "unknown unit");
+	load_err(MINIMAL "connect_timeout = 0\n", NAME ":6:",
+	    "from 1ms to 24h");
+	load_err(MINIMAL "response_timeout = 25h\n", NAME ":6:", "24h");
+	load_err(MINIMAL "keepalive_timeout = 5000000000ms\n", NAME ":6:",
+	    "too large");
+	load_err(MINIMAL "keepalive_timeout = s\n", NAME ":6:", "duration");
+	load_err("[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n"
+	    "client_timeout = 30 s\n", NAME ":4:", "'30 s'");
+	load_err("[frontend web]\nmax_header_size = 512\n", NAME ":2:",
+	    "from 1k to 1m");
+	load_err("[frontend web]\nmax_header_size = 2m\n", NAME ":2:",
+	    "out of range");
+	load_err("[frontend web]\nmax_body_size = 1t\n", NAME ":2:",
+	    "a size such as");
+	load_err("[frontend web]\nmax_body_size = 99999999999g\n", NAME ":2:",
+	    "too large");
+}
+
+static void
+test_err_addresses(void **state)
+{
+	(void)state;
+	load_err("[frontend web]\nlisten = localhost:80\n", NAME ":2:",
+	    "listen: invalid address 'localhost:80'");
+	load_err("[frontend web]\nlisten = ::1:80\n", NAME ":2:", "brackets");
+	load_err("[frontend web]\nlisten = 127.0.0.1:0\n", NAME ":2:", "port");
+	load_err("[frontend web]\nlisten = 127.0.0.1:65536\n", NAME ":2:",
+	    "port");
+	load_err("[frontend web]\nlisten = 127.0.0.1\n", NAME ":2:",
+	    "missing port");
+	load_err(MINIMAL "server = 127.0.0.1\n", NAME ":6:",
+	    "server: invalid address '127.0.0.1'");
+	load_err(MINIMAL "server = 127.0.0.1:1 weight=0\n", NAME ":6:",
+	    "invalid weight '0'");
+	load_err(MINIMAL "server = 127.0.0.1:1 weight=257\n", NAME ":6:",
+	    "from 1 to 256");
+	load_err(MINIMAL "server = 127.0.0.1:1 weight=\n", NAME ":6:",
+	    "invalid weight ''");
+	load_err(MINIMAL "server = 127.0.0.1:1 weight = 2\n", NAME ":6:",
+	    "unknown option 'weight'");
+	load_err(MINIMAL "server = 127.0.0.1:1 down\n", NAME ":6:",
+	    "unknown option 'down'");
+	load_err(MINIMAL "server = 127.0.0.1:1 backup backup\n", NAME ":6:",
+	    "option 'backup' given twice");
+	load_err(MINIMAL "server = 127.0.0.1:1 weight=2 weight=3\n",
+	    NAME ":6:", "given twice");
+}
+
+static void
+test_err_duplicates(void **state)
+{
+	(void)state;
+	load_err(MINIMAL "[frontend web]\n", NAME ":6:",
+	    "duplicate frontend 'web' (first at line 1)");
+	load_err(MINIMAL "[backend app]\nserver = 127.0.0.1:1\n", NAME ":6:",
+	    "duplicate backend 'app' (first at line 4)");
+	load_err(MINIMAL "[frontend b]\nlisten = 127.0.0.1:8080\n", NAME ":7:",
+	    "duplicate listen address '127.0.0.1:8080' (first at line 2)");
+	load_err("[frontend web]\nlisten = [::1]:80\nlisten = [0::1]:80\n",
+	    NAME ":3:", "duplicate listen address '[0::1]:80'");
+	load_err(MINIMAL "server = 127.0.0.1:9001 backup\n", NAME ":6:",
+	    "duplicate server '127.0.0.1:9001' in backend 'app' "
+	    "(first at line 5)");
+}
+
+/* Rules checked once the whole file has been read. */
+static void
+test_err_whole_file(void **state)
+{
+	(void)state;
+	load_err("", NAME ":", "no [frontend NAME] section");
+	load_err("[global]\nworkers = 2\n", NAME ": ", "no [frontend");
+	load_err("[frontend web]\nbackend = app\n"
+	    "[backend app]\nserver = 127.0.0.1:1\n", NAME ":1:",
+	    "frontend 'web' has no 'listen'");
+	load_err("[frontend web]\nlisten = 127.0.0.1:80\n"
+	    "[backend app]\nserver = 127.0.0.1:1\n", NAME ":1:",
+	    "frontend 'web' has no 'backend'");
+	load_err("[frontend web]\nlisten = 127.0.0.1:80\n\nbackend = ap\n"
+	    "[backend app]\nserver = 127.0.0.1:1\n", NAME ":4:",
+	    "unknown backend 'ap'");
+	load_err("[frontend web]\nlisten = 127.0.0.1:80\nbackend = app\n"
+	    "\n[backend app]\nkeepalive = 1\n", NAME ":5:",
+	    "backend 'app' has no 'server'");
+	load_err(MINIMAL "[backend spare]\n", NAME ":6:",
+	    "backend 'spare' has no 'server'");
+}
+
+/* Only the first error is kept; a short buffer is truncated, not overrun. */
+static void
+test_err_buffer(void **state)
+{
+	struct config *cfg = NULL;
+	char err[8];
+
+	(void)state;
+	memset(err, 'z', sizeof(err));
+	assert_int_equal(config_load_string(NAME, "[foo]\n[bar]\n", &cfg,
+	    err, sizeof(err)), -1);
+	assert_string_equal(err, "t.ini:1");
+	assert_int_equal(config_load_string(NAME, "[foo]\n", &cfg, NULL, 0),
+	    -1);
+	assert_null(cfg);
+	config_free(NULL);
+}
+
+static void
+test_load_file(void **state)
+{
+	char path[] = "/tmp/test_config.XXXXXX";
+	struct config *cfg = NULL;
+	char err[512];
+	FILE *fp;
+	int fd;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) != -1);
+	assert_non_null(fp = fdopen(fd, "w"));
+	fputs(MINIMAL "bogus = 1\n", fp);
+	fclose(fp);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
+	assert_int_equal(strncmp(err, path, strlen(path)), 0);
+	assert_string_equal(err + strlen(path),
+	    ":6: unknown key 'bogus' in [backend app]");
+
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(MINIMAL, fp);
+	fclose(fp);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg->path, path);
+	assert_int_equal(cfg->nfrontends, 1);
+	config_free(cfg);
+	unlink(path);
+
+	cfg = NULL;
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
+	assert_null(cfg);
+	assert_int_equal(strncmp(err, path, strlen(path)), 0);
+	assert_string_equal(err + strlen(path),
+	    ": cannot open: No such file or directory");
+
+	assert_non_null(fp = fopen(path, "w"));
+	fwrite("[global]\nwork\0ers = 2\n", 1, 22, fp);
+	fclose(fp);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
+	assert_string_equal(err + strlen(path), ":2: NUL byte in line");
+	unlink(path);
+
+	assert_int_equal(config_load("/", &cfg, err, sizeof(err)), -1);
+	assert_string_equal(err, "/: read error: Is a directory");
+}
+
+/* The sample config shipped in etc/ must load as it is. */
+static void
+test_sample_config(void **state)
+{
+	const char *srcdir = getenv("srcdir");
+	struct config *cfg = NULL;
+	char path[4096], err[512];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/etc/weir.ini",
+	    srcdir != NULL ? srcdir : ".");
+	if (config_load(path, &cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->nfrontends, 1);
+	assert_string_equal(cfg->frontends[0].name, "web");
+	assert_string_equal(cfg->frontends[0].listens[0].text,
+	    "127.0.0.1:8080");
+	assert_string_equal(cfg->frontends[0].backend_name, "app");
+	assert_int_equal(cfg->nbackends, 1);
+	assert_string_equal(cfg->backends[0].name, "app");
+	assert_int_equal(cfg->backends[0].nservers, 2);
+	assert_string_equal(cfg->backends[0].servers[0].name, "127.0.0.1:9001");
+	assert_string_equal(cfg->backends[0].servers[1].name, "127.0.0.1:9002");
+	assert_null(cfg->pidfile);
+	config_free(cfg);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_order_and_limits),
+		cmocka_unit_test(test_indented_line_not_eaten),
+		cmocka_unit_test(test_err_sections),
+		cmocka_unit_test(test_err_keys),
+		cmocka_unit_test(test_err_lines),
+		cmocka_unit_test(test_err_values),
+		cmocka_unit_test(test_err_addresses),
+		cmocka_unit_test(test_err_duplicates),
+		cmocka_unit_test(test_err_whole_file),
+		cmocka_unit_test(test_err_buffer),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_sample_config),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

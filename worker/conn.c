@@ -1,0 +1,462 @@
+/*
+ * Owns a client connection: reading request heads, writing to the client,
+ * its timeouts, errors weir answers itself, and closing (with a linger so
+ * the last response is not destroyed by a reset).
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/config.h"
+#include "common/confval.h"
+#include "common/log.h"
+#include "worker/conn.h"
+#include "worker/errpage.h"
+#include "worker/upstream.h"
+#include "worker/worker.h"
+
+static void conn_pump(struct conn *c);
+
+static void
+conn_client_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	ssize_t n;
+
+	if (what & EV_TIMEOUT) {
+		conn_abort(c, "client timed out sending the request body");
+		conn_pump(c);
+		return;
+	}
+	if (c->state == CONN_LINGER)
+		buf_reset(&c->cin);
+	n = recv(fd, c->cin.data + c->cin.end, buf_tail(&c->cin, c->cin.cap),
+	    0);
+	if (n > 0)
+		c->cin.end += (size_t)n;
+	else if (n == 0)
+		c->client_eof = true;
+	else if (errno != EAGAIN && errno != EINTR) {
+		c->client_eof = true;
+		if (c->state != CONN_LINGER)
+			conn_abort(c, strerror(errno));
+	}
+	conn_pump(c);
+}
+
+static void
+conn_client_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	if (what & EV_TIMEOUT)
+		conn_abort(c, "client timed out reading the response");
+	else
+		c->cout_blocked = false;
+	conn_pump(c);
+}
+
+/* The one-shot deadline: header/idle wait, linger, or tunnel idleness. */
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	switch (c->state) {
+	case CONN_HEAD:
+		if (buf_len(&c->cin) > 0)
+			conn_error(c, 408, "client timed out sending the "
+			    "request head");
+		else
+			conn_abort(c, NULL);
+		break;
+	case CONN_TUNNEL:
+		conn_abort(c, "tunnel idle timeout");
+		break;
+	default:
+		conn_abort(c, NULL);
+		break;
+	}
+	conn_pump(c);
+}
+
+/* Send as much of cout as the socket takes; true if anything went out. */
+bool
+conn_flush_client(struct conn *c)
+{
+	bool progress = false;
+	ssize_t n;
+
+	while (buf_len(&c->cout) > 0 && !c->cout_blocked &&
+	    c->state != CONN_DEAD) {
+		n = send(c->fd, buf_head(&c->cout), buf_len(&c->cout),
+		    MSG_NOSIGNAL);
+		if (n > 0) {
+			buf_consume(&c->cout, (size_t)n);
+			progress = true;
+		} else if (n == -1 && errno == EAGAIN)
+			c->cout_blocked = true;
+		else if (n == -1 && errno == EINTR)
+			continue;
+		else {
+			conn_abort(c, strerror(errno));
+			return true;
+		}
+	}
+	return progress;
+}
+
+/* Arm the idle/header deadline and wait for the next request head. */
+void
+conn_enter_head(struct conn *c)
+{
+	c->state = CONN_HEAD;
+	evtimer_add(c->tev, c->w->fe_client_tv[c->fe - c->w->cfg->frontends]);
+}
+
+void
+conn_enter_closing(struct conn *c)
+{
+	c->state = CONN_CLOSING;
+	c->keep_alive = false;
+	evtimer_del(c->tev);
+}
+
+/* Release everything the connection holds and mark it for freeing. */
+static void
+conn_release(struct conn *c)
+{
+	if (c->state == CONN_DEAD)
+		return;
+	if (c->up != NULL || c->server >= 0)
+		exchange_release(c, false);
+	event_del(c->rev);
+	event_del(c->wev);
+	event_del(c->tev);
+	close(c->fd);
+	c->fd = -1;
+	c->state = CONN_DEAD;
+}
+
+void
+conn_abort(struct conn *c, const char *why)
+{
+	if (c->state == CONN_DEAD)
+		return;
+	if (why != NULL)
+		log_warnx("client %s: closing: %s", c->peer, why);
+	conn_release(c);
+}
+
+void
+conn_error(struct conn *c, int status, const char *fmt, ...)
+{
+	char cause[256];
+	va_list ap;
+
+	if (c->state == CONN_DEAD)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(cause, sizeof(cause), fmt, ap);
+	va_end(ap);
+	if (c->resp_head_done || c->state == CONN_TUNNEL) {
+		/* The client already has a response head: all we can do is cut it short. */
+		log_warnx("client %s: response cut short: %s", c->peer, cause);
+		conn_release(c);
+		return;
+	}
+	log_warnx("client %s: %d %s: %s", c->peer, status,
+	    errpage_reason(status), cause);
+	exchange_release(c, false);
+	buf_reset(&c->cin);
+	if (errpage_append(&c->cout, status) == -1) {
+		conn_release(c);
+		return;
+	}
+	conn_enter_closing(c);
+}
+
+/* Map a scan or parse failure of a request head onto the status to send. */
+static void
+conn_head_reject(struct conn *c, enum scan_result r, const char *why)
+{
+	if (r == SCAN_TOO_LARGE)
+		conn_error(c, 431, "request head over %llu bytes",
+		    (unsigned long long)c->fe->max_header_size);
+	else
+		conn_error(c, 400, "malformed request head: %s", why);
+}
+
+/* Parse a complete request head out of cin and start its exchange. */
+static bool
+conn_read_head(struct conn *c)
+{
+	struct http_msg *msg = c->w->msg;
+	size_t skipped = 0, head_len = 0;
+	const char *why = "";
+	enum scan_result r;
+	int status;
+
+	if (buf_len(&c->cin) == 0) {
+		if (!c->client_eof)
+			return false;
+		conn_abort(c, NULL);
+		return true;
+	}
+	r = scan_head(buf_head(&c->cin), buf_len(&c->cin),
+	    c->fe->max_header_size, &skipped, &head_len, &why);
+	if (r == SCAN_INCOMPLETE) {
+		if (!c->client_eof)
+			return false;
+		conn_error(c, 400, "client closed inside the request head");
+		return true;
+	}
+	if (r != SCAN_OK) {
+		conn_head_reject(c, r, why);
+		return true;
+	}
+	buf_consume(&c->cin, skipped);
+	status = parser_head(buf_head(&c->cin), head_len, PARSER_REQUEST, msg,
+	    &why);
+	if (status == 0)
+		status = framing_request(msg, c->fe->max_body_size, &c->req,
+		    &why);
+	if (status != 0) {
+		conn_error(c, status, "%s", why);
+		return true;
+	}
+	evtimer_del(c->tev);
+	exchange_start(c, msg);
+	return true;
+}
+
+/* Flush the final bytes, shut our side, then read until the client goes. */
+static bool
+conn_closing_step(struct conn *c)
+{
+	bool progress = conn_flush_client(c);
+
+	if (c->state != CONN_CLOSING || buf_len(&c->cout) > 0)
+		return progress;
+	if (c->client_eof) {
+		conn_release(c);
+		return true;
+	}
+	shutdown(c->fd, SHUT_WR);
+	c->state = CONN_LINGER;
+	buf_reset(&c->cin);
+	evtimer_add(c->tev, c->w->linger_tv);
+	return true;
+}
+
+/* Arm the client events for the current state. */
+static void
+conn_update_events(struct conn *c)
+{
+	const struct timeval *client_tv =
+	    c->w->fe_client_tv[c->fe - c->w->cfg->frontends];
+	bool want_read, want_write;
+	const struct timeval *read_tv = NULL;
+
+	want_read = !c->client_eof && buf_room(&c->cin) > 0 &&
+	    c->state != CONN_CLOSING;
+	if (c->state == CONN_PROXY && !c->req_done)
+		read_tv = client_tv;
+	want_write = c->cout_blocked && buf_len(&c->cout) > 0;
+	worker_ev_want(c->rev, &c->rev_on, &c->rev_tv, want_read, read_tv);
+	worker_ev_want(c->wev, &c->wev_on, &c->wev_tv, want_write, client_tv);
+	if (c->up != NULL)
+		exchange_update_events(c);
+}
+
+/* Free a released connection: back to the freelist while it is short. */
+static void
+conn_free(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (w->nfree < w->nfree_max) {
+		c->next_free = w->free_conns;
+		w->free_conns = c;
+		w->nfree++;
+	} else {
+		event_free(c->rev);
+		event_free(c->wev);
+		event_free(c->tev);
+		free(c);
+	}
+	w->nconns--;
+	worker_conn_closed(w);
+}
+
+/*
+ * Move bytes until nothing moves, then arm exactly the events that the
+ * buffers call for. Every event callback ends here, and a connection is
+ * freed only here, so no callback ever touches freed memory.
+ */
+static void
+conn_pump(struct conn *c)
+{
+	bool progress;
+
+	do {
+		switch (c->state) {
+		case CONN_HEAD:
+			progress = conn_read_head(c);
+			progress |= conn_flush_client(c);
+			break;
+		case CONN_PROXY:
+			progress = exchange_step(c);
+			break;
+		case CONN_TUNNEL:
+			progress = exchange_tunnel_step(c);
+			break;
+		case CONN_CLOSING:
+			progress = conn_closing_step(c);
+			break;
+		case CONN_LINGER:
+			buf_reset(&c->cin);
+			progress = false;
+			if (c->client_eof)
+				conn_release(c);
+			break;
+		default:
+			progress = false;
+			break;
+		}
+	} while (progress && c->state != CONN_DEAD);
+	if (c->state == CONN_DEAD)
+		conn_free(c);
+	else
+		conn_update_events(c);
+}
+
+void
+conn_upstream_event(struct conn *c, short what, bool write_side)
+{
+	exchange_upstream_io(c, what, write_side);
+	conn_pump(c);
+}
+
+/* A connection object with its four buffers, from the freelist if possible. */
+static struct conn *
+conn_get(struct worker *w)
+{
+	struct conn *c = w->free_conns;
+	char *mem;
+
+	if (c != NULL) {
+		w->free_conns = c->next_free;
+		w->nfree--;
+		return c;
+	}
+	c = malloc(sizeof(*c) + w->cin_cap + w->cout_cap + w->uin_cap +
+	    w->uout_cap);
+	if (c == NULL)
+		return NULL;
+	memset(c, 0, sizeof(*c));
+	mem = (char *)(c + 1);
+	c->cin = (struct buf){ .data = mem, .cap = w->cin_cap };
+	c->cout = (struct buf){ .data = mem + w->cin_cap, .cap = w->cout_cap };
+	mem += w->cin_cap + w->cout_cap;
+	c->uin = (struct buf){ .data = mem, .cap = w->uin_cap };
+	c->uout = (struct buf){ .data = mem + w->uin_cap, .cap = w->uout_cap };
+	c->rev = event_new(w->base, -1, 0, NULL, NULL);
+	c->wev = event_new(w->base, -1, 0, NULL, NULL);
+	c->tev = event_new(w->base, -1, 0, NULL, NULL);
+	if (c->rev == NULL || c->wev == NULL || c->tev == NULL) {
+		if (c->rev != NULL)
+			event_free(c->rev);
+		if (c->wev != NULL)
+			event_free(c->wev);
+		if (c->tev != NULL)
+			event_free(c->tev);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Reset a recycled connection for a new client socket. */
+static void
+conn_init(struct conn *c, struct worker *w, int fd, uint32_t frontend)
+{
+	struct buf cin = c->cin, cout = c->cout, uin = c->uin, uout = c->uout;
+	struct event *rev = c->rev, *wev = c->wev, *tev = c->tev;
+
+	memset(c, 0, sizeof(*c));
+	c->cin = cin;
+	c->cout = cout;
+	c->uin = uin;
+	c->uout = uout;
+	buf_reset(&c->cin);
+	buf_reset(&c->cout);
+	buf_reset(&c->uin);
+	buf_reset(&c->uout);
+	c->w = w;
+	c->fd = fd;
+	c->fe = &w->cfg->frontends[frontend];
+	c->backend = (uint32_t)c->fe->backend;
+	c->server = -1;
+	c->rev = rev;
+	c->wev = wev;
+	c->tev = tev;
+	event_assign(rev, w->base, fd, EV_READ | EV_PERSIST, conn_client_read_cb, c);
+	event_assign(wev, w->base, fd, EV_WRITE | EV_PERSIST, conn_client_write_cb, c);
+	evtimer_assign(tev, w->base, conn_timer_cb, c);
+}
+
+void
+conn_accept(struct worker *w, int fd, uint32_t frontend,
+    const struct sockaddr *peer, socklen_t peerlen)
+{
+	struct conn *c;
+	char *colon;
+	int one = 1;
+
+	if ((c = conn_get(w)) == NULL) {
+		log_warn("accept: out of memory for a connection");
+		close(fd);
+		return;
+	}
+	w->nconns++;
+	conn_init(c, w, fd, frontend);
+	memcpy(&c->peer_sa, peer, peerlen);
+	confval_addr_str(peer, c->peer, sizeof(c->peer));
+	/* peer_ip is peer without the port (and without IPv6 brackets). */
+	snprintf(c->peer_ip, sizeof(c->peer_ip), "%s",
+	    c->peer[0] == '[' ? c->peer + 1 : c->peer);
+	if ((colon = strrchr(c->peer_ip, c->peer[0] == '[' ? ']' : ':')) != NULL)
+		*colon = '\0';
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	conn_enter_head(c);
+	conn_update_events(c);
+}
+
+void
+conn_freelist_clear(struct worker *w)
+{
+	struct conn *c;
+
+	while ((c = w->free_conns) != NULL) {
+		w->free_conns = c->next_free;
+		event_free(c->rev);
+		event_free(c->wev);
+		event_free(c->tev);
+		free(c);
+	}
+	w->nfree = 0;
+}

@@ -1,0 +1,62 @@
+/* Owns the small fixed responses weir sends on its own behalf. */
+#include "autoconf.h"
+
+#include <stdio.h>
+
+#include "worker/buf.h"
+#include "worker/errpage.h"
+
+struct errpage_status {
+	int status;
+	const char *reason;
+};
+
+static const struct errpage_status errpage_statuses[] = {
+	{ 400, "Bad Request" },
+	{ 408, "Request Timeout" },
+	{ 413, "Content Too Large" },
+	{ 417, "Expectation Failed" },
+	{ 431, "Request Header Fields Too Large" },
+	{ 500, "Internal Server Error" },
+	{ 501, "Not Implemented" },
+	{ 502, "Bad Gateway" },
+	{ 503, "Service Unavailable" },
+	{ 504, "Gateway Timeout" },
+	{ 505, "HTTP Version Not Supported" },
+};
+
+const char *
+errpage_reason(int status)
+{
+	for (size_t i = 0; i < sizeof(errpage_statuses) /
+	    sizeof(errpage_statuses[0]); i++)
+		if (errpage_statuses[i].status == status)
+			return errpage_statuses[i].reason;
+	return "Error";
+}
+
+int
+errpage_append(struct buf *out, int status)
+{
+	const char *reason = errpage_reason(status);
+	size_t room = buf_tail(out, 512);
+	int body_len, n;
+
+	body_len = snprintf(NULL, 0, "%d %s\n", status, reason);
+	n = snprintf(out->data + out->end, room,
+	    "HTTP/1.1 %d %s\r\n"
+	    "Server: weir\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "Content-Length: %d\r\n"
+	    "%s"
+	    "Connection: close\r\n"
+	    "\r\n"
+	    "%d %s\n",
+	    status, reason, body_len,
+	    status == 503 ? "Retry-After: 1\r\n" : "",
+	    status, reason);
+	if (n < 0 || (size_t)n >= room)
+		return -1;
+	out->end += (size_t)n;
+	return 0;
+}

@@ -1,0 +1,17 @@
+/* Responses weir writes itself: errors and 100 Continue. */
+#ifndef WEIR_ERRPAGE_H
+#define WEIR_ERRPAGE_H
+
+#include <stddef.h>
+
+struct buf;
+
+/* Reason phrase for a status weir may send ("Bad Gateway"). */
+const char *errpage_reason(int status);
+/*
+ * Append a complete "Connection: close" error response for status to out.
+ * Returns 0, or -1 if it does not fit (the caller just closes).
+ */
+int errpage_append(struct buf *out, int status);
+
+#endif

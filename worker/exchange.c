@@ -1,0 +1,682 @@
+/*
+ * Owns one request/response exchange with a backend: forwarding the request
+ * (re-serialized head, re-framed body), reading the response, re-framing it
+ * for the client, replaying a request that met a stale pooled connection,
+ * and the byte tunnel after 101.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "balancer/balancer.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "shm/shm.h"
+#include "worker/conn.h"
+#include "worker/upstream.h"
+#include "worker/worker.h"
+
+#define EXCHANGE_MAX_REPLAYS	2
+#define CHUNK_OVERHEAD		24	/* size line + CRLF around one chunk */
+#define LAST_CHUNK		"0\r\n\r\n"
+
+static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+static const char *
+exchange_server_name(const struct conn *c)
+{
+	return c->server >= 0 ? c->w->shm->servers[c->server].name : "-";
+}
+
+static void
+exchange_reset(struct conn *c)
+{
+	c->req_left = 0;
+	chunk_init(&c->req_dec);
+	chunk_init(&c->resp_dec);
+	c->req_body_total = 0;
+	c->req_done = false;
+	c->uout_sent = 0;
+	c->uout_blocked = false;
+	c->replayable = true;
+	c->replays = 0;
+	c->resp_started = c->resp_head_done = c->resp_done = false;
+	c->resp_left = 0;
+	c->resp_chunked_out = false;
+	c->up_eof = c->up_write_dead = false;
+	c->up_errno = 0;
+	c->tunnel_up_shut = c->tunnel_client_shut = false;
+	buf_reset(&c->uin);
+	buf_reset(&c->uout);
+}
+
+void
+exchange_release(struct conn *c, bool reusable)
+{
+	if (c->up != NULL) {
+		upstream_release(c->up, reusable);
+		c->up = NULL;
+	}
+	if (c->server >= 0) {
+		shm_inflight_dec(c->w->shm, (uint32_t)c->server);
+		c->server = -1;
+	}
+	buf_reset(&c->uin);
+	buf_reset(&c->uout);
+	c->uout_sent = 0;
+}
+
+/* Body framing state for the request just parsed; 100 Continue if asked. */
+static void
+exchange_req_body_init(struct conn *c)
+{
+	switch (c->req.body) {
+	case HTTP_BODY_LENGTH:
+		c->req_left = c->req.length;
+		c->req_done = c->req_left == 0;
+		break;
+	case HTTP_BODY_CHUNKED:
+		break;
+	default:
+		c->req_done = true;
+		break;
+	}
+	if (c->req.expect_continue && !c->req_done && !c->client_http10 &&
+	    buf_tail(&c->cout, sizeof(continue_100)) >= sizeof(continue_100))
+		buf_append(&c->cout, continue_100, sizeof(continue_100) - 1);
+}
+
+void
+exchange_start(struct conn *c, const struct http_msg *msg)
+{
+	struct worker *w = c->w;
+	struct bal_request breq = {
+		.client = (const struct sockaddr *)&c->peer_sa,
+		.uri = c->req.path.p, .uri_len = c->req.path.len,
+	};
+	struct rewrite_req rw = {
+		.client_ip = c->peer_ip, .proto = "http",
+		.chunked = c->req.body == HTTP_BODY_CHUNKED,
+		.has_length = c->req.body == HTTP_BODY_LENGTH,
+		.length = c->req.length, .upgrade = c->req.upgrade,
+	};
+	size_t n;
+	int server;
+
+	exchange_reset(c);
+	c->client_http10 = msg->version_minor == 0;
+	c->keep_alive = c->req.keep_alive && !w->stopping;
+	c->state = CONN_PROXY;
+	if ((server = balancer_pick(w->shm, c->backend, &breq)) < 0) {
+		conn_error(c, 503, "no server available in backend %s",
+		    w->cfg->backends[c->backend].name);
+		return;
+	}
+	c->server = server;
+	shm_inflight_inc(w->shm, (uint32_t)server);
+	n = rewrite_request(c->uout.data, c->uout.cap, msg, &c->req, &rw);
+	if (n == 0) {
+		conn_error(c, 431, "request head too large to forward");
+		return;
+	}
+	c->uout.end = n;
+	buf_consume(&c->cin, msg->head_len);
+	exchange_req_body_init(c);
+	c->up = upstream_acquire(w, (uint32_t)server, c->backend, c, false);
+	if (c->up == NULL)
+		conn_error(c, 502, "%s: connect: %s", exchange_server_name(c),
+		    strerror(errno));
+}
+
+/*
+ * Room at the tail of uout. While the request may still be replayed, sent
+ * bytes are kept; when more room is needed, give the replay up and drop them.
+ */
+static size_t
+exchange_uout_room(struct conn *c, size_t want)
+{
+	if (c->uout.cap - c->uout.end >= want)
+		return c->uout.cap - c->uout.end;
+	if (c->replayable && c->uout_sent > 0)
+		c->replayable = false;
+	if (!c->replayable) {
+		buf_consume(&c->uout, c->uout_sent);
+		c->uout_sent = 0;
+		buf_compact(&c->uout);
+	}
+	return c->uout.cap - c->uout.end;
+}
+
+/*
+ * Decode chunked framing from in and write the data to out, re-chunked when
+ * chunk_out (or raw, de-chunked). Returns CHUNK_MORE while it needs input or
+ * room, CHUNK_END after the last chunk, CHUNK_ERR on bad framing. total
+ * accumulates the data bytes.
+ */
+static enum chunk_result
+exchange_rechunk(struct chunk_dec *d, struct buf *in, struct buf *out,
+    size_t room, bool chunk_out, uint64_t *total)
+{
+	enum chunk_result r = CHUNK_MORE;
+	const char *data;
+	size_t used, len, in_len;
+	char line[24];
+
+	while (room >= 2 * CHUNK_OVERHEAD && buf_len(in) > 0) {
+		in_len = buf_len(in) < room - CHUNK_OVERHEAD ? buf_len(in) :
+		    room - CHUNK_OVERHEAD;
+		r = chunk_decode(d, buf_head(in), in_len, &used, &data, &len);
+		if (r == CHUNK_ERR)
+			return r;
+		if (len > 0 && chunk_out) {
+			size_t ll = chunk_size_line(line, len);
+
+			buf_append(out, line, ll);
+			buf_append(out, data, len);
+			buf_append(out, "\r\n", 2);
+			room -= ll + len + 2;
+		} else if (len > 0) {
+			buf_append(out, data, len);
+			room -= len;
+		}
+		*total += len;
+		buf_consume(in, used);
+		if (r == CHUNK_END) {
+			if (chunk_out)
+				buf_append(out, LAST_CHUNK, sizeof(LAST_CHUNK) - 1);
+			return r;
+		}
+		if (used == 0)
+			break;
+	}
+	return CHUNK_MORE;
+}
+
+/* Move request body bytes from the client buffer to the backend buffer. */
+static bool
+exchange_req_body(struct conn *c)
+{
+	size_t before = buf_len(&c->cin), n;
+	enum chunk_result r;
+
+	if (c->req.body == HTTP_BODY_LENGTH) {
+		n = buf_len(&c->cin);
+		if (n > c->req_left)
+			n = (size_t)c->req_left;
+		if (n > exchange_uout_room(c, n))
+			n = c->uout.cap - c->uout.end;
+		buf_append(&c->uout, buf_head(&c->cin), n);
+		buf_consume(&c->cin, n);
+		c->req_left -= n;
+		c->req_done = c->req_left == 0;
+	} else {
+		r = exchange_rechunk(&c->req_dec, &c->cin, &c->uout,
+		    exchange_uout_room(c, 4096), true, &c->req_body_total);
+		if (r == CHUNK_ERR) {
+			conn_error(c, 400, "malformed chunked request body");
+			return true;
+		}
+		if (c->fe->max_body_size != 0 &&
+		    c->req_body_total > c->fe->max_body_size) {
+			conn_error(c, 413, "chunked request body over %llu bytes",
+			    (unsigned long long)c->fe->max_body_size);
+			return true;
+		}
+		c->req_done = r == CHUNK_END;
+	}
+	if (!c->req_done && c->client_eof && buf_len(&c->cin) == 0) {
+		conn_abort(c, "client closed during the request body");
+		return true;
+	}
+	return buf_len(&c->cin) != before || c->req_done;
+}
+
+/* Write uout to the backend; keeps sent bytes while a replay is possible. */
+static bool
+exchange_flush_up(struct conn *c)
+{
+	bool progress = false;
+	ssize_t n;
+
+	if (c->up == NULL || c->up->connecting || c->up_write_dead)
+		return false;
+	while (c->uout_sent < buf_len(&c->uout) && !c->uout_blocked) {
+		n = send(c->up->fd, buf_head(&c->uout) + c->uout_sent,
+		    buf_len(&c->uout) - c->uout_sent, MSG_NOSIGNAL);
+		if (n > 0) {
+			c->uout_sent += (size_t)n;
+			progress = true;
+		} else if (n == -1 && errno == EAGAIN)
+			c->uout_blocked = true;
+		else if (n == -1 && errno == EINTR)
+			continue;
+		else {
+			/* The response (or the reset) is still to be read. */
+			c->up_write_dead = true;
+			c->up_errno = errno;
+			break;
+		}
+	}
+	if (!c->replayable && c->uout_sent > 0) {
+		buf_consume(&c->uout, c->uout_sent);
+		c->uout_sent = 0;
+	}
+	return progress;
+}
+
+/*
+ * The backend closed (or reset) before any response byte. A pooled
+ * connection may have been closed by the backend just as we reused it: if
+ * uout still holds the whole request, send it again on a fresh connection,
+ * and the client never notices.
+ */
+static void
+exchange_up_failed(struct conn *c)
+{
+	struct upstream *up = c->up;
+
+	if (up->reused && c->replayable && !c->resp_started &&
+	    c->replays < EXCHANGE_MAX_REPLAYS) {
+		log_debug("client %s: %s: pooled connection closed; replaying "
+		    "on a fresh one", c->peer, exchange_server_name(c));
+		upstream_close(up);
+		c->replays++;
+		c->uout_sent = 0;
+		c->uout_blocked = c->up_eof = c->up_write_dead = false;
+		c->up_errno = 0;
+		c->up = upstream_acquire(c->w, (uint32_t)c->server, c->backend,
+		    c, true);
+		if (c->up == NULL)
+			conn_error(c, 502, "%s: connect: %s",
+			    exchange_server_name(c), strerror(errno));
+		return;
+	}
+	conn_error(c, 502, "%s: %s before a response", exchange_server_name(c),
+	    c->up_errno ? strerror(c->up_errno) : "connection closed");
+}
+
+/* Client-side framing and connection decision for a final response. */
+static void
+exchange_resp_plan(struct conn *c, struct rewrite_resp *rw)
+{
+	const struct http_resp_info *resp = &c->resp;
+
+	memset(rw, 0, sizeof(*rw));
+	rw->client_http10 = c->client_http10;
+	/* A request body we did not finish reading would desync the client. */
+	if (!c->req_done)
+		c->keep_alive = false;
+	switch (resp->body) {
+	case HTTP_BODY_NONE:
+		rw->has_length = resp->has_length;
+		rw->length = resp->length;
+		break;
+	case HTTP_BODY_LENGTH:
+		rw->has_length = true;
+		rw->length = resp->length;
+		break;
+	case HTTP_BODY_CHUNKED:
+	case HTTP_BODY_EOF:
+		/* HTTP/1.0 has no chunked: the end of the body is our close. */
+		if (c->client_http10)
+			c->keep_alive = false;
+		else
+			c->resp_chunked_out = rw->chunked = true;
+		break;
+	}
+	rw->keep_alive = c->keep_alive;
+}
+
+/* Write the response head for the client; false if cout has no room yet. */
+static bool
+exchange_resp_emit_head(struct conn *c, const struct http_msg *msg,
+    const struct rewrite_resp *rw)
+{
+	size_t room = buf_tail(&c->cout, msg->head_len + 256);
+	size_t n = rewrite_response(c->cout.data + c->cout.end, room, msg,
+	    &c->resp, rw);
+
+	if (n == 0)
+		return false;
+	c->cout.end += n;
+	return true;
+}
+
+/* The final response head is out: set up its body. */
+static void
+exchange_resp_body_init(struct conn *c)
+{
+	c->resp_head_done = true;
+	switch (c->resp.body) {
+	case HTTP_BODY_LENGTH:
+		c->resp_left = c->resp.length;
+		c->resp_done = c->resp_left == 0;
+		break;
+	case HTTP_BODY_NONE:
+		c->resp_done = true;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Act on a parsed response head: 1xx, 101 or the final one. */
+static bool
+exchange_resp_dispatch(struct conn *c, const struct http_msg *msg)
+{
+	struct rewrite_resp rw = { .client_http10 = c->client_http10 };
+
+	if (c->resp.informational) {
+		if (!c->client_http10 && !exchange_resp_emit_head(c, msg, &rw))
+			return false;
+		buf_consume(&c->uin, msg->head_len);
+		return true;
+	}
+	if (c->resp.switching) {
+		rw.upgrade = rw.keep_alive = true;
+		if (!exchange_resp_emit_head(c, msg, &rw))
+			return false;
+		buf_consume(&c->uin, msg->head_len);
+		c->resp_head_done = true;
+		c->state = CONN_TUNNEL;
+		evtimer_add(c->tev, c->w->be_response_tv[c->backend]);
+		return true;
+	}
+	exchange_resp_plan(c, &rw);
+	if (!exchange_resp_emit_head(c, msg, &rw)) {
+		if (buf_len(&c->cout) == 0)
+			conn_error(c, 502, "%s: response head too large",
+			    exchange_server_name(c));
+		return buf_len(&c->cout) == 0;
+	}
+	buf_consume(&c->uin, msg->head_len);
+	exchange_resp_body_init(c);
+	return true;
+}
+
+/* Parse a response head from uin; true if anything changed. */
+static bool
+exchange_resp_head(struct conn *c)
+{
+	struct http_msg *msg = c->w->msg;
+	size_t skipped = 0, head_len = 0;
+	const char *why = "";
+	enum scan_result r;
+	const char *name = exchange_server_name(c);
+
+	if (buf_len(&c->uin) == 0) {
+		if (!c->up_eof)
+			return false;
+		exchange_up_failed(c);
+		return true;
+	}
+	r = scan_head(buf_head(&c->uin), buf_len(&c->uin), c->uin.cap,
+	    &skipped, &head_len, &why);
+	if (r == SCAN_INCOMPLETE && !c->up_eof)
+		return false;
+	if (r != SCAN_OK) {
+		conn_error(c, 502, "%s: %s", name, r == SCAN_INCOMPLETE ?
+		    "closed inside the response head" : r == SCAN_TOO_LARGE ?
+		    "response head too large" : why);
+		return true;
+	}
+	buf_consume(&c->uin, skipped);
+	if (parser_head(buf_head(&c->uin), head_len, PARSER_RESPONSE, msg,
+	    &why) != 0 ||
+	    framing_response(msg, &c->req, &c->resp, &why) != 0) {
+		conn_error(c, 502, "%s: invalid response: %s", name, why);
+		return true;
+	}
+	return exchange_resp_dispatch(c, msg);
+}
+
+/* Move Content-Length body bytes from uin to cout. */
+static bool
+exchange_resp_length(struct conn *c)
+{
+	size_t n = buf_len(&c->uin);
+
+	if (n > c->resp_left)
+		n = (size_t)c->resp_left;
+	if (n == 0)
+		return false;
+	if (n > buf_tail(&c->cout, n))
+		n = c->cout.cap - c->cout.end;
+	if (n == 0)
+		return false;
+	buf_append(&c->cout, buf_head(&c->uin), n);
+	buf_consume(&c->uin, n);
+	c->resp_left -= n;
+	c->resp_done = c->resp_left == 0;
+	return true;
+}
+
+/* Move a close-delimited body from uin to cout (chunked for HTTP/1.1). */
+static bool
+exchange_resp_eof(struct conn *c)
+{
+	size_t room = buf_tail(&c->cout, 4096), n = buf_len(&c->uin);
+	char line[24];
+
+	if (c->resp_chunked_out)
+		room = room > 2 * CHUNK_OVERHEAD ? room - 2 * CHUNK_OVERHEAD : 0;
+	if (n > room)
+		n = room;
+	if (n > 0) {
+		if (c->resp_chunked_out)
+			buf_append(&c->cout, line, chunk_size_line(line, n));
+		buf_append(&c->cout, buf_head(&c->uin), n);
+		if (c->resp_chunked_out)
+			buf_append(&c->cout, "\r\n", 2);
+		buf_consume(&c->uin, n);
+	}
+	if (c->up_eof && buf_len(&c->uin) == 0 &&
+	    buf_tail(&c->cout, sizeof(LAST_CHUNK)) >= sizeof(LAST_CHUNK)) {
+		if (c->resp_chunked_out)
+			buf_append(&c->cout, LAST_CHUNK, sizeof(LAST_CHUNK) - 1);
+		c->resp_done = true;
+		return true;
+	}
+	return n > 0;
+}
+
+/* The response is complete: pool the backend connection if it is clean. */
+static void
+exchange_finish(struct conn *c)
+{
+	bool reusable = c->resp.keep_alive && c->req_done &&
+	    c->uout_sent == buf_len(&c->uout) && buf_len(&c->uin) == 0 &&
+	    !c->up_eof && !c->up_write_dead;
+
+	if (buf_len(&c->uin) > 0)
+		log_warnx("client %s: %s sent bytes after the response; closing "
+		    "that backend connection", c->peer, exchange_server_name(c));
+	exchange_release(c, reusable);
+	if (c->keep_alive && !c->w->stopping)
+		conn_enter_head(c);
+	else
+		conn_enter_closing(c);
+}
+
+static bool
+exchange_resp_body(struct conn *c)
+{
+	bool progress = false;
+	size_t before = buf_len(&c->uin);
+	enum chunk_result r;
+	uint64_t total = 0;
+
+	switch (c->resp.body) {
+	case HTTP_BODY_LENGTH:
+		progress = exchange_resp_length(c);
+		break;
+	case HTTP_BODY_CHUNKED:
+		r = exchange_rechunk(&c->resp_dec, &c->uin, &c->cout,
+		    buf_tail(&c->cout, 4096), c->resp_chunked_out, &total);
+		if (r == CHUNK_ERR) {
+			conn_error(c, 502, "%s: malformed chunked response",
+			    exchange_server_name(c));
+			return true;
+		}
+		c->resp_done = r == CHUNK_END;
+		progress = before != buf_len(&c->uin) || c->resp_done;
+		break;
+	case HTTP_BODY_EOF:
+		progress = exchange_resp_eof(c);
+		break;
+	case HTTP_BODY_NONE:
+		break;
+	}
+	if (c->resp_done) {
+		exchange_finish(c);
+		return true;
+	}
+	if (c->up_eof && buf_len(&c->uin) == 0) {
+		conn_error(c, 502, "%s: %s inside the response body",
+		    exchange_server_name(c), c->up_errno ?
+		    strerror(c->up_errno) : "connection closed");
+		return true;
+	}
+	return progress;
+}
+
+bool
+exchange_step(struct conn *c)
+{
+	bool progress = false;
+
+	if (!c->req_done)
+		progress |= exchange_req_body(c);
+	if (c->state != CONN_PROXY)
+		return true;
+	progress |= exchange_flush_up(c);
+	if (c->resp_head_done)
+		progress |= exchange_resp_body(c);
+	else
+		progress |= exchange_resp_head(c);
+	if (c->state == CONN_DEAD)
+		return true;
+	progress |= conn_flush_client(c);
+	return progress;
+}
+
+/* Copy what fits from one buffer to another, opaque bytes. */
+static size_t
+exchange_copy(struct buf *from, struct buf *to)
+{
+	size_t n = buf_len(from);
+
+	if (n > buf_tail(to, n))
+		n = to->cap - to->end;
+	buf_append(to, buf_head(from), n);
+	buf_consume(from, n);
+	return n;
+}
+
+/* Propagate each side's FIN to the other once its bytes are delivered. */
+static bool
+exchange_tunnel_shutdowns(struct conn *c)
+{
+	bool progress = false;
+
+	if (c->client_eof && buf_len(&c->cin) == 0 &&
+	    c->uout_sent == buf_len(&c->uout) && !c->tunnel_up_shut) {
+		shutdown(c->up->fd, SHUT_WR);
+		c->tunnel_up_shut = progress = true;
+	}
+	if (c->up_eof && buf_len(&c->uin) == 0 && buf_len(&c->cout) == 0 &&
+	    !c->tunnel_client_shut) {
+		shutdown(c->fd, SHUT_WR);
+		c->tunnel_client_shut = progress = true;
+	}
+	return progress;
+}
+
+bool
+exchange_tunnel_step(struct conn *c)
+{
+	bool progress = false;
+
+	c->replayable = false;
+	if (c->up_errno != 0 || c->up_write_dead) {
+		conn_abort(c, NULL);
+		return true;
+	}
+	progress |= exchange_copy(&c->cin, &c->uout) > 0;
+	progress |= exchange_flush_up(c);
+	progress |= exchange_copy(&c->uin, &c->cout) > 0;
+	progress |= conn_flush_client(c);
+	if (c->state != CONN_TUNNEL)
+		return true;
+	progress |= exchange_tunnel_shutdowns(c);
+	if (c->tunnel_up_shut && c->tunnel_client_shut) {
+		conn_abort(c, NULL);
+		return true;
+	}
+	if (progress)
+		evtimer_add(c->tev, c->w->be_response_tv[c->backend]);
+	return progress;
+}
+
+/* Upstream socket readable or writable, or one of its deadlines passed. */
+void
+exchange_upstream_io(struct conn *c, short what, bool write_side)
+{
+	const char *name = exchange_server_name(c);
+	struct upstream *up = c->up;
+	ssize_t n;
+
+	if (write_side) {
+		if (what & EV_TIMEOUT)
+			conn_error(c, 504, "%s: %s", name, up->connecting ?
+			    "connect timed out" : "backend stopped reading");
+		else if (up->connecting && upstream_connect_result(up) == -1)
+			conn_error(c, 502, "%s: connect: %s", name, strerror(errno));
+		else
+			c->uout_blocked = false;
+		return;
+	}
+	if (what & EV_TIMEOUT) {
+		conn_error(c, 504, "%s: no response data within %u ms", name,
+		    c->w->cfg->backends[c->backend].response_timeout_ms);
+		return;
+	}
+	n = recv(up->fd, c->uin.data + c->uin.end, buf_tail(&c->uin, c->uin.cap),
+	    0);
+	if (n > 0) {
+		c->uin.end += (size_t)n;
+		/* A response has begun: the request can no longer be replayed. */
+		c->resp_started = true;
+		c->replayable = false;
+	} else if (n == 0)
+		c->up_eof = true;
+	else if (errno != EAGAIN && errno != EINTR) {
+		c->up_eof = true;
+		c->up_errno = errno;
+	}
+}
+
+void
+exchange_update_events(struct conn *c)
+{
+	const struct timeval *resp_tv = c->w->be_response_tv[c->backend];
+	struct upstream *up = c->up;
+	bool all_sent = c->uout_sent == buf_len(&c->uout);
+	bool want_read;
+
+	if (up->connecting) {
+		upstream_want_read(up, false, NULL);
+		upstream_want_write(up, true, c->w->be_connect_tv[c->backend]);
+		return;
+	}
+	upstream_want_write(up, c->uout_blocked && !all_sent &&
+	    !c->up_write_dead, resp_tv);
+	want_read = !c->up_eof && buf_room(&c->uin) > 0;
+	upstream_want_read(up, want_read, c->state == CONN_PROXY &&
+	    c->req_done && all_sent ? resp_tv : NULL);
+}

@@ -1,0 +1,235 @@
+/*
+ * Owns backend connections: connecting, the per-worker per-server idle
+ * pool, and watching idle pooled connections for a close by the backend.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "shm/shm.h"
+#include "worker/conn.h"
+#include "worker/upstream.h"
+#include "worker/worker.h"
+
+int
+upstream_pools_init(struct worker *w)
+{
+	const struct config *cfg = w->cfg;
+	uint32_t n = 0;
+
+	for (size_t b = 0; b < cfg->nbackends; b++)
+		n += (uint32_t)cfg->backends[b].nservers;
+	if ((w->pools = calloc(n ? n : 1, sizeof(*w->pools))) == NULL)
+		return -1;
+	w->npools = n;
+	n = 0;
+	for (size_t b = 0; b < cfg->nbackends; b++) {
+		for (size_t s = 0; s < cfg->backends[b].nservers; s++, n++) {
+			struct upstream_pool *p = &w->pools[n];
+
+			p->cap = cfg->backends[b].keepalive;
+			if (p->cap == 0)
+				continue;
+			if ((p->idle = calloc(p->cap, sizeof(*p->idle))) == NULL)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+void
+upstream_pools_free(struct worker *w)
+{
+	upstream_pools_drain(w);
+	for (uint32_t i = 0; i < w->npools; i++)
+		free(w->pools[i].idle);
+	free(w->pools);
+	w->pools = NULL;
+}
+
+void
+upstream_pools_drain(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->npools; i++)
+		while (w->pools[i].nidle > 0)
+			upstream_close(w->pools[i].idle[--w->pools[i].nidle]);
+}
+
+/* Remove up from its server's idle list (it closed or timed out while idle). */
+static void
+upstream_pool_remove(struct upstream *up)
+{
+	struct upstream_pool *p = &up->w->pools[up->server];
+
+	for (uint32_t i = 0; i < p->nidle; i++) {
+		if (p->idle[i] != up)
+			continue;
+		memmove(&p->idle[i], &p->idle[i + 1],
+		    (p->nidle - i - 1) * sizeof(p->idle[0]));
+		p->nidle--;
+		return;
+	}
+}
+
+/*
+ * Idle pooled connection became readable or timed out. A backend may only
+ * close an idle connection (anything else it sends is a protocol error), so
+ * either way the connection is finished.
+ */
+static void
+upstream_idle_event(struct upstream *up, short what)
+{
+	char scratch[64];
+
+	if (!(what & EV_TIMEOUT) &&
+	    recv(up->fd, scratch, sizeof(scratch), MSG_DONTWAIT) == -1 &&
+	    (errno == EAGAIN || errno == EINTR))
+		return;
+	upstream_pool_remove(up);
+	upstream_close(up);
+}
+
+static void
+upstream_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream *up = arg;
+
+	(void)fd;
+	if (up->owner != NULL)
+		conn_upstream_event(up->owner, what, false);
+	else
+		upstream_idle_event(up, what);
+}
+
+static void
+upstream_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream *up = arg;
+
+	(void)fd;
+	if (up->owner != NULL)
+		conn_upstream_event(up->owner, what, true);
+}
+
+/* socket -> options -> connect; the events are created last. */
+static struct upstream *
+upstream_connect(struct worker *w, uint32_t server, uint32_t backend)
+{
+	const struct server_conf *sc;
+	struct upstream *up;
+	int one = 1, saved;
+
+	sc = &w->cfg->backends[backend].servers[server -
+	    w->shm->pools[backend].first_server];
+	if ((up = calloc(1, sizeof(*up))) == NULL)
+		return NULL;
+	up->w = w;
+	up->server = server;
+	up->backend = backend;
+	up->fd = socket(sc->addr.ss_family,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (up->fd == -1)
+		goto fail;
+	setsockopt(up->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(up->fd, (const struct sockaddr *)&sc->addr, sc->addrlen) == -1) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		up->connecting = true;
+	}
+	up->rev = event_new(w->base, up->fd, EV_READ | EV_PERSIST,
+	    upstream_read_cb, up);
+	up->wev = event_new(w->base, up->fd, EV_WRITE | EV_PERSIST,
+	    upstream_write_cb, up);
+	if (up->rev == NULL || up->wev == NULL)
+		goto fail;
+	return up;
+fail:
+	saved = errno;
+	upstream_close(up);
+	errno = saved;
+	return NULL;
+}
+
+struct upstream *
+upstream_acquire(struct worker *w, uint32_t server, uint32_t backend,
+    struct conn *owner, bool fresh)
+{
+	struct upstream_pool *p = &w->pools[server];
+	struct upstream *up;
+
+	if (!fresh && p->nidle > 0) {
+		up = p->idle[--p->nidle];
+		up->reused = true;
+	} else if ((up = upstream_connect(w, server, backend)) == NULL)
+		return NULL;
+	up->owner = owner;
+	upstream_want_read(up, false, NULL);
+	return up;
+}
+
+void
+upstream_release(struct upstream *up, bool reusable)
+{
+	struct upstream_pool *p = &up->w->pools[up->server];
+
+	if (!reusable || up->w->stopping || p->nidle >= p->cap) {
+		upstream_close(up);
+		return;
+	}
+	up->owner = NULL;
+	upstream_want_write(up, false, NULL);
+	upstream_want_read(up, true, up->w->be_idle_tv[up->backend]);
+	p->idle[p->nidle++] = up;
+}
+
+void
+upstream_close(struct upstream *up)
+{
+	if (up == NULL)
+		return;
+	if (up->rev != NULL)
+		event_free(up->rev);
+	if (up->wev != NULL)
+		event_free(up->wev);
+	if (up->fd != -1)
+		close(up->fd);
+	free(up);
+}
+
+int
+upstream_connect_result(struct upstream *up)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(up->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return -1;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	up->connecting = false;
+	return 0;
+}
+
+void
+upstream_want_read(struct upstream *up, bool on, const struct timeval *tv)
+{
+	worker_ev_want(up->rev, &up->rev_on, &up->rev_tv, on, tv);
+}
+
+void
+upstream_want_write(struct upstream *up, bool on, const struct timeval *tv)
+{
+	worker_ev_want(up->wev, &up->wev_on, &up->wev_tv, on, tv);
+}

@@ -1,0 +1,274 @@
+/* Owns a worker process: its event loop, its listening sockets and accepting. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "shm/shm.h"
+#include "worker/conn.h"
+#include "worker/http.h"
+#include "worker/upstream.h"
+#include "worker/worker.h"
+
+#define WORKER_ACCEPT_BATCH	64
+#define WORKER_FREELIST_MAX	256
+#define WORKER_LINGER_MS	2000
+#define WORKER_MIN_BUF		(16 * 1024)
+#define WORKER_UPSTREAM_BUF	(32 * 1024)
+#define WORKER_HEAD_SLACK	(4 * 1024)	/* XFF and framing added on rewrite */
+
+struct accept_ctx {
+	struct worker *w;
+	struct listener *l;
+};
+
+void
+worker_ev_want(struct event *ev, bool *on, const struct timeval **cur,
+    bool want, const struct timeval *tv)
+{
+	if (want && (!*on || *cur != tv)) {
+		event_add(ev, tv);
+		*on = true;
+		*cur = tv;
+	} else if (!want && *on) {
+		event_del(ev);
+		*on = false;
+		*cur = NULL;
+	}
+}
+
+static void
+worker_accept_enable(struct worker *w, bool on)
+{
+	if (w->accepting == on)
+		return;
+	for (size_t i = 0; i < w->nlisteners; i++) {
+		if (on)
+			event_add(w->accept_evs[i], NULL);
+		else
+			event_del(w->accept_evs[i]);
+	}
+	w->accepting = on;
+}
+
+void
+worker_conn_closed(struct worker *w)
+{
+	if (!w->accepting && !w->stopping &&
+	    w->nconns < w->cfg->max_connections)
+		worker_accept_enable(w, true);
+}
+
+/* Accept a batch; stop accepting while at max_connections. */
+static void
+worker_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct accept_ctx *ctx = arg;
+	struct worker *w = ctx->w;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int cfd;
+
+	(void)what;
+	for (int i = 0; i < WORKER_ACCEPT_BATCH; i++) {
+		if (w->nconns >= w->cfg->max_connections) {
+			log_warnx("max_connections (%u) reached; pausing accept",
+			    w->cfg->max_connections);
+			worker_accept_enable(w, false);
+			return;
+		}
+		len = sizeof(ss);
+		cfd = accept4(fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN)
+				log_warn("accept on %s", ctx->l->text);
+			return;
+		}
+		conn_accept(w, cfd, ctx->l->frontend, (struct sockaddr *)&ss, len);
+	}
+}
+
+static void
+worker_signal_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct signalfd_siginfo si;
+
+	(void)what;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+		case SIGQUIT:
+			w->stopping = true;
+			event_base_loopbreak(w->base);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static const struct timeval *
+worker_timeout(struct worker *w, uint32_t ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	const struct timeval *common = event_base_init_common_timeout(w->base, &tv);
+
+	if (common == NULL)
+		fatalx("cannot create a timeout of %u ms", ms);
+	return common;
+}
+
+/* One shared libevent timeout queue per configured duration. */
+static void
+worker_timeouts_init(struct worker *w)
+{
+	const struct config *cfg = w->cfg;
+
+	w->fe_client_tv = calloc(cfg->nfrontends, sizeof(*w->fe_client_tv));
+	w->be_connect_tv = calloc(cfg->nbackends + 1, sizeof(*w->be_connect_tv));
+	w->be_response_tv = calloc(cfg->nbackends + 1, sizeof(*w->be_response_tv));
+	w->be_idle_tv = calloc(cfg->nbackends + 1, sizeof(*w->be_idle_tv));
+	if (w->fe_client_tv == NULL || w->be_connect_tv == NULL ||
+	    w->be_response_tv == NULL || w->be_idle_tv == NULL)
+		fatalx("out of memory");
+	for (size_t i = 0; i < cfg->nfrontends; i++)
+		w->fe_client_tv[i] = worker_timeout(w,
+		    cfg->frontends[i].client_timeout_ms);
+	for (size_t i = 0; i < cfg->nbackends; i++) {
+		const struct backend_conf *be = &cfg->backends[i];
+
+		w->be_connect_tv[i] = worker_timeout(w, be->connect_timeout_ms);
+		w->be_response_tv[i] = worker_timeout(w, be->response_timeout_ms);
+		w->be_idle_tv[i] = worker_timeout(w, be->keepalive_timeout_ms);
+	}
+	w->linger_tv = worker_timeout(w, WORKER_LINGER_MS);
+}
+
+/* Buffer capacities: the request head must fit whole in cin and uout. */
+static void
+worker_buffers_init(struct worker *w)
+{
+	size_t head = WORKER_MIN_BUF;
+
+	for (size_t i = 0; i < w->cfg->nfrontends; i++)
+		if (w->cfg->frontends[i].max_header_size > head)
+			head = w->cfg->frontends[i].max_header_size;
+	w->cin_cap = head;
+	w->uout_cap = head + WORKER_HEAD_SLACK;
+	w->uin_cap = WORKER_UPSTREAM_BUF;
+	w->cout_cap = WORKER_UPSTREAM_BUF + WORKER_HEAD_SLACK;
+	w->nfree_max = WORKER_FREELIST_MAX;
+	if ((w->msg = calloc(1, sizeof(*w->msg))) == NULL)
+		fatalx("out of memory");
+}
+
+/* Keep this worker's listening sockets, close the others' copies. */
+static void
+worker_listeners_init(struct worker *w, const struct listeners *all)
+{
+	struct accept_ctx *ctxs;
+	size_t n = 0;
+
+	w->listeners = calloc(all->n + 1, sizeof(*w->listeners));
+	w->accept_evs = calloc(all->n + 1, sizeof(*w->accept_evs));
+	ctxs = calloc(all->n + 1, sizeof(*ctxs));
+	if (w->listeners == NULL || w->accept_evs == NULL || ctxs == NULL)
+		fatalx("out of memory");
+	for (size_t i = 0; i < all->n; i++) {
+		if (all->v[i].worker != w->index) {
+			close(all->v[i].fd);
+			continue;
+		}
+		w->listeners[n] = all->v[i];
+		ctxs[n] = (struct accept_ctx){ .w = w, .l = &w->listeners[n] };
+		w->accept_evs[n] = event_new(w->base, all->v[i].fd,
+		    EV_READ | EV_PERSIST, worker_accept_cb, &ctxs[n]);
+		if (w->accept_evs[n] == NULL)
+			fatalx("out of memory");
+		n++;
+	}
+	w->nlisteners = n;
+}
+
+/* The signals stay blocked (inherited from the master); read them here. */
+static void
+worker_signals_init(struct worker *w)
+{
+	sigset_t set;
+	struct event *ev;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGCHLD);
+	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+	ev = event_new(w->base, fd, EV_READ | EV_PERSIST, worker_signal_cb, w);
+	if (ev == NULL || event_add(ev, NULL) == -1)
+		fatalx("signal event");
+}
+
+static struct event_base *
+worker_base_new(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base;
+
+	if (ec == NULL)
+		fatalx("out of memory");
+	/* One thread per worker, and batch epoll_ctl calls per loop turn. */
+	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK |
+	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (base == NULL)
+		fatalx("event_base_new failed");
+	return base;
+}
+
+void
+worker_main(const struct config *cfg, struct shm *shm,
+    const struct listeners *all, uint32_t index, pid_t master_pid)
+{
+	struct worker w = { .cfg = cfg, .shm = shm, .index = index };
+	char name[32];
+
+	snprintf(name, sizeof(name), "worker %u", index);
+	log_set_proc(name);
+	/* Die with the master, even if it is killed without a chance to tell us. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master_pid)
+		_exit(0);
+	w.base = worker_base_new();
+	worker_signals_init(&w);
+	worker_timeouts_init(&w);
+	worker_buffers_init(&w);
+	worker_listeners_init(&w, all);
+	if (upstream_pools_init(&w) == -1)
+		fatalx("out of memory");
+	worker_accept_enable(&w, true);
+	log_debug("accepting on %zu sockets", w.nlisteners);
+	event_base_dispatch(w.base);
+	upstream_pools_drain(&w);
+	log_debug("exiting");
+	_exit(0);
+}
