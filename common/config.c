@@ -31,9 +31,9 @@ enum config_sect {
 };
 
 enum config_type {
-	CONFIG_DURATION,		/* uint32_t ms; min/max in ms */
-	CONFIG_SIZE,			/* uint64_t bytes, min/max in bytes */
-	CONFIG_INT,			/* uint32_t, min/max */
+	CONFIG_DURATION,		/* uint32_t milliseconds */
+	CONFIG_SIZE,			/* uint64_t bytes */
+	CONFIG_INT,			/* uint32_t */
 	CONFIG_ENUM,			/* int, one of names[] */
 	CONFIG_STRING,			/* char *, owned */
 	CONFIG_SPECIAL,			/* parsed by fn */
@@ -110,8 +110,9 @@ static const struct config_key config_keys[] = {
 	    NULL, NULL, NULL, config_backend_ref),
 	F("client_timeout", CONFIG_DURATION, client_timeout_ms, "30s", true,
 	    false, "1ms", "24h", NULL, NULL),
+	/* http-parser refuses heads over 80 KiB process-wide: stay below it. */
 	F("max_header_size", CONFIG_SIZE, max_header_size, "16k", true, false,
-	    "1k", "1m", NULL, NULL),
+	    "1k", "64k", NULL, NULL),
 	F("max_body_size", CONFIG_SIZE, max_body_size, "100m", true, false,
 	    NULL, NULL, NULL, NULL),
 
@@ -609,6 +610,7 @@ dup:
 	return -1;
 }
 
+/* The section kind named by the first word of a header, if any. */
 static enum config_sect
 config_sect_find(const char *kind)
 {

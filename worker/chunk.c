@@ -8,7 +8,7 @@
 
 #include "worker/http.h"
 
-#define CHUNK_LINE_MAX		4096	/* one chunk-size line with extensions */
+#define CHUNK_LINE_MAX		4096	/* a chunk-size line with extensions */
 #define CHUNK_TRAILER_MAX	16384	/* the whole trailer section */
 #define CHUNK_DIGITS_MAX	16	/* 16 hex digits fill a uint64_t */
 
@@ -20,6 +20,7 @@ enum chunk_trailer_part {
 	CHUNK_TR_END_LF,	/* CR seen on the empty line ending the body */
 };
 
+/* A decoder waiting for the first chunk-size line. */
 void
 chunk_init(struct chunk_dec *d)
 {
@@ -181,6 +182,7 @@ chunk_byte(struct chunk_dec *d, unsigned char c)
 	}
 }
 
+/* Framing bytes one at a time, data runs handed out in place. */
 enum chunk_result
 chunk_decode(struct chunk_dec *d, const char *in, size_t len,
     size_t *consumed, const char **data, size_t *data_len)
@@ -214,6 +216,7 @@ chunk_decode(struct chunk_dec *d, const char *in, size_t len,
 	return d->state == CHUNK_DONE ? CHUNK_END : CHUNK_MORE;
 }
 
+/* Lowercase hex without leading zeros, as chunk-size is usually written. */
 size_t
 chunk_size_line(char *out, uint64_t n)
 {

@@ -40,8 +40,12 @@ conn_client_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->state == CONN_LINGER)
 		buf_reset(&c->cin);
-	n = recv(fd, c->cin.data + c->cin.end, buf_tail(&c->cin, c->cin.cap),
-	    0);
+	/* A zero-length recv would read as EOF: only read into real room. */
+	if (buf_tail(&c->cin, c->cin.cap) == 0) {
+		conn_pump(c);
+		return;
+	}
+	n = recv(fd, c->cin.data + c->cin.end, c->cin.cap - c->cin.end, 0);
 	if (n > 0)
 		c->cin.end += (size_t)n;
 	else if (n == 0)
@@ -157,7 +161,7 @@ conn_abort(struct conn *c, const char *why)
 	if (c->state == CONN_DEAD)
 		return;
 	if (why != NULL)
-		log_warnx("client %s: closing: %s", c->peer, why);
+		log_info("client %s: closing: %s", c->peer, why);
 	conn_release(c);
 }
 

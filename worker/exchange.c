@@ -646,8 +646,9 @@ exchange_upstream_io(struct conn *c, short what, bool write_side)
 		    c->w->cfg->backends[c->backend].response_timeout_ms);
 		return;
 	}
-	n = recv(up->fd, c->uin.data + c->uin.end, buf_tail(&c->uin, c->uin.cap),
-	    0);
+	if (buf_tail(&c->uin, c->uin.cap) == 0)
+		return;
+	n = recv(up->fd, c->uin.data + c->uin.end, c->uin.cap - c->uin.end, 0);
 	if (n > 0) {
 		c->uin.end += (size_t)n;
 		/* A response has begun: the request can no longer be replayed. */

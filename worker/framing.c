@@ -16,7 +16,7 @@ enum framing_te {
 	FRAMING_TE_UNKNOWN,	/* chunked final, but other codings too */
 };
 
-/* Returned by framing_cl when there is no Content-Length. */
+/* What framing_cl found: no Content-Length, one value, or a bad one. */
 #define FRAMING_CL_NONE		0
 #define FRAMING_CL_OK		1
 #define FRAMING_CL_BAD		(-1)
@@ -30,6 +30,7 @@ framing_lower(char c)
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
+/* ASCII case-insensitive: field names and tokens are case-insensitive. */
 bool
 http_span_eq(struct http_span s, const char *lit)
 {
@@ -103,13 +104,13 @@ framing_list(struct http_span v)
 
 /* Count the lines of a field, remembering the last one's value. */
 static size_t
-framing_count(const struct http_msg *msg, const char *name,
+framing_count(const struct http_msg *msg, enum http_field id,
     struct http_span *last)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < msg->nheaders; i++) {
-		if (http_span_eq(msg->headers[i].name, name)) {
+		if (msg->headers[i].id == id) {
 			n++;
 			if (last != NULL)
 				*last = msg->headers[i].value;
@@ -127,7 +128,7 @@ framing_te(const struct http_msg *msg)
 	bool empty = false, last_chunked = false;
 
 	for (i = 0; i < msg->nheaders; i++) {
-		if (!http_span_eq(msg->headers[i].name, "transfer-encoding"))
+		if (msg->headers[i].id != HTTP_F_TRANSFER_ENCODING)
 			continue;
 		rest = framing_list(msg->headers[i].value);
 		while (framing_elem(&rest, &e)) {
@@ -174,7 +175,7 @@ framing_cl(const struct http_msg *msg, uint64_t *len)
 	bool seen = false;
 
 	for (i = 0; i < msg->nheaders; i++) {
-		if (!http_span_eq(msg->headers[i].name, "content-length"))
+		if (msg->headers[i].id != HTTP_F_CONTENT_LENGTH)
 			continue;
 		rest = framing_list(msg->headers[i].value);
 		while (framing_elem(&rest, &e)) {
@@ -202,7 +203,7 @@ framing_connection(const struct http_msg *msg, unsigned *flags,
 	*flags = 0;
 	*nnames = 0;
 	for (i = 0; i < msg->nheaders; i++) {
-		if (!http_span_eq(msg->headers[i].name, "connection"))
+		if (msg->headers[i].id != HTTP_F_CONNECTION)
 			continue;
 		rest = framing_list(msg->headers[i].value);
 		while (framing_elem(&rest, &e)) {
@@ -312,7 +313,7 @@ framing_prefix(struct http_span s, const char *lit)
 	return http_span_eq(head, lit);
 }
 
-/* absolute-form: the authority becomes Host, the rest the path (RFC 9112 3.2.2). */
+/* absolute-form: authority becomes Host, the rest the path (RFC 9112 3.2.2). */
 static int
 framing_absolute(struct http_span t, struct http_req_info *out,
     const char **why)
@@ -381,7 +382,7 @@ framing_host(const struct http_msg *msg, struct http_req_info *out,
 	struct http_span v;
 	size_t n;
 
-	n = framing_count(msg, "host", &v);
+	n = framing_count(msg, HTTP_F_HOST, &v);
 	if (n > 1) {
 		*why = "duplicate Host";
 		return 400;
@@ -457,7 +458,7 @@ framing_req_conn(const struct http_msg *msg, struct http_req_info *out,
 		return 400;
 	}
 	out->keep_alive = framing_keep_alive(msg, flags);
-	nup = framing_count(msg, "upgrade", &up);
+	nup = framing_count(msg, HTTP_F_UPGRADE, &up);
 	if (nup > 1) {
 		*why = "duplicate Upgrade";
 		return 400;
@@ -477,7 +478,7 @@ framing_expect(const struct http_msg *msg, struct http_req_info *out,
 	bool cont = false;
 
 	for (i = 0; i < msg->nheaders; i++) {
-		if (!http_span_eq(msg->headers[i].name, "expect"))
+		if (msg->headers[i].id != HTTP_F_EXPECT)
 			continue;
 		rest = framing_list(msg->headers[i].value);
 		while (framing_elem(&rest, &e)) {
@@ -504,6 +505,7 @@ framing_idempotent(enum http_method m)
 	    m == HTTP_M_PUT || m == HTTP_M_DELETE || m == HTTP_M_TRACE;
 }
 
+/* Each step may refuse the request; the first refusal is the answer. */
 int
 framing_request(const struct http_msg *msg, uint64_t max_body,
     struct http_req_info *out, const char **why)
@@ -544,9 +546,31 @@ framing_resp_no_body(const struct http_msg *msg,
 	} else if (msg->status < 200)
 		out->informational = true;
 	out->body = HTTP_BODY_NONE;
+	*why = NULL;
 	return true;
 }
 
+/* A response with a body: chunked, Content-Length, or until EOF. */
+static int
+framing_resp_body(const struct http_msg *msg, enum framing_te te,
+    struct http_resp_info *out, const char **why)
+{
+	if (te != FRAMING_TE_NONE) {
+		/* RFC 9112 6.1: TE in HTTP/1.0 means faulty framing. */
+		if (te != FRAMING_TE_CHUNKED || msg->version_minor == 0)
+			return -1;
+		out->body = HTTP_BODY_CHUNKED;
+	} else if (out->has_length)
+		out->body = HTTP_BODY_LENGTH;
+	else {
+		out->body = HTTP_BODY_EOF;
+		out->keep_alive = false;
+	}
+	*why = NULL;
+	return 0;
+}
+
+/* Judge a backend head; any doubt closes the backend connection (-1). */
 int
 framing_response(const struct http_msg *msg, const struct http_req_info *req,
     struct http_resp_info *out, const char **why)
@@ -578,17 +602,5 @@ framing_response(const struct http_msg *msg, const struct http_req_info *req,
 	if (msg->status < 200 || msg->status == 204 || msg->status == 304 ||
 	    req->is_head)
 		return framing_resp_no_body(msg, req, out, why) ? 0 : -1;
-	if (te != FRAMING_TE_NONE) {
-		/* RFC 9112 6.1: TE in HTTP/1.0 means faulty framing. */
-		if (te != FRAMING_TE_CHUNKED || msg->version_minor == 0)
-			return -1;
-		out->body = HTTP_BODY_CHUNKED;
-	} else if (out->has_length)
-		out->body = HTTP_BODY_LENGTH;
-	else {
-		out->body = HTTP_BODY_EOF;
-		out->keep_alive = false;
-	}
-	*why = NULL;
-	return 0;
+	return framing_resp_body(msg, te, out, why);
 }

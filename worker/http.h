@@ -26,9 +26,28 @@ struct http_span {
 	size_t len;
 };
 
+/* Fields weir itself acts on, recognized once per header by the parser. */
+enum http_field {
+	HTTP_F_OTHER,
+	HTTP_F_HOST,
+	HTTP_F_CONTENT_LENGTH,
+	HTTP_F_TRANSFER_ENCODING,
+	HTTP_F_CONNECTION,
+	HTTP_F_KEEP_ALIVE,
+	HTTP_F_PROXY_CONNECTION,
+	HTTP_F_TE,
+	HTTP_F_TRAILER,
+	HTTP_F_UPGRADE,
+	HTTP_F_EXPECT,
+	HTTP_F_X_FORWARDED_FOR,
+	HTTP_F_X_FORWARDED_PROTO,
+	HTTP_F_X_FORWARDED_HOST,
+};
+
 struct http_header {
 	struct http_span name;
 	struct http_span value;		/* leading and trailing OWS removed */
+	enum http_field id;
 };
 
 enum http_method {
@@ -102,6 +121,8 @@ enum parser_kind {
  */
 int parser_head(const char *buf, size_t len, enum parser_kind kind,
     struct http_msg *msg, const char **why);
+/* Which field a header name is (case-insensitive), HTTP_F_OTHER if none weir knows. */
+enum http_field parser_field_id(struct http_span name);
 /* The tokenizer library and its version, e.g. "http-parser 2.9.4". */
 const char *parser_version(void);
 

@@ -1,4 +1,4 @@
-/* Owns parser_head(), the only user of http-parser: scanned head to http_msg. */
+/* Owns parser_head(): the only user of http-parser, it fills http_msg. */
 #include "autoconf.h"
 
 #include <stdbool.h>
@@ -154,7 +154,7 @@ parser_request_line(const char *buf, size_t line_len, const http_parser *hp,
 	return 0;
 }
 
-/* Check version SP 3DIGIT [SP reason]; the SP may go when there is no reason. */
+/* Check version SP 3DIGIT [SP reason]; no reason may also mean no SP. */
 static int
 parser_status_line(const char *buf, size_t line_len, const http_parser *hp,
     struct http_msg *msg, const char **why)
@@ -228,10 +228,56 @@ parser_fields(const char *buf, size_t i, size_t len, struct http_msg *msg,
 		h->name.p = buf + i;
 		h->name.len = colon - (buf + i);
 		h->value = parser_trim(colon + 1, eol - colon - 1);
+		h->id = parser_field_id(h->name);
 		i = eol - buf + 2;
 	}
 	*why = "malformed header section";
 	return 400;
+}
+
+/*
+ * Recognize a field name with one switch on its length and at most two
+ * comparisons, so framing and rewriting compare small integers instead of
+ * strings for every header of every request.
+ */
+enum http_field
+parser_field_id(struct http_span n)
+{
+	switch (n.len) {
+	case 2:
+		return http_span_eq(n, "te") ? HTTP_F_TE : HTTP_F_OTHER;
+	case 4:
+		return http_span_eq(n, "host") ? HTTP_F_HOST : HTTP_F_OTHER;
+	case 6:
+		return http_span_eq(n, "expect") ? HTTP_F_EXPECT : HTTP_F_OTHER;
+	case 7:
+		if (http_span_eq(n, "upgrade"))
+			return HTTP_F_UPGRADE;
+		return http_span_eq(n, "trailer") ? HTTP_F_TRAILER : HTTP_F_OTHER;
+	case 10:
+		if (http_span_eq(n, "connection"))
+			return HTTP_F_CONNECTION;
+		return http_span_eq(n, "keep-alive") ? HTTP_F_KEEP_ALIVE :
+		    HTTP_F_OTHER;
+	case 14:
+		return http_span_eq(n, "content-length") ?
+		    HTTP_F_CONTENT_LENGTH : HTTP_F_OTHER;
+	case 15:
+		return http_span_eq(n, "x-forwarded-for") ?
+		    HTTP_F_X_FORWARDED_FOR : HTTP_F_OTHER;
+	case 16:
+		if (http_span_eq(n, "proxy-connection"))
+			return HTTP_F_PROXY_CONNECTION;
+		return http_span_eq(n, "x-forwarded-host") ?
+		    HTTP_F_X_FORWARDED_HOST : HTTP_F_OTHER;
+	case 17:
+		if (http_span_eq(n, "transfer-encoding"))
+			return HTTP_F_TRANSFER_ENCODING;
+		return http_span_eq(n, "x-forwarded-proto") ?
+		    HTTP_F_X_FORWARDED_PROTO : HTTP_F_OTHER;
+	default:
+		return HTTP_F_OTHER;
+	}
 }
 
 /* Reset what parser_head fills; msg->skipped belongs to the caller. */

@@ -13,16 +13,39 @@
  * 9110 7.6.1) and the framing fields weir writes itself. Upgrade is written
  * again, last, when upgrading.
  */
-static const char *const rewrite_drop_both[] = {
-	"connection", "keep-alive", "proxy-connection", "te", "trailer",
-	"transfer-encoding", "content-length", "upgrade", NULL
-};
+static bool
+rewrite_drop_both(enum http_field id)
+{
+	switch (id) {
+	case HTTP_F_CONNECTION:
+	case HTTP_F_KEEP_ALIVE:
+	case HTTP_F_PROXY_CONNECTION:
+	case HTTP_F_TE:
+	case HTTP_F_TRAILER:
+	case HTTP_F_TRANSFER_ENCODING:
+	case HTTP_F_CONTENT_LENGTH:
+	case HTTP_F_UPGRADE:
+		return true;
+	default:
+		return false;
+	}
+}
 
 /* Request fields weir replaces with its own (see rewrite_request). */
-static const char *const rewrite_drop_req[] = {
-	"host", "expect", "x-forwarded-for", "x-forwarded-proto",
-	"x-forwarded-host", NULL
-};
+static bool
+rewrite_drop_req(enum http_field id)
+{
+	switch (id) {
+	case HTTP_F_HOST:
+	case HTTP_F_EXPECT:
+	case HTTP_F_X_FORWARDED_FOR:
+	case HTTP_F_X_FORWARDED_PROTO:
+	case HTTP_F_X_FORWARDED_HOST:
+		return true;
+	default:
+		return false;
+	}
+}
 
 /* An output buffer that remembers if anything did not fit. */
 struct rewrite_out {
@@ -81,15 +104,6 @@ rewrite_field(struct rewrite_out *o, struct http_span name,
 	rewrite_put(o, "\r\n", 2);
 }
 
-static bool
-rewrite_in_list(struct http_span name, const char *const *list)
-{
-	for (; *list != NULL; list++)
-		if (http_span_eq(name, *list))
-			return true;
-	return false;
-}
-
 static char
 rewrite_lower(char c)
 {
@@ -119,16 +133,16 @@ rewrite_in_conn(struct http_span name, const struct http_span *names,
 /* Copy the end-to-end fields, in order, minus the dropped ones. */
 static void
 rewrite_fields(struct rewrite_out *o, const struct http_msg *msg,
-    const char *const *extra, const struct http_span *conn, size_t nconn)
+    bool request, const struct http_span *conn, size_t nconn)
 {
 	const struct http_header *h;
 	size_t i;
 
 	for (i = 0; i < msg->nheaders; i++) {
 		h = &msg->headers[i];
-		if (rewrite_in_list(h->name, rewrite_drop_both) ||
-		    (extra != NULL && rewrite_in_list(h->name, extra)) ||
-		    rewrite_in_conn(h->name, conn, nconn))
+		if (rewrite_drop_both(h->id) ||
+		    (request && rewrite_drop_req(h->id)) ||
+		    (nconn > 0 && rewrite_in_conn(h->name, conn, nconn)))
 			continue;
 		rewrite_field(o, h->name, h->value);
 	}
@@ -142,7 +156,7 @@ rewrite_upgrade(struct rewrite_out *o, const struct http_msg *msg)
 
 	rewrite_str(o, "Connection: upgrade\r\n");
 	for (i = 0; i < msg->nheaders; i++)
-		if (http_span_eq(msg->headers[i].name, "upgrade"))
+		if (msg->headers[i].id == HTTP_F_UPGRADE)
 			rewrite_field(o, msg->headers[i].name,
 			    msg->headers[i].value);
 }
@@ -164,7 +178,7 @@ rewrite_xff(struct rewrite_out *o, const struct http_msg *msg,
 	if (!rewrite_in_conn(xff, req->conn_names, req->nconn_names)) {
 		for (i = 0; i < msg->nheaders; i++) {
 			h = &msg->headers[i];
-			if (!http_span_eq(h->name, "x-forwarded-for") ||
+			if (h->id != HTTP_F_X_FORWARDED_FOR ||
 			    h->value.len == 0)
 				continue;
 			if (!first)
@@ -193,6 +207,7 @@ rewrite_framing(struct rewrite_out *o, bool chunked, bool has_length,
 	}
 }
 
+/* Field order is kept: some backends care (RFC 9110 5.3 for lists). */
 size_t
 rewrite_request(char *out, size_t cap, const struct http_msg *msg,
     const struct http_req_info *req, const struct rewrite_req *rw)
@@ -205,7 +220,7 @@ rewrite_request(char *out, size_t cap, const struct http_msg *msg,
 	rewrite_str(&o, " HTTP/1.1\r\nHost: ");
 	rewrite_span(&o, req->host);
 	rewrite_put(&o, "\r\n", 2);
-	rewrite_fields(&o, msg, rewrite_drop_req, req->conn_names,
+	rewrite_fields(&o, msg, true, req->conn_names,
 	    req->nconn_names);
 	rewrite_xff(&o, msg, req, rw->client_ip);
 	if (rw->proto != NULL) {
@@ -225,6 +240,7 @@ rewrite_request(char *out, size_t cap, const struct http_msg *msg,
 	return o.full ? 0 : o.len;
 }
 
+/* 1xx heads carry no framing or Connection: another head follows. */
 size_t
 rewrite_response(char *out, size_t cap, const struct http_msg *msg,
     const struct http_resp_info *resp, const struct rewrite_resp *rw)
@@ -237,7 +253,7 @@ rewrite_response(char *out, size_t cap, const struct http_msg *msg,
 	rewrite_put(&o, " ", 1);
 	rewrite_span(&o, msg->reason);
 	rewrite_put(&o, "\r\n", 2);
-	rewrite_fields(&o, msg, NULL, resp->conn_names, resp->nconn_names);
+	rewrite_fields(&o, msg, false, resp->conn_names, resp->nconn_names);
 	if (status == 101 && rw->upgrade)
 		rewrite_upgrade(&o, msg);
 	else if (status >= 200) {

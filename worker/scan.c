@@ -10,46 +10,46 @@
  * Byte classes, one table lookup per byte. A byte with no flag (CTLs, DEL,
  * CR, LF) ends the run that is being scanned and is judged by the caller.
  */
-#define SF_TOKEN	0x01	/* RFC 9110 tchar: allowed in a field name */
-#define SF_START	0x02	/* visible ASCII or SP: allowed in the start line */
-#define SF_VALUE	0x04	/* VCHAR, SP, HTAB, obs-text: allowed in a value */
+#define SF_TOKEN	0x01	/* RFC 9110 tchar: in field names */
+#define SF_START	0x02	/* visible ASCII or SP: in the start line */
+#define SF_VALUE	0x04	/* VCHAR, SP, HTAB, obs-text: in values */
 
-#define C_ 0
-#define T_ (SF_TOKEN | SF_START | SF_VALUE)
-#define D_ (SF_START | SF_VALUE)	/* delimiters and SP */
-#define H_ SF_VALUE			/* HTAB */
-#define O_ SF_VALUE			/* obs-text */
+#define C 0
+#define T (SF_TOKEN | SF_START | SF_VALUE)
+#define D (SF_START | SF_VALUE)	/* delimiters and SP */
+#define H SF_VALUE			/* HTAB */
+#define O SF_VALUE			/* obs-text */
 
 static const unsigned char scan_class[256] = {
-	/* 0x00 */ C_, C_, C_, C_, C_, C_, C_, C_, C_, H_, C_, C_, C_, C_, C_, C_,
-	/* 0x10 */ C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_, C_,
-	/*  !"#$%&'()*+,-./ */
-	/* 0x20 */ D_, T_, D_, T_, T_, T_, T_, T_, D_, D_, T_, T_, D_, T_, T_, D_,
-	/* 0123456789:;<=>? */
-	/* 0x30 */ T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, D_, D_, D_, D_, D_, D_,
-	/* @ABCDEFGHIJKLMNO */
-	/* 0x40 */ D_, T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, T_,
-	/* PQRSTUVWXYZ[\]^_ */
-	/* 0x50 */ T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, D_, D_, D_, T_, T_,
-	/* `abcdefghijklmno */
-	/* 0x60 */ T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, T_,
-	/* pqrstuvwxyz{|}~ DEL */
-	/* 0x70 */ T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, T_, D_, T_, D_, T_, C_,
-	/* 0x80 */ O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_,
-	/* 0x90 */ O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_,
-	/* 0xa0 */ O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_,
-	/* 0xb0 */ O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_,
-	/* 0xc0 */ O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_,
-	/* 0xd0 */ O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_,
-	/* 0xe0 */ O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_,
-	/* 0xf0 */ O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_, O_,
+	/*0x00*/ C, C, C, C, C, C, C, C, C, H, C, C, C, C, C, C,
+	/*0x10*/ C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C,
+	/*       SP !  "  #  $  %  &  '  (  )  *  +  ,  -  .  / */
+	/*0x20*/ D, T, D, T, T, T, T, T, D, D, T, T, D, T, T, D,
+	/*       0  1  2  3  4  5  6  7  8  9  :  ;  <  =  >  ? */
+	/*0x30*/ T, T, T, T, T, T, T, T, T, T, D, D, D, D, D, D,
+	/*       @  A  B  C  D  E  F  G  H  I  J  K  L  M  N  O */
+	/*0x40*/ D, T, T, T, T, T, T, T, T, T, T, T, T, T, T, T,
+	/*       P  Q  R  S  T  U  V  W  X  Y  Z  [  \  ]  ^  _ */
+	/*0x50*/ T, T, T, T, T, T, T, T, T, T, T, D, D, D, T, T,
+	/*       `  a  b  c  d  e  f  g  h  i  j  k  l  m  n  o */
+	/*0x60*/ T, T, T, T, T, T, T, T, T, T, T, T, T, T, T, T,
+	/*       p  q  r  s  t  u  v  w  x  y  z  {  |  }  ~  DEL */
+	/*0x70*/ T, T, T, T, T, T, T, T, T, T, T, D, T, D, T, C,
+	/*0x80*/ O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O,
+	/*0x90*/ O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O,
+	/*0xa0*/ O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O,
+	/*0xb0*/ O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O,
+	/*0xc0*/ O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O,
+	/*0xd0*/ O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O,
+	/*0xe0*/ O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O,
+	/*0xf0*/ O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O,
 };
 
-#undef C_
-#undef T_
-#undef D_
-#undef H_
-#undef O_
+#undef C
+#undef T
+#undef D
+#undef H
+#undef O
 
 /*
  * Judge the CR expected at p[j] ending a line: a CR must be followed by LF

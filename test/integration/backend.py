@@ -272,7 +272,9 @@ def serve_conn(sock, addr, cid):
     try:
         while True:
             idle = OPTS["idle_close_ms"]
-            idle_s = 300.0 if idle < 0 else idle / 1000.0
+            # The idle limit is for kept-alive connections; a new one waits
+            # for its first request like any server would.
+            idle_s = 300.0 if idle < 0 or c.nreq == 0 else idle / 1000.0
             if c.nreq > 0 and idle == 0 and not c.buf:
                 with STATS.lock:
                     STATS.idle_closed += 1

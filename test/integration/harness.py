@@ -38,11 +38,14 @@ class Skip(Exception):
 class Tap:
     """TAP producer: t.ok(cond, desc) directly, or @t.test(desc) + t.run()."""
 
-    def __init__(self):
+    def __init__(self, budget=45.0):
         self.tests = []
         self.n = 0
         self.failed = 0
         self.planned = False
+        # Seconds the whole file may take; tests not started by then fail
+        # without running, so a hanging weir cannot stretch the file's time.
+        self.budget = budget
 
     def _out(self, line):
         sys.stdout.write(line + "\n")
@@ -103,6 +106,9 @@ class Tap:
         for desc, fn in self.tests:
             if setup_err:
                 self.ok(False, desc, "setup failed (see above)")
+            elif time.monotonic() - t0 > self.budget:
+                self.ok(False, desc, "not run: the file's time budget of %.0fs is used up"
+                        % self.budget)
             else:
                 self.run_one(desc, fn)
         if env:
@@ -542,12 +548,23 @@ class Weir:
                                          % (host, port, self.log()[-3000:]))
                     time.sleep(0.02)
         n = self.expected_workers()
-        ok = wait_until(lambda: len(self.worker_pids()) == n if n else
-                        len(self.worker_pids()) > 0, max(0.1, deadline - time.monotonic()))
+        left = max(0.1, deadline - time.monotonic())
+        if n:
+            ok = wait_until(lambda: len(self.worker_pids()) == n, left)
+        else:
+            ok = wait_until(self._workers_settled, left, 0.01)
         if not ok:
             raise StartError("expected %s workers, found %s; log:\n%s"
                              % (n, self.worker_pids(), self.log()[-3000:]))
         self.initial_workers = self.worker_pids()
+
+    def _workers_settled(self):
+        """True once the worker set is non-empty and unchanged for 0.3s."""
+        first = self.worker_pids()
+        if not first:
+            return False
+        time.sleep(0.3)
+        return self.worker_pids() == first
 
     def worker_pids(self):
         if not self.proc or self.proc.poll() is not None:

@@ -48,9 +48,23 @@ def expect_status(port, data, status, must_close=False):
     return r
 
 
-@t.test("malformed request line -> 400 and the connection is closed")
+@t.test("malformed request line (GET without target and version) -> 400 and close")
 def _():
-    expect_status(w.port, b"GARBAGE\r\nHost: weir.test\r\n\r\n", 400, must_close=True)
+    expect_status(w.port, b"GET\r\nHost: weir.test\r\n\r\n", 400, must_close=True)
+    healthy()
+
+
+@t.test("malformed request line (two spaces after the method) -> 400 and close")
+def _():
+    expect_status(w.port, b"GET  /echo HTTP/1.1\r\nHost: weir.test\r\n\r\n", 400,
+                  must_close=True)
+    healthy()
+
+
+@t.test("binary garbage (a TLS ClientHello) -> 400 and close")
+def _():
+    expect_status(w.port, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400,
+                  must_close=True)
     healthy()
 
 

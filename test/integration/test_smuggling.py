@@ -80,13 +80,14 @@ CHUNK_CASES = [
 def rejected(data, status, must_close=True):
     """Send data; assert the status, the log line, and (if must_close) that
     weir closes the connection. Returns the client port."""
-    r, closed, port, extra = raw_exchange(w.port, data, close_wait=3.0 if must_close else 0.2)
+    r, closed, port, extra = raw_exchange(w.port, data, timeout=3.0,
+                                          close_wait=2.0 if must_close else 0.2)
     check(r is not None, "request %r: expected HTTP/1.1 %d, got no parsable response (%s)"
           % (data, status, extra))
     check_eq(r.status, status, "status for request %r (got %s)" % (data, r.summary()))
     check(r.raw_head.startswith(b"HTTP/1.1 %d " % status), "status line %r" % r.raw_head)
     if must_close:
-        check(closed, "connection not closed within 3s after %d for %r" % (status, data))
+        check(closed, "connection not closed within 2s after %d for %r" % (status, data))
     w.check_error_logged(port, status)
     return port
 

@@ -382,7 +382,7 @@ test_err_values(void **state)
 	load_err("[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n"
 	    "client_timeout = 30 s\n", NAME ":4:", "'30 s'");
 	load_err("[frontend web]\nmax_header_size = 512\n", NAME ":2:",
-	    "from 1k to 1m");
+	    "from 1k to 64k");
 	load_err("[frontend web]\nmax_header_size = 2m\n", NAME ":2:",
 	    "out of range");
 	load_err("[frontend web]\nmax_body_size = 1t\n", NAME ":2:",

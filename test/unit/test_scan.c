@@ -1,4 +1,4 @@
-/* Tests for worker/scan.c: head boundaries, limits and every byte-level rejection. */
+/* Tests for worker/scan.c: head boundaries, limits, every byte rejection. */
 #include "autoconf.h"
 
 #include <stdarg.h>
@@ -85,7 +85,8 @@ test_byte_by_byte(void **state)
 static void
 test_skipped(void **state)
 {
-	static const char req[] = "\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+	static const char req[] = "\r\n\r\n\r\nGET / HTTP/1.1\r\n"
+	    "Host: a\r\n\r\n";
 	size_t skipped, hl;
 
 	(void)state;
@@ -268,7 +269,7 @@ is_tchar(int c)
 	return c > 0x20 && c < 0x7f && strchr("\"(),/:;<=>?@[\\]{}", c) == NULL;
 }
 
-/* Every byte value in a name, a value and the start line, against the RFC sets. */
+/* Every byte in a name, a value and the start line, against the RFC sets. */
 static void
 test_all_bytes(void **state)
 {

@@ -1,0 +1,447 @@
+#!/usr/bin/env bash
+# Benchmarks weir against nginx and HAProxy on loopback, in front of one nginx
+# backend: throughput and latency with wrk, then instructions and syscalls
+# per request with callgrind and strace.
+#
+# Usage: bench/run.sh [throughput|counts|all]        (default: all)
+# Environment (defaults in brackets):
+#   WORKERS [1]     worker processes (weir, nginx) / threads (HAProxy)
+#   THREADS [1] CONNS [50] DURATION [10s] WARMUP [2s] ROUNDS [3]   wrk
+#   COUNT_REQS [20000] COUNT_CONNS [8]   fixed-count load for callgrind/strace
+#   WEIR_BIN [./weir]   WEIR_BENCH_KEEP=1 keeps the temp dir (kept on failure)
+# Every port is picked at run time; everything started here is stopped on exit.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+WEIR=${WEIR_BIN:-$(dirname "$HERE")/weir}
+MODE=${1:-all}
+WORKERS=${WORKERS:-1}
+THREADS=${THREADS:-1}
+CONNS=${CONNS:-50}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+ROUNDS=${ROUNDS:-3}
+COUNT_REQS=${COUNT_REQS:-20000}
+COUNT_CONNS=${COUNT_CONNS:-8}
+KEEP=${WEIR_BENCH_KEEP:-0}
+
+case $MODE in
+throughput | counts | all) ;;
+*) echo "usage: $0 [throughput|counts|all]" >&2; exit 2 ;;
+esac
+for tool in nginx haproxy wrk valgrind strace curl python3; do
+	command -v "$tool" >/dev/null || { echo "$0: $tool not found" >&2; exit 1; }
+done
+[[ -x $WEIR ]] || { echo "$0: $WEIR not built (make weir)" >&2; exit 1; }
+
+exec 3>&2 # cleanup's messages, whatever redirection is active when it runs
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/weir-bench.XXXXXX")
+PIDS=()
+
+# Stop what we started (TERM, then KILL after 5 s), and their children.
+cleanup() {
+	local rc=$? pid kids=() i
+	trap - EXIT INT TERM
+	# Newest first: load generators, then proxies, the backend last.
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		pid=${PIDS[i]}
+		[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || continue
+		kids+=($(pgrep -P "$pid" || true))
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for ((i = 0; i < 50; i++)); do
+		alive "${PIDS[@]}" "${kids[@]}" || break
+		sleep 0.1
+	done
+	for pid in "${PIDS[@]}" "${kids[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	if [[ $rc -ne 0 || $KEEP == 1 ]]; then
+		echo "bench: logs kept in $TMP" >&3
+	else
+		rm -rf "$TMP"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# True if any of the given pids is still running.
+alive() {
+	local pid
+	for pid in "$@"; do
+		[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && return 0
+	done
+	return 1
+}
+
+# Drop PID from PIDS once it has been stopped.
+forget() {
+	local pid keep=()
+	for pid in "${PIDS[@]}"; do
+		[[ $pid == "$1" ]] || keep+=("$pid")
+	done
+	PIDS=("${keep[@]}")
+}
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+# Print N free loopback ports (bound together so they differ).
+free_ports() {
+	python3 - "$1" <<'EOF'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+
+# Start a command in the background, logging to $TMP/NAME.log; sets $LAST_PID.
+start() {
+	local name=$1
+	shift
+	"$@" >"$TMP/$name.log" 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+}
+
+# Run a command in the background and wait for it, so a TERM or INT to this
+# script stops it at once instead of after the command ends.
+run_fg() {
+	local pid rc=0
+	"$@" &
+	pid=$!
+	PIDS+=("$pid")
+	wait "$pid" || rc=$?
+	forget "$pid"
+	return "$rc"
+}
+
+# Wait until http://127.0.0.1:PORT/ answers 200 (through the proxy to the
+# backend), failing if PID dies or TIMEOUT seconds pass.
+wait_http() {
+	local port=$1 pid=$2 name=$3 timeout=${4:-10} i
+	for ((i = 0; i < timeout * 20; i++)); do
+		kill -0 "$pid" 2>/dev/null || { tail -20 "$TMP/$name.log" >&2; die "$name exited"; }
+		curl -sf -o /dev/null --max-time 5 "http://127.0.0.1:$port/" && return 0
+		sleep 0.05
+	done
+	tail -20 "$TMP/$name.log" >&2
+	die "$name not answering on port $port after ${timeout}s"
+}
+
+# Send TERM to PID and wait for it (up to TIMEOUT s), then drop it from PIDS.
+stop() {
+	local pid=$1 timeout=${2:-10} i
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < timeout * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	forget "$pid"
+}
+
+# Largest VmRSS (KiB) among the given pids.
+max_rss() {
+	local pid max=0 v
+	for pid in "$@"; do
+		v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+		[[ -n $v && $v -gt $max ]] && max=$v
+	done
+	echo "$max"
+}
+
+# The worker pids of master PID (its direct children).
+workers_of() {
+	pgrep -P "$1" | tr '\n' ' '
+}
+
+# ---------------------------------------------------------------- configs
+
+NGINX_USER=
+[[ $EUID -eq 0 ]] && NGINX_USER="user $(id -un) $(id -gn);"
+
+# nginx temp paths default to /var/lib/nginx; keep everything in $TMP.
+nginx_common() {
+	local name=$1
+	mkdir -p "$TMP/$name"
+	cat <<EOF
+$NGINX_USER
+pid $TMP/$name/nginx.pid;
+error_log stderr warn;
+EOF
+}
+
+nginx_http_common() {
+	local name=$1
+	cat <<EOF
+	access_log off;
+	client_body_temp_path $TMP/$name/body;
+	proxy_temp_path $TMP/$name/proxy;
+	keepalive_requests 100000;
+	keepalive_timeout 65s;
+EOF
+}
+
+write_backend_conf() {
+	cat >"$TMP/backend.conf" <<EOF
+$(nginx_common backend)
+daemon off;
+worker_processes 1;
+events { worker_connections 4096; }
+http {
+$(nginx_http_common backend)
+	server {
+		listen 127.0.0.1:$1 reuseport backlog=4096;
+		location / {
+			default_type text/plain;
+			return 200 "hello world\n";
+		}
+	}
+}
+EOF
+}
+
+# write_nginx_conf FILE PORT WORKERS [single]: single = master_process off.
+write_nginx_conf() {
+	local file=$1 port=$2 workers=$3 single=${4:-}
+	cat >"$file" <<EOF
+$(nginx_common "$(basename "$file" .conf)")
+daemon off;
+${single:+master_process off;}
+worker_processes $workers;
+events { worker_connections 4096; }
+http {
+$(nginx_http_common "$(basename "$file" .conf)")
+	upstream app {
+		least_conn;
+		zone upstream 64k;
+		server 127.0.0.1:$BACKEND_PORT;
+		keepalive 64;
+	}
+	server {
+		listen 127.0.0.1:$port backlog=4096;
+		location / {
+			proxy_pass http://app;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+	}
+}
+EOF
+}
+
+write_weir_conf() {
+	local file=$1 port=$2 workers=$3
+	cat >"$file" <<EOF
+[global]
+workers = $workers
+log_level = warn
+[frontend web]
+listen = 127.0.0.1:$port
+backend = app
+[backend app]
+balance = roundrobin
+server = 127.0.0.1:$BACKEND_PORT
+keepalive = 64
+EOF
+}
+
+write_haproxy_conf() {
+	local file=$1 port=$2 threads=$3
+	cat >"$file" <<EOF
+global
+	nbthread $threads
+	maxconn 4096
+defaults
+	mode http
+	timeout connect 5s
+	timeout client 30s
+	timeout server 30s
+	timeout http-keep-alive 30s
+frontend web
+	bind 127.0.0.1:$port
+	default_backend app
+backend app
+	balance leastconn
+	http-reuse always
+	server s1 127.0.0.1:$BACKEND_PORT
+EOF
+}
+
+start_backend() {
+	BACKEND_PORT=$(free_ports 1)
+	write_backend_conf "$BACKEND_PORT"
+	start backend nginx -p "$TMP/backend" -c "$TMP/backend.conf" -e stderr
+	BACKEND_PID=$LAST_PID
+	wait_http "$BACKEND_PORT" "$BACKEND_PID" backend
+}
+
+# start_proxy TARGET PORT WORKERS: sets PROXY_PID (the master / single process).
+start_proxy() {
+	local t=$1 port=$2 workers=$3
+	case $t in
+	weir)
+		write_weir_conf "$TMP/weir.ini" "$port" "$workers"
+		start weir "$WEIR" -c "$TMP/weir.ini" ;;
+	nginx)
+		write_nginx_conf "$TMP/nginx.conf" "$port" "$workers"
+		start nginx nginx -p "$TMP/nginx" -c "$TMP/nginx.conf" -e stderr ;;
+	haproxy)
+		write_haproxy_conf "$TMP/haproxy.cfg" "$port" "$workers"
+		start haproxy haproxy -db -f "$TMP/haproxy.cfg" ;;
+	esac
+	PROXY_PID=$LAST_PID
+	wait_http "$port" "$PROXY_PID" "$t"
+}
+
+# ---------------------------------------------------------------- header
+
+header() {
+	local wv nv hv
+	wv=$("$WEIR" -V 2>&1 | head -1)
+	nv=$(nginx -v 2>&1 | sed 's/^nginx version: //')
+	hv=$(haproxy -v 2>&1 | awk 'NR == 1 { print "haproxy/" $3 }')
+	echo "**weir bench** $(date -u '+%Y-%m-%d %H:%M UTC') · Linux $(uname -r) · nproc $(nproc)" \
+		"· $wv · $nv · $hv · $(wrk -v 2>&1 | awk 'NR == 1 { print "wrk " $2 }')" \
+		"· $(valgrind --version) · $(strace -V | awk 'NR == 1 { print "strace " $4 }')"
+	echo
+}
+
+# ---------------------------------------------------------------- throughput
+
+run_wrk() {
+	local port=$1 dur=$2 out=$3
+	run_fg wrk -t"$THREADS" -c"$CONNS" -d"$dur" --latency "http://127.0.0.1:$port/" >"$out" 2>&1 ||
+		{ cat "$out" >&2; die "wrk failed"; }
+}
+
+throughput() {
+	local -A port master
+	local t r i order
+	local targets=(weir nginx haproxy direct)
+	port[direct]=$BACKEND_PORT
+	master[direct]=$BACKEND_PID
+	for t in weir nginx haproxy; do
+		port[$t]=$(free_ports 1)
+		start_proxy "$t" "${port[$t]}" "$WORKERS"
+		master[$t]=$PROXY_PID
+	done
+	for t in "${targets[@]}"; do
+		run_wrk "${port[$t]}" "$WARMUP" "$TMP/warmup-$t.txt"
+	done
+	for ((r = 1; r <= ROUNDS; r++)); do
+		# Rotate the order each round so no target always runs first.
+		order=("${targets[@]:$(((r - 1) % 4))}" "${targets[@]:0:$(((r - 1) % 4))}")
+		for t in "${order[@]}"; do
+			echo "bench: round $r/$ROUNDS $t" >&2
+			run_wrk "${port[$t]}" "$DURATION" "$TMP/wrk-$t-$r.txt"
+			# Right after the run: the workers' (HAProxy: the process's) RSS.
+			if [[ $t == haproxy ]]; then
+				max_rss "${master[$t]}" >"$TMP/rss-$t"
+			else
+				max_rss $(workers_of "${master[$t]}") >"$TMP/rss-$t"
+			fi
+		done
+	done
+	for t in weir nginx haproxy; do
+		stop "${master[$t]}"
+	done
+	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS rounds (medians), $WARMUP warmup," \
+		"$WORKERS worker(s)/thread(s) per proxy, backend: nginx 1 worker \`return 200\` (12-byte body);" \
+		"direct = wrk straight to the backend; RSS = max worker VmRSS after the last round;" \
+		"weir/X rows: req/s above 1 = weir faster, latency and RSS below 1 = weir lower"
+	echo
+	python3 "$HERE/report.py" throughput "$TMP" "${targets[@]}"
+	report_logs weir nginx haproxy backend
+	echo
+}
+
+# Say which servers wrote to stderr (warnings and errors only are configured).
+report_logs() {
+	local t n
+	for t in "$@"; do
+		n=$(grep -cv '^\[NOTICE\]' "$TMP/$t.log" || true)
+		((n == 0)) && continue
+		echo "- $t stderr, $n line(s); first: \`$(grep -v '^\[NOTICE\]' "$TMP/$t.log" | head -1)\`"
+	done
+}
+
+# ---------------------------------------------------------------- counts
+
+# One proxy under callgrind, REQS requests, stopped: callgrind.out.* in DIR.
+callgrind_run() {
+	local t=$1 reqs=$2 dir="$TMP/cg-$1-$2" port cmd
+	mkdir -p "$dir"
+	port=$(free_ports 1)
+	if [[ $t == weir ]]; then
+		write_weir_conf "$dir/weir.ini" "$port" 1
+		cmd=("$WEIR" -c "$dir/weir.ini")
+	else
+		write_nginx_conf "$dir/nginx.conf" "$port" 1 single
+		cmd=(nginx -p "$dir" -c "$dir/nginx.conf" -e stderr)
+	fi
+	start "cg-$t-$reqs" valgrind --tool=callgrind --trace-children=yes \
+		--callgrind-out-file="$dir/callgrind.out.%p" "${cmd[@]}"
+	echo "$LAST_PID" >"$dir/master.pid"
+	wait_http "$port" "$LAST_PID" "cg-$t-$reqs" 60
+	if ((reqs > 0)); then
+		run_fg python3 "$HERE/client.py" "127.0.0.1:$port" "$reqs" "$COUNT_CONNS" >"$dir/client.txt" ||
+			{ cat "$dir/client.txt" >&2; die "client failed against $t under callgrind"; }
+	fi
+	stop "$LAST_PID" 60
+}
+
+# One proxy (1 worker) with strace -c attached to its worker for REQS requests.
+strace_run() {
+	local t=$1 reqs=$2 port wpid spid i
+	port=$(free_ports 1)
+	start_proxy "$t" "$port" 1
+	wpid=$(workers_of "$PROXY_PID")
+	wpid=${wpid%% *}
+	[[ -n $wpid ]] || die "no $t worker"
+	strace -c -U name,calls,errors -f -o "$TMP/strace-$t.txt" -p "$wpid" 2>"$TMP/strace-$t.err" &
+	spid=$!
+	PIDS+=("$spid")
+	for ((i = 0; i < 100; i++)); do
+		grep -q attached "$TMP/strace-$t.err" && break
+		sleep 0.05
+	done
+	run_fg python3 "$HERE/client.py" "127.0.0.1:$port" "$reqs" "$COUNT_CONNS" >"$TMP/strace-$t.client" ||
+		{ cat "$TMP/strace-$t.client" >&2; die "client failed against $t under strace"; }
+	kill -INT "$spid"
+	wait "$spid" || true
+	forget "$spid"
+	stop "$PROXY_PID"
+}
+
+counts() {
+	local t
+	for t in weir nginx; do
+		echo "bench: callgrind $t" >&2
+		callgrind_run "$t" 0
+		callgrind_run "$t" "$COUNT_REQS"
+		echo "bench: strace $t" >&2
+		strace_run "$t" "$COUNT_REQS"
+	done
+	echo "Fixed load: $COUNT_REQS GETs over $COUNT_CONNS keep-alive connections (bench/client.py), 1 worker;" \
+		"instructions = worker's callgrind Ir minus a 0-request run (nginx: master_process off);" \
+		"syscalls = strace -c -f on the worker pid"
+	echo
+	python3 "$HERE/report.py" counts "$TMP" "$COUNT_REQS" weir nginx
+	echo
+}
+
+# ---------------------------------------------------------------- main
+
+header
+start_backend
+[[ $MODE == counts ]] || throughput
+[[ $MODE == throughput ]] || counts

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Process model: N workers forked, listening sockets owned by the master
+and shared with the workers, respawn after SIGKILL, clean SIGTERM/SIGINT
+shutdown with the pidfile, IPv6 listen, workers = auto."""
+import os
+import signal
+import time
+
+from harness import (Client, Env, Skip, Tap, alive, check, check_eq,
+                     have_ipv6_loopback, http, listen_inodes, socket_inodes,
+                     wait_until)
+
+t = Tap()
+env = Env("process")
+b1 = w = None
+
+
+def setup():
+    global b1, w
+    b1 = env.backend("b1")
+    w = env.weir(workers=3, pidfile=True,
+                 frontends={"web": {"listen": ["127.0.0.1:auto", "127.0.0.1:auto"],
+                                    "backend": "app"}},
+                 backends={"app": {"server": [b1.addr]}})
+
+
+def ports():
+    return w.ports["web"]
+
+
+@t.test("workers = 3: the master forks 3 workers")
+def _():
+    check_eq(len(w.worker_pids()), 3, "worker processes (children of %d)" % w.pid)
+
+
+@t.test("each listen address has one LISTEN socket per worker, all held by the master")
+def _():
+    mine = socket_inodes(w.pid)
+    for p in ports():
+        ls = listen_inodes(p)
+        check_eq(len(ls), 3, "LISTEN sockets on port %d" % p)
+        check(ls <= mine, "master lacks LISTEN sockets %s of port %d" % (ls - mine, p))
+
+
+@t.test("each worker holds a listening socket for every listen address")
+def _():
+    for pid in w.worker_pids():
+        mine = socket_inodes(pid)
+        for p in ports():
+            check(listen_inodes(p) & mine, "worker %d holds no LISTEN socket of port %d"
+                  % (pid, p))
+
+
+@t.test("requests are served on every listen address")
+def _():
+    for p in ports():
+        check_eq(http(p, "GET", "/echo?port=%d" % p).status, 200, "status via port %d" % p)
+
+
+@t.test("the pidfile holds the master pid while running")
+def _():
+    with open(w.pidfile) as f:
+        check_eq(f.read().strip(), str(w.pid), "pidfile content")
+
+
+@t.test("SIGKILL a worker: the master respawns it within 1s and logs 'respawn'")
+def _():
+    before = w.worker_pids()
+    victim = before[0]
+    os.kill(victim, signal.SIGKILL)
+    t0 = time.monotonic()
+    now = wait_until(lambda: (lambda c: c if len(c) == 3 and victim not in c else None)(
+        w.worker_pids()), 3.0, 0.005)
+    dt = time.monotonic() - t0
+    check(now, "no replacement worker 3s after SIGKILL of %d: %s" % (victim, w.worker_pids()))
+    check(dt < 1.0, "replacement worker appeared after %.2fs (limit 1s)" % dt)
+    check(w.wait_log(r"respawn", 2.0), "no log line with 'respawn':\n" + w.log()[-1500:])
+    new = (set(now) - set(before)).pop()
+    time.sleep(0.1)
+    mine = socket_inodes(new)
+    for p in ports():
+        check(listen_inodes(p) & mine, "new worker %d holds no LISTEN socket of port %d"
+              % (new, p))
+    check_eq(len(listen_inodes(ports()[0])), 3, "LISTEN sockets after respawn (same sockets)")
+
+
+@t.test("requests sent right after a worker is killed are all served")
+def _():
+    victim = w.worker_pids()[-1]
+    os.kill(victim, signal.SIGKILL)
+    bad = []
+    for i in range(30):
+        try:
+            r = http(ports()[i % 2], "GET", "/echo?after-kill=%d" % i, timeout=5)
+            if r.status != 200:
+                bad.append((i, r.summary()))
+        except Exception as e:
+            bad.append((i, repr(e)))
+    check(not bad, "requests failed after killing worker %d: %s" % (victim, bad))
+    check(wait_until(lambda: len(w.worker_pids()) == 3, 2.0), "worker count not back to 3")
+
+
+@t.test("SIGTERM: master exits 0, workers exit, pidfile removed, no orphans")
+def _():
+    workers = w.worker_pids()
+    check(os.path.exists(w.pidfile), "pidfile missing before SIGTERM")
+    res = w.stop(signal.SIGTERM)
+    check(not res["killed_master"], "master ignored SIGTERM for 5s")
+    check_eq(res["rc"], 0, "master exit status")
+    check(not res["leftovers"], "processes still running: %s" % res["leftovers"])
+    check(not [p for p in workers if alive(p)], "workers still alive")
+    check(not os.path.exists(w.pidfile), "pidfile not removed")
+    for p in ports():
+        check(not listen_inodes(p), "port %d still listening" % p)
+
+
+@t.test("SIGINT also shuts everything down cleanly")
+def _():
+    w2 = env.weir(workers=2, pidfile=True,
+                  frontends={"web": {"listen": "127.0.0.1:auto", "backend": "app"}},
+                  backends={"app": {"server": [b1.addr]}})
+    check_eq(http(w2.port).status, 200, "status")
+    res = w2.stop(signal.SIGINT)
+    check(not res["killed_master"], "master ignored SIGINT for 5s")
+    check_eq(res["rc"], 0, "master exit status after SIGINT")
+    check(not res["leftovers"], "processes still running: %s" % res["leftovers"])
+    check(not os.path.exists(w2.pidfile), "pidfile not removed")
+
+
+@t.test("IPv6 listen [::1] serves requests")
+def _():
+    if not have_ipv6_loopback():
+        raise Skip("no ::1 on this machine")
+    w3 = env.weir(workers=1,
+                  frontends={"web": {"listen": ["[::1]:auto"], "backend": "app"}},
+                  backends={"app": {"server": [b1.addr]}})
+    with Client(w3.port, "::1") as c:
+        c.request("GET", "/echo?v6=1")
+        r = c.response()
+    check_eq(r.status, 200, "status via [::1]")
+    xff = [v for n, v in r.json()["headers"] if n.lower() == "x-forwarded-for"]
+    t.diag("X-Forwarded-For for an IPv6 client: %s" % xff)
+    w3.check_clean_stop()
+
+
+@t.test("workers = auto starts one worker per CPU")
+def _():
+    w4 = env.weir(workers="auto",
+                  frontends={"web": {"listen": "127.0.0.1:auto", "backend": "app"}},
+                  backends={"app": {"server": [b1.addr]}})
+    want = {os.cpu_count(), len(os.sched_getaffinity(0))}
+    n = len(wait_until(lambda: (lambda c: c if len(c) in want else None)(w4.worker_pids()),
+                       3.0) or w4.worker_pids())
+    check(n in want, "workers = auto started %d workers, expected %s" % (n, sorted(want)))
+    w4.check_clean_stop()
+
+
+t.run(setup, env)

@@ -1,0 +1,426 @@
+/* Tests for worker/rewrite.c: the heads weir forwards, byte for byte. */
+#include "autoconf.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "worker/http.h"
+
+static struct http_msg msg, rmsg;
+static struct http_req_info req;
+static struct http_resp_info resp;
+static char out[4096];
+
+static void
+parse_request(const char *s)
+{
+	size_t skipped, hl;
+	const char *why = NULL;
+
+	assert_int_equal(scan_head(s, strlen(s), 65536, &skipped, &hl, &why),
+	    SCAN_OK);
+	assert_int_equal(parser_head(s + skipped, hl, PARSER_REQUEST, &msg,
+	    &why), 0);
+	assert_int_equal(framing_request(&msg, 0, &req, &why), 0);
+}
+
+static void
+parse_response(const char *s)
+{
+	size_t skipped, hl;
+	const char *why = NULL;
+
+	assert_int_equal(scan_head(s, strlen(s), 65536, &skipped, &hl, &why),
+	    SCAN_OK);
+	assert_int_equal(parser_head(s + skipped, hl, PARSER_RESPONSE, &rmsg,
+	    &why), 0);
+	assert_int_equal(framing_response(&rmsg, &req, &resp, &why), 0);
+}
+
+/* The request rewritten with rw must be exactly want. */
+static void
+assert_request(const char *s, const struct rewrite_req *rw, const char *want)
+{
+	size_t n;
+
+	parse_request(s);
+	n = rewrite_request(out, sizeof(out), &msg, &req, rw);
+	if (n != strlen(want) || memcmp(out, want, n) != 0)
+		fail_msg("got:\n%.*s\nwant:\n%s", (int)n, out, want);
+}
+
+static void
+assert_response(const char *s, const struct rewrite_resp *rw,
+    const char *want)
+{
+	size_t n;
+
+	parse_response(s);
+	n = rewrite_response(out, sizeof(out), &rmsg, &resp, rw);
+	if (n != strlen(want) || memcmp(out, want, n) != 0)
+		fail_msg("got:\n%.*s\nwant:\n%s", (int)n, out, want);
+}
+
+static const struct rewrite_req rw_plain = { "192.0.2.7", "http", false,
+    false, 0, false };
+
+static void
+test_request_basic(void **state)
+{
+	(void)state;
+	assert_request("GET /p?q HTTP/1.1\r\nUser-Agent: t\r\n"
+	    "Host:  example.com \r\nAccept:   */*  \r\n\r\n", &rw_plain,
+	    "GET /p?q HTTP/1.1\r\n"
+	    "Host: example.com\r\n"
+	    "User-Agent: t\r\n"
+	    "Accept: */*\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: example.com\r\n"
+	    "\r\n");
+}
+
+/* Every hop-by-hop field goes, including those Connection names. */
+static void
+test_request_hop_by_hop(void **state)
+{
+	(void)state;
+	assert_request("GET / HTTP/1.1\r\nHost: a\r\n"
+	    "Connection: keep-alive, X-Secret, foo\r\n"
+	    "Keep-Alive: timeout=5\r\n"
+	    "Proxy-Connection: keep-alive\r\n"
+	    "TE: trailers\r\n"
+	    "Trailer: X-Sum\r\n"
+	    "Upgrade: websocket\r\n"
+	    "x-secret: 1\r\n"
+	    "FOO: 2\r\n"
+	    "X-Kept: 3\r\n"
+	    "Expect: 100-continue\r\n"
+	    "\r\n", &rw_plain,
+	    "GET / HTTP/1.1\r\n"
+	    "Host: a\r\n"
+	    "X-Kept: 3\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: a\r\n"
+	    "\r\n");
+}
+
+static void
+test_request_xff(void **state)
+{
+	(void)state;
+	assert_request("GET / HTTP/1.1\r\nHost: a\r\n"
+	    "X-Forwarded-For: 203.0.113.1, 198.51.100.2\r\n"
+	    "X-Other: x\r\n"
+	    "X-Forwarded-For: 10.0.0.1\r\n"
+	    "X-Forwarded-Proto: https\r\n"
+	    "X-Forwarded-Host: evil\r\n"
+	    "\r\n", &rw_plain,
+	    "GET / HTTP/1.1\r\n"
+	    "Host: a\r\n"
+	    "X-Other: x\r\n"
+	    "X-Forwarded-For: 203.0.113.1, 198.51.100.2, 10.0.0.1, "
+	    "192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: a\r\n"
+	    "\r\n");
+}
+
+/* A client that lists X-Forwarded-For as hop-by-hop drops its own chain. */
+static void
+test_request_xff_hop(void **state)
+{
+	(void)state;
+	assert_request("GET / HTTP/1.1\r\nHost: a\r\n"
+	    "Connection: x-forwarded-for\r\n"
+	    "X-Forwarded-For: 203.0.113.1\r\n\r\n", &rw_plain,
+	    "GET / HTTP/1.1\r\n"
+	    "Host: a\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: a\r\n"
+	    "\r\n");
+}
+
+/* weir's own framing replaces the client's. */
+static void
+test_request_framing(void **state)
+{
+	struct rewrite_req rw = rw_plain;
+
+	(void)state;
+	rw.has_length = true;
+	rw.length = 12345;
+	assert_request("POST /u HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Length: 12345\r\nContent-Length: 12345\r\n\r\n", &rw,
+	    "POST /u HTTP/1.1\r\n"
+	    "Host: a\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: a\r\n"
+	    "Content-Length: 12345\r\n"
+	    "\r\n");
+	rw.has_length = false;
+	rw.chunked = true;
+	assert_request("POST /u HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n", &rw,
+	    "POST /u HTTP/1.1\r\n"
+	    "Host: a\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: a\r\n"
+	    "Transfer-Encoding: chunked\r\n"
+	    "\r\n");
+	/* A chunked request may be forwarded with a length once buffered. */
+	rw.chunked = false;
+	rw.has_length = true;
+	rw.length = 0;
+	assert_request("POST /u HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n", &rw,
+	    "POST /u HTTP/1.1\r\n"
+	    "Host: a\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: a\r\n"
+	    "Content-Length: 0\r\n"
+	    "\r\n");
+}
+
+/* HTTP/1.0 in, HTTP/1.1 out; absolute-form becomes origin-form. */
+static void
+test_request_forms(void **state)
+{
+	(void)state;
+	assert_request("GET http://b.example:81/x?y HTTP/1.0\r\n"
+	    "Host: ignored\r\n\r\n", &rw_plain,
+	    "GET /x?y HTTP/1.1\r\n"
+	    "Host: b.example:81\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: b.example:81\r\n"
+	    "\r\n");
+	assert_request("DELETE http://b HTTP/1.1\r\nHost: a\r\n\r\n", &rw_plain,
+	    "DELETE / HTTP/1.1\r\n"
+	    "Host: b\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: b\r\n"
+	    "\r\n");
+	assert_request("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", &rw_plain,
+	    "OPTIONS * HTTP/1.1\r\n"
+	    "Host: a\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: a\r\n"
+	    "\r\n");
+}
+
+/* Upgrade crosses only when weir decided to upgrade. */
+static void
+test_request_upgrade(void **state)
+{
+	static const char s[] = "GET /ws HTTP/1.1\r\nHost: a\r\n"
+	    "Connection: Upgrade\r\nUpgrade: websocket\r\n"
+	    "Sec-WebSocket-Key: k\r\n\r\n";
+	struct rewrite_req rw = rw_plain;
+
+	(void)state;
+	rw.upgrade = true;
+	assert_request(s, &rw,
+	    "GET /ws HTTP/1.1\r\n"
+	    "Host: a\r\n"
+	    "Sec-WebSocket-Key: k\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: a\r\n"
+	    "Connection: upgrade\r\n"
+	    "Upgrade: websocket\r\n"
+	    "\r\n");
+	assert_request(s, &rw_plain,
+	    "GET /ws HTTP/1.1\r\n"
+	    "Host: a\r\n"
+	    "Sec-WebSocket-Key: k\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: a\r\n"
+	    "\r\n");
+}
+
+/* Every size short of the full output fails; the full size fits. */
+static void
+test_request_fit(void **state)
+{
+	size_t full, cap;
+
+	(void)state;
+	parse_request("GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\r\n");
+	full = rewrite_request(out, sizeof(out), &msg, &req, &rw_plain);
+	assert_true(full > 0);
+	for (cap = 0; cap < full; cap++)
+		assert_int_equal(rewrite_request(out, cap, &msg, &req,
+		    &rw_plain), 0);
+	assert_int_equal(rewrite_request(out, full, &msg, &req, &rw_plain),
+	    full);
+}
+
+static const struct rewrite_resp rwr_plain = { false, true, 2, true, false,
+    false };
+
+static void
+test_response_basic(void **state)
+{
+	(void)state;
+	parse_request("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_response("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+	    "Content-Length:  2 \r\nConnection: keep-alive, X-Hop\r\n"
+	    "Keep-Alive: timeout=5\r\nX-Hop: 1\r\nTrailer: X-Sum\r\n"
+	    "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n", &rwr_plain,
+	    "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "Set-Cookie: a=1\r\n"
+	    "Set-Cookie: b=2\r\n"
+	    "Content-Length: 2\r\n"
+	    "\r\n");
+}
+
+/* HTTP/1.0 backend, reason kept as received, or empty. */
+static void
+test_response_status_line(void **state)
+{
+	(void)state;
+	parse_request("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_response("HTTP/1.0 404 Nicht  Gefunden\r\nContent-Length: 2\r\n"
+	    "\r\n", &rwr_plain,
+	    "HTTP/1.1 404 Nicht  Gefunden\r\nContent-Length: 2\r\n\r\n");
+	assert_response("HTTP/1.1 200\r\nContent-Length: 2\r\n\r\n",
+	    &rwr_plain, "HTTP/1.1 200 \r\nContent-Length: 2\r\n\r\n");
+}
+
+static void
+test_response_connection(void **state)
+{
+	struct rewrite_resp rw = rwr_plain;
+
+	(void)state;
+	parse_request("GET / HTTP/1.0\r\n\r\n");
+	rw.keep_alive = false;
+	assert_response("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", &rw,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n"
+	    "\r\n");
+	rw.keep_alive = true;
+	rw.client_http10 = true;
+	assert_response("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", &rw,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+	    "Connection: keep-alive\r\n\r\n");
+	/* A chunked backend body, re-framed for the client. */
+	rw.has_length = false;
+	rw.chunked = true;
+	rw.client_http10 = false;
+	parse_request("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+	    "Connection: close\r\n\r\n", &rw,
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	/* EOF-framed for a 1.0 client: no framing header, then close. */
+	rw.chunked = false;
+	rw.keep_alive = false;
+	assert_response("HTTP/1.1 200 OK\r\nX: y\r\n\r\n", &rw,
+	    "HTTP/1.1 200 OK\r\nX: y\r\nConnection: close\r\n\r\n");
+}
+
+/* HEAD keeps the Content-Length the backend announced. */
+static void
+test_response_head(void **state)
+{
+	struct rewrite_resp rw = rwr_plain;
+
+	(void)state;
+	parse_request("HEAD / HTTP/1.1\r\nHost: a\r\n\r\n");
+	rw.length = 1000;
+	assert_response("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", &rw,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+}
+
+/* 1xx: status line and end-to-end fields only. */
+static void
+test_response_1xx(void **state)
+{
+	(void)state;
+	parse_request("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+	    "Expect: 100-continue\r\n\r\n");
+	assert_response("HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\n",
+	    &rwr_plain, "HTTP/1.1 100 Continue\r\n\r\n");
+	assert_response("HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n",
+	    &rwr_plain, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n");
+}
+
+static void
+test_response_101(void **state)
+{
+	struct rewrite_resp rw = rwr_plain;
+
+	(void)state;
+	parse_request("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n"
+	    "Upgrade: websocket\r\n\r\n");
+	rw.upgrade = true;
+	rw.has_length = false;
+	assert_response("HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: s\r\n\r\n", &rw,
+	    "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Sec-WebSocket-Accept: s\r\n"
+	    "Connection: upgrade\r\n"
+	    "Upgrade: websocket\r\n"
+	    "\r\n");
+	/* Upgrade in an ordinary response is hop-by-hop: dropped. */
+	rw = rwr_plain;
+	assert_response("HTTP/1.1 200 OK\r\nUpgrade: h2c\r\n"
+	    "Content-Length: 2\r\n\r\n", &rw,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n");
+}
+
+static void
+test_response_fit(void **state)
+{
+	size_t full, cap;
+
+	(void)state;
+	parse_request("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	parse_response("HTTP/1.1 200 OK\r\nA: b\r\nContent-Length: 2\r\n\r\n");
+	full = rewrite_response(out, sizeof(out), &rmsg, &resp, &rwr_plain);
+	assert_true(full > 0);
+	for (cap = 0; cap < full; cap++)
+		assert_int_equal(rewrite_response(out, cap, &rmsg, &resp,
+		    &rwr_plain), 0);
+	assert_int_equal(rewrite_response(out, full, &rmsg, &resp,
+	    &rwr_plain), full);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_request_basic),
+		cmocka_unit_test(test_request_hop_by_hop),
+		cmocka_unit_test(test_request_xff),
+		cmocka_unit_test(test_request_xff_hop),
+		cmocka_unit_test(test_request_framing),
+		cmocka_unit_test(test_request_forms),
+		cmocka_unit_test(test_request_upgrade),
+		cmocka_unit_test(test_request_fit),
+		cmocka_unit_test(test_response_basic),
+		cmocka_unit_test(test_response_status_line),
+		cmocka_unit_test(test_response_connection),
+		cmocka_unit_test(test_response_head),
+		cmocka_unit_test(test_response_1xx),
+		cmocka_unit_test(test_response_101),
+		cmocka_unit_test(test_response_fit),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
