@@ -441,7 +441,10 @@ counts() {
 
 # ---------------------------------------------------------------- main
 
+WEIR_SUM=$(md5sum <"$WEIR")
 header
 start_backend
 [[ $MODE == counts ]] || throughput
 [[ $MODE == throughput ]] || counts
+[[ $(md5sum <"$WEIR") == "$WEIR_SUM" ]] ||
+	echo "WARNING: $WEIR was rebuilt during the run; the figures mix two builds"

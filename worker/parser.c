@@ -297,6 +297,25 @@ parser_reset(struct http_msg *msg)
 	msg->head_len = 0;
 }
 
+/*
+ * A method the tokenizer does not know is 501 only if the line really starts
+ * with "token SP": anything else ("GET\r\n", garbage) is a malformed 400.
+ */
+static bool
+parser_method_is_token(const char *line, size_t len)
+{
+	static const char delims[] = "\"(),/:;<=>?@[\\]{}";
+	size_t i;
+
+	for (i = 0; i < len && line[i] != ' '; i++) {
+		unsigned char ch = (unsigned char)line[i];
+
+		if (ch <= 0x20 || ch >= 0x7f || strchr(delims, ch) != NULL)
+			return false;
+	}
+	return i > 0 && i < len;
+}
+
 /* Tokenize the start line, then split the fields; see http.h. */
 int
 parser_head(const char *buf, size_t len, enum parser_kind kind,
@@ -322,7 +341,8 @@ parser_head(const char *buf, size_t len, enum parser_kind kind,
 		*why = http_errno_description(e);
 		if (kind == PARSER_RESPONSE)
 			return 502;
-		return e == HPE_INVALID_METHOD ? 501 : 400;
+		return e == HPE_INVALID_METHOD &&
+		    parser_method_is_token(buf, line_len) ? 501 : 400;
 	}
 	if (kind == PARSER_REQUEST)
 		r = parser_request_line(buf, line_len, &hp, &ctx, msg, why);

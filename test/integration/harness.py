@@ -609,6 +609,7 @@ class Weir:
         if self.proc is None:
             return None
         res = {"rc": None, "elapsed": 0.0, "killed_master": False, "leftovers": []}
+        workers = self.worker_pids()
         t0 = time.monotonic()
         if self.proc.poll() is None:
             kill_pid(self.proc.pid, sig)
@@ -621,8 +622,10 @@ class Weir:
         res["rc"] = self.proc.returncode
         res["elapsed"] = time.monotonic() - t0
         # Workers may need a moment to notice the master left.
-        if not wait_until(lambda: not self.all_pids(), 1.0):
-            res["leftovers"] = self.all_pids()
+        def left():
+            return sorted(set(self.all_pids()) | {p for p in workers if alive(p)})
+        if not wait_until(lambda: not left(), 1.0):
+            res["leftovers"] = left()
         for p in res["leftovers"]:
             kill_pid(p)
         self.stopped = res
@@ -632,6 +635,7 @@ class Weir:
         return res
 
     def kill(self):
+        """Cleanup: SIGTERM, SIGKILL after 5s, then anything left from this config."""
         if self.proc is not None and self.stopped is None:
             self.stop(signal.SIGTERM, 5.0)
         for p in self.all_pids():

@@ -125,9 +125,17 @@ def _():
         check(lib in low, "-V output does not mention %s: %r" % (lib, p.stdout))
 
 
-@t.test("no arguments: usage on stderr, exit 2")
+@t.test("no arguments: the default config path is used (exit 2 if missing)")
 def _():
+    # Like nginx, weir without -c reads its compiled-in default config.
     p = weir()
+    check_eq(p.returncode, 2, "exit status (stdout %r, stderr %r)" % (p.stdout, p.stderr))
+    check("weir/weir.ini" in p.stderr, "default path not named: %r" % p.stderr)
+
+
+@t.test("a stray argument: usage on stderr, exit 2")
+def _():
+    p = weir("stray")
     check_eq(p.returncode, 2, "exit status (stdout %r, stderr %r)" % (p.stdout, p.stderr))
     check("usage" in p.stderr.lower(), "no usage text on stderr: %r" % p.stderr)
 
