@@ -33,6 +33,11 @@ for tool in nginx haproxy wrk valgrind strace curl python3; do
 	command -v "$tool" >/dev/null || { echo "$0: $tool not found" >&2; exit 1; }
 done
 [[ -x $WEIR ]] || { echo "$0: $WEIR not built (make weir)" >&2; exit 1; }
+# An ASan build cannot run under valgrind and is several times slower.
+if ldd "$WEIR" | grep -q libasan; then
+	echo "$0: $WEIR is an ASan build; configure without --enable-asan (or set WEIR_BIN)" >&2
+	exit 1
+fi
 
 exec 3>&2 # cleanup's messages, whatever redirection is active when it runs
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/weir-bench.XXXXXX")

@@ -555,10 +555,11 @@ exchange_step(struct conn *c)
 	if (c->state != CONN_PROXY)
 		return true;
 	progress |= exchange_flush_up(c);
-	if (c->resp_head_done)
-		progress |= exchange_resp_body(c);
-	else
+	if (!c->resp_head_done)
 		progress |= exchange_resp_head(c);
+	/* Body right after head, so both leave in one send to the client. */
+	if (c->state == CONN_PROXY && c->resp_head_done)
+		progress |= exchange_resp_body(c);
 	if (c->state == CONN_DEAD)
 		return true;
 	progress |= conn_flush_client(c);

@@ -172,8 +172,8 @@ upstream_acquire(struct worker *w, uint32_t server, uint32_t backend,
 		up->reused = true;
 	} else if ((up = upstream_connect(w, server, backend)) == NULL)
 		return NULL;
+	/* The read event stays armed (no epoll_ctl); only its timeout changes. */
 	up->owner = owner;
-	upstream_want_read(up, false, NULL);
 	return up;
 }
 

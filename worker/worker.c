@@ -33,12 +33,20 @@ struct accept_ctx {
 	struct listener *l;
 };
 
+/*
+ * event_add() with a NULL timeout leaves an earlier timeout armed, so a
+ * timeout is dropped with event_remove_timer(); deleting and re-adding
+ * instead would cost an epoll_ctl per request.
+ */
 void
 worker_ev_want(struct event *ev, bool *on, const struct timeval **cur,
     bool want, const struct timeval *tv)
 {
 	if (want && (!*on || *cur != tv)) {
-		event_add(ev, tv);
+		if (*on && tv == NULL)
+			event_remove_timer(ev);
+		else
+			event_add(ev, tv);
 		*on = true;
 		*cur = tv;
 	} else if (!want && *on) {

@@ -94,7 +94,7 @@ class Tap:
 
     def run(self, setup=None, env=None):
         """Print the plan, run setup then every test, clean up, exit 0."""
-        self.plan(len(self.tests))
+        self.plan(len(self.tests) + (1 if env else 0))
         setup_err = None
         t0 = time.monotonic()
         if setup:
@@ -112,6 +112,10 @@ class Tap:
             else:
                 self.run_one(desc, fn)
         if env:
+            env.kill_all()
+            reports = env.sanitizer_reports()
+            self.ok(not reports, "no sanitizer reports in any weir log",
+                    "\n".join(reports)[:4000])
             env.finish(self.failed > 0)
         self.diag("%d/%d failed, %.1fs" % (self.failed, self.n, time.monotonic() - t0))
         sys.exit(0)
@@ -310,6 +314,18 @@ class Env:
             sys.stdout.flush()
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def sanitizer_reports(self):
+        """ASan/UBSan/LSan lines in the logs of every weir this env ran."""
+        marks = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                 "runtime error:")
+        out = []
+        for p in self.procs:
+            if isinstance(p, Weir):
+                for line in p.log().splitlines():
+                    if any(m in line for m in marks):
+                        out.append("%s: %s" % (os.path.basename(p.logpath), line))
+        return out
 
     def backend(self, name, *args):
         b = Backend(self, name, list(args))

@@ -22,11 +22,15 @@ def setup():
             "web": {"listen": "127.0.0.1:auto", "backend": "app", "client_timeout": "1s",
                     "max_header_size": "4k", "max_body_size": "1m"},
             "dead": {"listen": "127.0.0.1:auto", "backend": "deadapp"},
+            "slow": {"listen": "127.0.0.1:auto", "backend": "slowapp",
+                     "client_timeout": "1s"},
         },
         backends={
             "app": {"server": [b1.addr], "response_timeout": "500ms",
                     "connect_timeout": "1s"},
             "deadapp": {"server": dead, "connect_timeout": "1s"},
+            "slowapp": {"server": [b1.addr], "response_timeout": "5s",
+                        "keepalive_timeout": "1s"},
         })
 
 
@@ -177,6 +181,29 @@ def _():
         check(closed, "idle keep-alive connection still open after 4s (client_timeout 1s)")
         check(0.8 <= dt <= 3.5, "closed after %.2fs idle, expected about 1s" % dt)
     healthy()
+
+
+@t.test("a slow response after a request body is not cut by client_timeout (1s)")
+def _():
+    # Reading a late body arms the client timeout; awaiting the response must not.
+    with Client(w.ports["slow"][0], timeout=8) as c:
+        c.send(b"POST /slow?ms=2000 HTTP/1.1\r\nHost: weir.test\r\n"
+               b"Content-Length: 1000\r\n\r\n")
+        time.sleep(0.3)
+        c.send(b"x" * 1000)
+        check_eq(c.response("POST").status, 200,
+                 "status of a 2 s response after a late POST body")
+
+
+@t.test("a slow response on a reused pooled connection outlives keepalive_timeout (1s)")
+def _():
+    port = w.ports["slow"][0]
+    with Client(port, timeout=8) as c:
+        for i in range(2):
+            # The second request reuses a pooled backend connection whose
+            # idle timer (1 s) must not fire while the response is awaited.
+            c.request("GET", "/slow?ms=1500&n=%d" % i)
+            check_eq(c.response().status, 200, "status of slow request %d" % i)
 
 
 @t.test("after all errors: same worker pids and requests still succeed")
