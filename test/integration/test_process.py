@@ -51,6 +51,42 @@ def _():
                   % (pid, p))
 
 
+@t.test("each worker holds only its own listening socket: one per address")
+def _():
+    held = []
+    for pid in w.worker_pids():
+        mine = socket_inodes(pid)
+        for p in ports():
+            socks = listen_inodes(p) & mine
+            check_eq(len(socks), 1, "LISTEN sockets of port %d in worker %d" % (p, pid))
+            held.append(next(iter(socks)))
+    check_eq(len(set(held)), len(held), "workers sharing a listening socket")
+
+
+@t.test("max_connections = 2: a third connection waits until one closes")
+def _():
+    w2 = env.weir(workers=1, global_={"max_connections": 2},
+                  frontends={"web": {"listen": "127.0.0.1:auto", "backend": "app"}},
+                  backends={"app": {"server": [b1.addr]}})
+    with Client(w2.port, timeout=5) as c1, Client(w2.port, timeout=5) as c2:
+        for c in (c1, c2):
+            c.request("GET", "/echo?hold=1")
+            check_eq(c.response().status, 200, "status on a held connection")
+        with Client(w2.port, timeout=5) as c3:
+            c3.request("GET", "/echo?third=1")
+            c3.sock.settimeout(0.5)
+            try:
+                got = c3.sock.recv(1)
+            except OSError:
+                got = b""
+            check_eq(got, b"", "third connection answered while at max_connections")
+            c3.sock.settimeout(5)
+            c1.close()
+            check_eq(c3.response().status, 200, "third connection after one closed")
+    check(w2.wait_log(r"max_connections \(2\) reached"), "no max_connections log line")
+    w2.stop()
+
+
 @t.test("requests are served on every listen address")
 def _():
     for p in ports():
