@@ -1,23 +1,202 @@
-/* Dispatches a pick to the algorithm the pool was configured with. */
+/* Builds a generation's pools and dispatches each pick to its algorithm. */
 #include "autoconf.h"
+
+#include <stdlib.h>
 
 #include "balancer/balancer.h"
 #include "common/config.h"
 #include "shm/shm.h"
 
-typedef int (*bal_pick_fn)(struct shm *, uint32_t, const struct bal_request *);
+typedef int (*bal_pick_fn)(struct shm *, const struct bal_pool *,
+    const struct bal_request *, bool);
 
 static const bal_pick_fn bal_algorithms[] = {
 	[CONFIG_BALANCE_ROUNDROBIN] = bal_roundrobin_pick,
+	[CONFIG_BALANCE_LEASTCONN] = bal_leastconn_pick,
+	[CONFIG_BALANCE_RANDOM2] = bal_random2_pick,
+	[CONFIG_BALANCE_HASH] = bal_hash_pick,
 };
 
-int
-balancer_pick(struct shm *shm, uint32_t pool, const struct bal_request *req)
+/* Copy membership and weights out of the config, split by class. */
+static int
+balancer_members(struct bal_pool *pool, const struct backend_conf *be)
 {
-	uint32_t balance = shm->pools[pool].balance;
+	/* One spare element so an empty backend still gets real arrays. */
+	size_t n = be->nservers + 1;
 
-	if (balance >= sizeof(bal_algorithms) / sizeof(bal_algorithms[0]) ||
-	    bal_algorithms[balance] == NULL)
+	pool->slot = calloc(n, sizeof(*pool->slot));
+	pool->weight = calloc(n, sizeof(*pool->weight));
+	pool->backup = calloc(n, sizeof(*pool->backup));
+	pool->members[0] = calloc(n, sizeof(*pool->members[0]));
+	pool->members[1] = calloc(n, sizeof(*pool->members[1]));
+	if (pool->slot == NULL || pool->weight == NULL ||
+	    pool->backup == NULL || pool->members[0] == NULL ||
+	    pool->members[1] == NULL)
 		return -1;
-	return bal_algorithms[balance](shm, pool, req);
+	pool->n = (uint32_t)be->nservers;
+	for (uint32_t m = 0; m < pool->n; m++) {
+		const struct server_conf *sc = &be->servers[m];
+		int c = sc->backup ? 1 : 0;
+
+		pool->slot[m] = sc->slot;
+		/* The config allows 1..256; 0 would starve every algorithm. */
+		pool->weight[m] = sc->weight > 0 ? sc->weight : 1;
+		pool->backup[m] = sc->backup;
+		pool->members[c][pool->nmembers[c]++] = m;
+	}
+	pool->nprimary = pool->nmembers[0];
+	return 0;
+}
+
+struct bal_pool *
+balancer_build(struct shm *shm, const struct backend_conf *be)
+{
+	struct bal_pool *pool;
+
+	if ((pool = calloc(1, sizeof(*pool))) == NULL)
+		return NULL;
+	pool->be = be;
+	pool->shared = &shm->pools[be->pool_slot];
+	if (balancer_members(pool, be) == -1)
+		goto fail;
+	switch (be->balance) {
+	case CONFIG_BALANCE_HASH:
+		if (bal_hash_build(pool) == -1)
+			goto fail;
+		/* Requests without the key fall back to round robin. */
+		/* FALLTHROUGH */
+	case CONFIG_BALANCE_ROUNDROBIN:
+		if (bal_roundrobin_build(pool) == -1)
+			goto fail;
+		break;
+	case CONFIG_BALANCE_RANDOM2:
+		if (bal_random2_build(pool) == -1)
+			goto fail;
+		break;
+	case CONFIG_BALANCE_LEASTCONN:
+		break;
+	}
+	return pool;
+fail:
+	balancer_free(pool);
+	return NULL;
+}
+
+void
+balancer_free(struct bal_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	for (int c = 0; c < 2; c++) {
+		free(pool->swrr[c]);
+		free(pool->members[c]);
+		free(pool->alias_cut[c]);
+		free(pool->alias_alt[c]);
+	}
+	free(pool->ring);
+	free(pool->slot);
+	free(pool->weight);
+	free(pool->backup);
+	free(pool);
+}
+
+int
+balancer_pick(struct shm *shm, const struct bal_pool *pool,
+    const struct bal_request *req)
+{
+	bal_pick_fn fn;
+	bool hashed = false;
+	uint32_t hash = 0;
+	int m;
+
+	if (pool == NULL || (unsigned)pool->be->balance >=
+	    sizeof(bal_algorithms) / sizeof(bal_algorithms[0]))
+		return -1;
+	fn = bal_algorithms[pool->be->balance];
+	/* Hash the key once for both classes; no key means round robin. */
+	if (pool->be->balance == CONFIG_BALANCE_HASH) {
+		if (bal_hash_key(pool, req, &hash))
+			hashed = true;
+		else
+			fn = bal_roundrobin_pick;
+	}
+	for (int c = 0; c < 2; c++) {
+		if (pool->nmembers[c] == 0)
+			continue;
+		if (hashed)
+			m = bal_hash_lookup(shm, pool, req, hash, c == 1);
+		else
+			m = fn(shm, pool, req, c == 1);
+		if (m >= 0)
+			return m;
+	}
+	return -1;
+}
+
+/*
+ * The master stores admin and health with release; acquire here pairs with
+ * it, although nothing else is published with them: each is a state of its
+ * own, and a pick that sees a stale one only sends one request late.
+ */
+bool
+bal_usable(const struct shm *shm, const struct bal_pool *pool, uint32_t m)
+{
+	const struct shm_server_sh *sv = &shm->servers[pool->slot[m]];
+
+	return atomic_load_explicit(&sv->admin, memory_order_acquire) ==
+	    SHM_ADMIN_ACTIVE &&
+	    atomic_load_explicit(&sv->health, memory_order_acquire) ==
+	    SHM_HEALTH_UP;
+}
+
+bool
+bal_any_usable(const struct shm *shm, const struct bal_pool *pool, bool backup)
+{
+	int c = backup ? 1 : 0;
+
+	for (uint32_t i = 0; i < pool->nmembers[c]; i++)
+		if (bal_usable(shm, pool, pool->members[c][i]))
+			return true;
+	return false;
+}
+
+uint32_t
+bal_effective_weight(const struct shm *shm, const struct bal_pool *pool,
+    uint32_t m, uint64_t now_ms)
+{
+	uint32_t w = pool->weight[m], ramp = pool->be->slow_start_ms, floor;
+	uint64_t up, elapsed, eff;
+
+	if (ramp == 0)
+		return w;
+	up = atomic_load_explicit(&shm->servers[pool->slot[m]].up_since_ms,
+	    memory_order_acquire);
+	if (up == 0)
+		return w;
+	/* A caller's clock read just before the master stamped up_since. */
+	elapsed = now_ms > up ? now_ms - up : 0;
+	if (elapsed >= ramp)
+		return w;
+	eff = (uint64_t)w * elapsed / ramp;
+	/* Never zero: a server that is up must get some traffic to prove it. */
+	floor = w / 16 > 1 ? w / 16 : 1;
+	return eff > floor ? (uint32_t)eff : floor;
+}
+
+uint64_t
+bal_random(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}
+
+/* Multiply-shift on the high half: xorshift's low bits are its weakest. */
+uint32_t
+bal_random_below(uint64_t *state, uint32_t n)
+{
+	return (uint32_t)(((bal_random(state) >> 32) * (uint64_t)n) >> 32);
 }

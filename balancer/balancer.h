@@ -1,27 +1,127 @@
 /*
  * Server selection: one small interface, one file per algorithm. The proxy
- * engine calls balancer_pick() and nothing else, so a new algorithm never
+ * engine calls balancer_pick() and nothing else, so an algorithm never
  * touches worker/.
+ *
+ * A struct bal_pool belongs to one config generation: the master builds it
+ * from the backend config before forking that generation's workers, which
+ * inherit it read-only (private memory). Everything the workers of all
+ * generations must agree on lives in shm: per-server in-flight counts,
+ * health and admin state, slow-start times, and the pool's ticket counter.
  */
 #ifndef WEIR_BALANCER_H
 #define WEIR_BALANCER_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 struct shm;
+struct shm_pool_sh;
+struct backend_conf;
+struct http_msg;
 
-/* What an algorithm may look at to choose (hashing uses these later). */
+/* What a pick may look at. */
 struct bal_request {
-	const struct sockaddr *client;
-	const char *uri;
+	const struct sockaddr *client;	/* hash_key = ip */
+	const char *uri;		/* hash_key = uri: origin-form target */
 	size_t uri_len;
+	const struct http_msg *msg;	/* header:/cookie: keys; may be NULL */
+	uint64_t now_ms;		/* CLOCK_MONOTONIC, for slow start */
+	uint64_t *rng;			/* the caller's xorshift64 state, != 0 */
 };
 
-/* Global server index (into shm->servers) chosen for pool, or -1 if none is usable. */
-int balancer_pick(struct shm *shm, uint32_t pool, const struct bal_request *req);
+/* A point on the consistent-hash ring. */
+struct bal_point {
+	uint32_t hash;
+	uint32_t member;
+};
 
-/* Algorithms: same signature, registered in balancer.c. */
-int bal_roundrobin_pick(struct shm *shm, uint32_t pool, const struct bal_request *req);
+struct bal_pool {
+	const struct backend_conf *be;
+	struct shm_pool_sh *shared;	/* shared ticket counter */
+	uint32_t n;			/* members, in config order */
+	uint32_t *slot;			/* shm server slot of each member */
+	uint32_t *weight;		/* configured weight of each member */
+	bool *backup;
+	uint32_t nprimary;		/* members that are not backups */
+	/* roundrobin: one period of smooth weighted round robin (member
+	 * indices), over primaries and over backups */
+	uint32_t *swrr[2];
+	uint32_t swrr_len[2];
+	/* hash: the ketama ring, sorted by hash */
+	struct bal_point *ring;
+	uint32_t nring;
+	/* the members of each class ([0] primaries, [1] backups), in
+	 * config order, so an algorithm never scans the other class */
+	uint32_t *members[2];
+	uint32_t nmembers[2];
+	/* random2: Vose's alias table over members[c] by configured weight:
+	 * position i keeps members[c][i] when a draw below wsum[c] falls
+	 * under alias_cut[c][i], else yields member alias_alt[c][i] */
+	uint32_t *alias_cut[2];
+	uint32_t *alias_alt[2];
+	uint32_t wsum[2];
+};
+
+/* Master: build the pool for be (after shm_publish set the slots). */
+struct bal_pool *balancer_build(struct shm *shm, const struct backend_conf *be);
+void balancer_free(struct bal_pool *pool);
+
+/*
+ * The member (index into be->servers) to send req to, or -1 when no server
+ * is usable. Primaries first; backups only when no primary is usable.
+ * Servers that are down, draining or disabled are never picked.
+ */
+int balancer_pick(struct shm *shm, const struct bal_pool *pool,
+    const struct bal_request *req);
+
+/* ---- shared by the algorithms (balancer.c) ---- */
+
+/* Is member m usable now (admin active, health up)? */
+bool bal_usable(const struct shm *shm, const struct bal_pool *pool, uint32_t m);
+/*
+ * Member m's weight now: the configured weight, ramped linearly from 1/16
+ * of it (at least 1) up to full over slow_start after it came back up.
+ */
+uint32_t bal_effective_weight(const struct shm *shm, const struct bal_pool *pool,
+    uint32_t m, uint64_t now_ms);
+/* Next value of a xorshift64 generator. */
+uint64_t bal_random(uint64_t *state);
+/* A random number in [0, n), n > 0, from the high bits of bal_random(). */
+uint32_t bal_random_below(uint64_t *state, uint32_t n);
+/* Is any member of the class usable now? */
+bool bal_any_usable(const struct shm *shm, const struct bal_pool *pool,
+    bool backup);
+
+/*
+ * Algorithms: pick among usable members whose backup flag equals backup;
+ * -1 if there is none. Same signature, registered in balancer.c.
+ */
+int bal_roundrobin_pick(struct shm *shm, const struct bal_pool *pool,
+    const struct bal_request *req, bool backup);
+int bal_leastconn_pick(struct shm *shm, const struct bal_pool *pool,
+    const struct bal_request *req, bool backup);
+int bal_random2_pick(struct shm *shm, const struct bal_pool *pool,
+    const struct bal_request *req, bool backup);
+int bal_hash_pick(struct shm *shm, const struct bal_pool *pool,
+    const struct bal_request *req, bool backup);
+
+/* roundrobin.c: one period of smooth WRR over the members of one class. */
+int bal_roundrobin_build(struct bal_pool *pool);
+/* hash.c: the ketama ring over all members. */
+int bal_hash_build(struct bal_pool *pool);
+/* random2.c: the alias tables of both classes. */
+int bal_random2_build(struct bal_pool *pool);
+/* hash.c: bal_hash_pick for a key already hashed by bal_hash_key. */
+int bal_hash_lookup(struct shm *shm, const struct bal_pool *pool,
+    const struct bal_request *req, uint32_t hash, bool backup);
+/*
+ * hash.c: the request's key hashed per be->hash_key; false when the key is
+ * absent (no such header or cookie): the caller falls back to roundrobin.
+ */
+bool bal_hash_key(const struct bal_pool *pool, const struct bal_request *req,
+    uint32_t *hash);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <netinet/in.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -69,6 +70,8 @@ static int config_workers(struct config_ctx *, void *, const char *);
 static int config_listen(struct config_ctx *, void *, const char *);
 static int config_backend_ref(struct config_ctx *, void *, const char *);
 static int config_server(struct config_ctx *, void *, const char *);
+static int config_hash_key(struct config_ctx *, void *, const char *);
+static int config_hash_bounded(struct config_ctx *, void *, const char *);
 
 static const struct config_enum config_log_levels[] = {
 	{ "error", LOG_LEVEL_ERROR },
@@ -80,6 +83,9 @@ static const struct config_enum config_log_levels[] = {
 
 static const struct config_enum config_balances[] = {
 	{ "roundrobin", CONFIG_BALANCE_ROUNDROBIN },
+	{ "leastconn", CONFIG_BALANCE_LEASTCONN },
+	{ "random2", CONFIG_BALANCE_RANDOM2 },
+	{ "hash", CONFIG_BALANCE_HASH },
 	{ NULL, 0 },
 };
 
@@ -118,6 +124,12 @@ static const struct config_key config_keys[] = {
 
 	B("balance", CONFIG_ENUM, balance, "roundrobin", true, false,
 	    NULL, NULL, config_balances, NULL),
+	B("hash_key", CONFIG_SPECIAL, hash_key, "ip", true, false,
+	    NULL, NULL, NULL, config_hash_key),
+	B("hash_bounded", CONFIG_SPECIAL, hash_bounded_pct, "0", true, false,
+	    NULL, NULL, NULL, config_hash_bounded),
+	B("slow_start", CONFIG_DURATION, slow_start_ms, "0", true, false,
+	    "0", "1h", NULL, NULL),
 	B("server", CONFIG_SPECIAL, servers, NULL, true, true,
 	    NULL, NULL, NULL, config_server),
 	B("keepalive", CONFIG_INT, keepalive, "32", true, false,
@@ -298,7 +310,7 @@ config_backend_ref(struct config_ctx *ctx, void *base, const char *value)
 	return 0;
 }
 
-/* Apply one server option word: "weight=N" or "backup". */
+/* Apply one server option word: "weight=N", "backup" or "disabled". */
 static int
 config_server_opt(struct config_ctx *ctx, struct server_conf *sv,
     const char *opt, bool *weighted)
@@ -308,6 +320,10 @@ config_server_opt(struct config_ctx *ctx, struct server_conf *sv,
 
 	if (strcmp(opt, "backup") == 0 && !sv->backup) {
 		sv->backup = true;
+		return 0;
+	}
+	if (strcmp(opt, "disabled") == 0 && !sv->disabled) {
+		sv->disabled = true;
 		return 0;
 	}
 	if (strncmp(opt, "weight=", 7) == 0 && !*weighted) {
@@ -321,12 +337,13 @@ config_server_opt(struct config_ctx *ctx, struct server_conf *sv,
 		*weighted = true;
 		return 0;
 	}
-	if (strcmp(opt, "backup") == 0 || strncmp(opt, "weight=", 7) == 0)
+	if (strcmp(opt, "backup") == 0 || strcmp(opt, "disabled") == 0 ||
+	    strncmp(opt, "weight=", 7) == 0)
 		config_err(ctx, ctx->lineno, "server: option '%s' given twice",
 		    opt);
 	else
 		config_err(ctx, ctx->lineno, "server: unknown option '%s' "
-		    "(expected weight=N or backup)", opt);
+		    "(expected weight=N, backup or disabled)", opt);
 	return -1;
 }
 
@@ -364,12 +381,77 @@ config_server_add(struct config_ctx *ctx, struct backend_conf *be,
 		return NULL;
 	sv->addr = ss;
 	sv->addrlen = sslen;
+	confval_addr_str((struct sockaddr *)&ss, sv->id, sizeof(sv->id));
 	sv->weight = 1;
 	sv->line = ctx->lineno;
 	return sv;
 }
 
-/* "ADDRESS [weight=N] [backup]", words separated by blanks. */
+/* "ip", "uri", "header:NAME" or "cookie:NAME". */
+static int
+config_hash_key(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct backend_conf *be = base;
+	const char *name = NULL;
+
+	be->hash_key = CONFIG_HASH_IP;
+	if (strcmp(value, "ip") == 0)
+		be->hash_key = CONFIG_HASH_IP;
+	else if (strcmp(value, "uri") == 0)
+		be->hash_key = CONFIG_HASH_URI;
+	else if (strncmp(value, "header:", 7) == 0 && value[7] != '\0') {
+		be->hash_key = CONFIG_HASH_HEADER;
+		name = value + 7;
+	} else if (strncmp(value, "cookie:", 7) == 0 && value[7] != '\0') {
+		be->hash_key = CONFIG_HASH_COOKIE;
+		name = value + 7;
+	}
+	if (be->hash_key == CONFIG_HASH_IP && strcmp(value, "ip") != 0) {
+		config_err(ctx, ctx->lineno, "hash_key: invalid value '%s'; "
+		    "expected ip, uri, header:NAME or cookie:NAME", value);
+		return -1;
+	}
+	for (const char *c = name; c != NULL && *c != '\0'; c++) {
+		if (!isalnum((unsigned char)*c) && strchr("-_.", *c) == NULL) {
+			config_err(ctx, ctx->lineno, "hash_key: invalid name "
+			    "'%s' (letters, digits, '-', '_', '.')", name);
+			return -1;
+		}
+	}
+	free(be->hash_key_name);
+	be->hash_key_name = NULL;
+	if (name != NULL && (be->hash_key_name = config_strdup(ctx, name)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* "0" (off) or a load factor from 1.0 to 10.0 with up to two decimals. */
+static int
+config_hash_bounded(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct backend_conf *be = base;
+	unsigned whole = 0, frac = 0, digits = 0;
+	const char *p = value;
+
+	while (*p >= '0' && *p <= '9' && whole < 100)
+		whole = whole * 10 + (unsigned)(*p++ - '0');
+	if (*p == '.' && p != value)
+		for (p++; *p >= '0' && *p <= '9' && digits < 2; digits++)
+			frac = frac * 10 + (unsigned)(*p++ - '0');
+	if (digits == 1)
+		frac *= 10;
+	if (p == value || *p != '\0' || (whole == 0 && frac == 0 &&
+	    strcmp(value, "0") != 0) || (whole != 0 && (whole < 1 ||
+	    whole * 100 + frac > 1000)) || (whole == 0 && frac != 0)) {
+		config_err(ctx, ctx->lineno, "hash_bounded: invalid value '%s'; "
+		    "expected 0 (off) or a factor from 1.0 to 10.0", value);
+		return -1;
+	}
+	be->hash_bounded_pct = whole * 100 + frac;
+	return 0;
+}
+
+/* "ADDRESS [weight=N] [backup] [disabled]", words separated by blanks. */
 static int
 config_server(struct config_ctx *ctx, void *base, const char *value)
 {
@@ -956,6 +1038,7 @@ config_free_backend(struct backend_conf *be)
 	for (i = 0; i < be->nservers; i++)
 		free(be->servers[i].name);
 	free(be->servers);
+	free(be->hash_key_name);
 	free(be->name);
 }
 

@@ -13,20 +13,38 @@
 
 enum config_balance {
 	CONFIG_BALANCE_ROUNDROBIN,
+	CONFIG_BALANCE_LEASTCONN,
+	CONFIG_BALANCE_RANDOM2,
+	CONFIG_BALANCE_HASH,
+};
+
+enum config_hash_key {
+	CONFIG_HASH_IP,			/* client address */
+	CONFIG_HASH_URI,		/* request target (path and query) */
+	CONFIG_HASH_HEADER,		/* value of header hash_key_name */
+	CONFIG_HASH_COOKIE,		/* value of cookie hash_key_name */
 };
 
 struct server_conf {
 	char *name;			/* address as written: "127.0.0.1:9001" */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
+	char id[48];			/* canonical address: identity in its pool */
 	uint32_t weight;		/* 1..256, default 1 */
 	bool backup;			/* "backup" option */
+	bool disabled;			/* "disabled": in maintenance from the start */
 	int line;			/* where it was defined */
+	uint32_t slot;			/* shm server slot (set by shm_publish) */
 };
 
 struct backend_conf {
 	char *name;
 	enum config_balance balance;
+	enum config_hash_key hash_key;
+	char *hash_key_name;		/* header or cookie name; NULL otherwise */
+	uint32_t hash_bounded_pct;	/* bounded loads: 125 = 1.25x mean; 0 off */
+	uint32_t slow_start_ms;		/* ramp after coming back up; 0 off */
+	uint32_t pool_slot;		/* shm pool slot (set by shm_publish) */
 	struct server_conf *servers;
 	size_t nservers;
 	uint32_t keepalive;		/* idle pooled conns per worker per server */

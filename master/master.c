@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -17,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "balancer/balancer.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "master/listen.h"
@@ -36,15 +39,18 @@ struct worker_slot {
 	pid_t pid;			/* 0 when not running */
 	uint64_t started_ms;
 	uint32_t quick_deaths;		/* consecutive deaths within the crash window */
+	uint32_t wslot;			/* its shm worker slot while it runs */
 	struct event *respawn_ev;
 };
 
 struct master {
 	struct config *cfg;
 	struct shm *shm;
+	struct bal_pool **bals;		/* per backend of cfg */
 	struct listeners ls;
 	struct event_base *base;
 	int sigfd;
+	int pidfd;			/* locked pidfile, -1 when none */
 	struct event *sig_ev;
 	struct event *kill_ev;
 	struct worker_slot *slots;
@@ -66,17 +72,31 @@ static void master_schedule_respawn(struct worker_slot *slot);
 static int
 master_spawn(struct master *m, uint32_t idx)
 {
-	pid_t master_pid = getpid();
-	pid_t pid = fork();
+	struct worker_params wp = {
+		.cfg = m->cfg, .shm = m->shm, .bals = m->bals,
+		.listeners = &m->ls, .index = idx, .master_pid = getpid(),
+	};
+	int wslot = shm_worker_claim(m->shm, 0);
+	pid_t pid;
 
-	if (pid == -1) {
+	if (wslot < 0) {
+		log_warnx("no free worker slot in shared memory for worker %u", idx);
+		return -1;
+	}
+	wp.wslot = (uint32_t)wslot;
+	if ((pid = fork()) == -1) {
 		log_warn("fork worker %u", idx);
+		shm_worker_reclaim(m->shm, (uint32_t)wslot);
 		return -1;
 	}
 	if (pid == 0) {
 		close(m->sigfd);
-		worker_main(m->cfg, m->shm, &m->ls, idx, master_pid);
+		if (m->pidfd != -1)
+			close(m->pidfd);
+		worker_main(&wp);
 	}
+	shm_worker_set_pid(m->shm, (uint32_t)wslot, pid);
+	m->slots[idx].wslot = (uint32_t)wslot;
 	m->slots[idx].pid = pid;
 	m->slots[idx].started_ms = master_now_ms();
 	log_debug("worker %u started as pid %d", idx, (int)pid);
@@ -155,6 +175,21 @@ master_all_exited(const struct master *m)
 	return true;
 }
 
+/*
+ * A worker is gone: give back the in-flight counts it still held, so the
+ * shared counters are exact again before the next pick (the master reaps on
+ * SIGCHLD, well within a second of the death).
+ */
+static void
+master_reclaim(struct master *m, struct worker_slot *slot)
+{
+	uint32_t held = shm_worker_reclaim(m->shm, slot->wslot);
+
+	if (held > 0)
+		log_warnx("worker %u died with %u requests in flight; shared "
+		    "counters corrected", slot->idx, held);
+}
+
 /* Collect every dead child; respawn workers unless we are stopping. */
 static void
 master_reap(struct master *m)
@@ -166,6 +201,7 @@ master_reap(struct master *m)
 		if ((idx = master_slot_of(m, pid)) == -1)
 			continue;
 		master_log_exit((uint32_t)idx, pid, status, m->stopping);
+		master_reclaim(m, &m->slots[idx]);
 		m->slots[idx].pid = 0;
 		if (!m->stopping)
 			master_schedule_respawn(&m->slots[idx]);
@@ -265,25 +301,55 @@ master_signals_init(struct master *m)
 	return 0;
 }
 
+/*
+ * Create the pidfile and hold an exclusive lock on it for our lifetime: a
+ * second weir with the same pidfile refuses to start instead of sharing
+ * the listening ports (SO_REUSEPORT would let it) and stealing the file.
+ */
 static int
-master_pidfile_write(const char *path)
+master_pidfile_open(struct master *m, const char *path)
 {
 	char line[32];
 	int fd, n;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd == -1) {
 		log_warn("pidfile %s", path);
 		return -1;
 	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		log_warnx("pidfile %s is locked: another weir is running", path);
+		close(fd);
+		return -1;
+	}
 	n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
-	if (write(fd, line, (size_t)n) != n) {
+	if (ftruncate(fd, 0) == -1 || write(fd, line, (size_t)n) != n) {
 		log_warn("pidfile %s: write", path);
 		close(fd);
 		return -1;
 	}
-	close(fd);
+	m->pidfd = fd;
 	return 0;
+}
+
+/* Let each worker hold max_connections clients plus their backend sockets. */
+static void
+master_raise_nofile(const struct config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->max_connections * 2 + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want)
+		log_warnx("open file limit %llu is below what max_connections = "
+		    "%u needs (%llu): accept will pause when it runs out",
+		    (unsigned long long)rl.rlim_cur, cfg->max_connections,
+		    (unsigned long long)want);
 }
 
 static int
@@ -320,10 +386,36 @@ master_free(struct master *m)
 	if (m->sigfd != -1)
 		close(m->sigfd);
 	listen_close_all(&m->ls);
+	for (size_t i = 0; m->bals != NULL && i < m->cfg->nbackends; i++)
+		balancer_free(m->bals[i]);
+	free(m->bals);
 	shm_free(m->shm);
-	if (m->cfg->pidfile != NULL)
+	/* Remove only a pidfile we created and locked. */
+	if (m->pidfd != -1) {
 		unlink(m->cfg->pidfile);
+		close(m->pidfd);
+	}
 	config_free(m->cfg);
+}
+
+/* Map the config onto shm slots and build each backend's balancer state. */
+static int
+master_balancers_init(struct master *m)
+{
+	char err[256];
+
+	if (shm_publish(m->shm, m->cfg, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		return -1;
+	}
+	m->bals = calloc(m->cfg->nbackends + 1, sizeof(*m->bals));
+	if (m->bals == NULL)
+		return -1;
+	for (size_t i = 0; i < m->cfg->nbackends; i++)
+		if ((m->bals[i] = balancer_build(m->shm,
+		    &m->cfg->backends[i])) == NULL)
+			return -1;
+	return 0;
 }
 
 /* Set up everything the workers inherit, in order; 0 or -1 with a log line. */
@@ -337,11 +429,15 @@ master_setup(struct master *m)
 		log_warn("signals");
 		return -1;
 	}
+	if (m->cfg->pidfile != NULL &&
+	    master_pidfile_open(m, m->cfg->pidfile) == -1)
+		return -1;
+	master_raise_nofile(m->cfg);
 	if ((m->shm = shm_new(m->cfg)) == NULL)
 		return -1;
-	if (listen_open_all(m->cfg, &m->ls) == -1)
+	if (master_balancers_init(m) == -1)
 		return -1;
-	if (m->cfg->pidfile != NULL && master_pidfile_write(m->cfg->pidfile) == -1)
+	if (listen_open_all(m->cfg, &m->ls) == -1)
 		return -1;
 	return master_slots_init(m);
 }
@@ -349,7 +445,7 @@ master_setup(struct master *m)
 int
 master_run(struct config *cfg)
 {
-	struct master m = { .cfg = cfg, .sigfd = -1 };
+	struct master m = { .cfg = cfg, .sigfd = -1, .pidfd = -1 };
 	int rc = 0;
 
 	log_set_proc("master");

@@ -1,4 +1,4 @@
-/* Owns creation and layout of the shared-memory segment. */
+/* Owns the shared-memory segment: layout, slot allocation, worker ledgers. */
 #include "autoconf.h"
 
 #include <stddef.h>
@@ -11,81 +11,74 @@
 #include "common/log.h"
 #include "shm/shm.h"
 
-/* Byte offsets of the three regions, each cache-line aligned. */
-static size_t
-shm_layout(const struct config *cfg, size_t *pools_off, size_t *servers_off)
-{
-	size_t nservers = 0;
+#define SHM_ALIGN(n)	(((n) + SHM_CACHELINE - 1) & ~(size_t)(SHM_CACHELINE - 1))
 
-	for (size_t i = 0; i < cfg->nbackends; i++)
-		nservers += cfg->backends[i].nservers;
-	*pools_off = SHM_CACHELINE;
-	*servers_off = *pools_off + cfg->nbackends * sizeof(struct shm_pool_sh);
-	return *servers_off + nservers * sizeof(struct shm_server_sh);
-}
-
-/* Fill pool i and its servers from the backend configuration. */
+/* Offsets of each region, cache-line aligned, and the total size. */
 static void
-shm_fill_pool(struct shm *shm, const struct backend_conf *be, uint32_t i,
-    uint32_t first)
+shm_layout(struct shm_header_sh *h)
 {
-	struct shm_pool_sh *pool = &shm->pools[i];
+	size_t off = SHM_ALIGN(sizeof(*h));
 
-	atomic_init(&pool->rr_next, 0);
-	pool->first_server = first;
-	pool->nservers = (uint32_t)be->nservers;
-	pool->balance = be->balance;
-	pool->total_weight = 0;
-	snprintf(pool->name, sizeof(pool->name), "%s", be->name);
-	for (size_t j = 0; j < be->nservers; j++) {
-		struct shm_server_sh *sv = &shm->servers[first + j];
-		const struct server_conf *sc = &be->servers[j];
-
-		atomic_init(&sv->inflight, 0);
-		atomic_init(&sv->state, SHM_SERVER_UP);
-		sv->weight = sc->weight;
-		sv->pool = i;
-		sv->flags = sc->backup ? SHM_SERVER_BACKUP : 0;
-		snprintf(sv->name, sizeof(sv->name), "%s", sc->name);
-		if (!sc->backup)
-			pool->total_weight += sc->weight;
-	}
+	h->servers_off = off;
+	off += (size_t)h->max_servers * sizeof(struct shm_server_sh);
+	h->pools_off = off;
+	off += (size_t)h->max_pools * sizeof(struct shm_pool_sh);
+	h->workers_off = off;
+	off += (size_t)h->max_workers * sizeof(struct shm_worker_sh);
+	h->ledgers_off = off;
+	off += SHM_ALIGN((size_t)h->max_workers * h->max_servers *
+	    sizeof(uint32_t));
+	h->total_size = off;
 }
 
 struct shm *
-shm_new(const struct config *cfg)
+shm_new_sized(uint32_t max_servers, uint32_t max_pools, uint32_t max_workers)
 {
+	struct shm_header_sh h = {
+		.magic = SHM_MAGIC, .version = SHM_VERSION,
+		.header_size = sizeof(struct shm_header_sh),
+		.server_size = sizeof(struct shm_server_sh),
+		.pool_size = sizeof(struct shm_pool_sh),
+		.worker_size = sizeof(struct shm_worker_sh),
+		.max_servers = max_servers, .max_pools = max_pools,
+		.max_workers = max_workers,
+	};
 	struct shm *shm;
-	size_t pools_off, servers_off, size;
-	uint32_t first = 0;
+	char *base;
 
+	shm_layout(&h);
 	if ((shm = calloc(1, sizeof(*shm))) == NULL)
 		return NULL;
-	size = shm_layout(cfg, &pools_off, &servers_off);
-	shm->base = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	base = mmap(NULL, h.total_size, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (shm->base == MAP_FAILED) {
-		log_warn("shm: mmap %zu bytes", size);
+	if (base == MAP_FAILED) {
+		log_warn("shm: mmap %llu bytes", (unsigned long long)h.total_size);
 		free(shm);
 		return NULL;
 	}
-	shm->size = size;
-	shm->hdr = shm->base;
-	shm->pools = (struct shm_pool_sh *)((char *)shm->base + pools_off);
-	shm->servers = (struct shm_server_sh *)((char *)shm->base + servers_off);
-	for (size_t i = 0; i < cfg->nbackends; i++) {
-		shm_fill_pool(shm, &cfg->backends[i], (uint32_t)i, first);
-		first += (uint32_t)cfg->backends[i].nservers;
-	}
-	*shm->hdr = (struct shm_header_sh){
-		.magic = SHM_MAGIC, .version = SHM_VERSION,
-		.header_size = sizeof(struct shm_header_sh),
-		.pool_size = sizeof(struct shm_pool_sh),
-		.server_size = sizeof(struct shm_server_sh),
-		.npools = (uint32_t)cfg->nbackends, .nservers = first,
-		.total_size = size,
-	};
+	/* A fresh anonymous mapping is zero: every slot starts free and idle. */
+	memcpy(base, &h, sizeof(h));
+	shm->base = base;
+	shm->size = h.total_size;
+	shm->hdr = (struct shm_header_sh *)base;
+	shm->servers = (struct shm_server_sh *)(base + h.servers_off);
+	shm->pools = (struct shm_pool_sh *)(base + h.pools_off);
+	shm->workers = (struct shm_worker_sh *)(base + h.workers_off);
+	shm->ledgers = (_Atomic uint32_t *)(base + h.ledgers_off);
 	return shm;
+}
+
+/* Room for this config, and for reloads that grow it up to four times. */
+struct shm *
+shm_new(const struct config *cfg)
+{
+	uint32_t nservers = 0;
+
+	for (size_t i = 0; i < cfg->nbackends; i++)
+		nservers += (uint32_t)cfg->backends[i].nservers;
+	return shm_new_sized(nservers * 4 > 1024 ? nservers * 4 : 1024,
+	    cfg->nbackends * 4 > 64 ? (uint32_t)cfg->nbackends * 4 : 64,
+	    cfg->workers * 4 > 64 ? cfg->workers * 4 : 64);
 }
 
 void
@@ -95,4 +88,195 @@ shm_free(struct shm *shm)
 		return;
 	munmap(shm->base, shm->size);
 	free(shm);
+}
+
+/* A slot nobody names and nobody counts against may be handed out again. */
+static bool
+shm_server_idle(const struct shm_server_sh *sv)
+{
+	return !sv->used || (sv->refs == 0 &&
+	    atomic_load_explicit(&sv->inflight, memory_order_relaxed) == 0);
+}
+
+/* The slot an earlier generation gave server (pool, addr), or -1. */
+static int
+shm_server_match(struct shm *shm, const char *pool, const char *addr)
+{
+	for (uint32_t i = 0; i < shm->hdr->max_servers; i++) {
+		struct shm_server_sh *sv = &shm->servers[i];
+
+		if (sv->used && strcmp(sv->pool, pool) == 0 &&
+		    strcmp(sv->addr, addr) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+static int
+shm_server_free_slot(struct shm *shm)
+{
+	for (uint32_t i = 0; i < shm->hdr->max_servers; i++)
+		if (shm_server_idle(&shm->servers[i]))
+			return (int)i;
+	return -1;
+}
+
+static int
+shm_pool_find(struct shm *shm, const char *name)
+{
+	int idle = -1;
+
+	for (uint32_t i = 0; i < shm->hdr->max_pools; i++) {
+		struct shm_pool_sh *p = &shm->pools[i];
+
+		if (p->used && strcmp(p->name, name) == 0)
+			return (int)i;
+		if (idle == -1 && (!p->used || p->refs == 0))
+			idle = (int)i;
+	}
+	return idle;
+}
+
+/* Claim a slot for server (pool, addr), resetting what a previous owner left. */
+static void
+shm_server_take(struct shm_server_sh *sv, const char *pool, const char *addr)
+{
+	if (sv->used && strcmp(sv->pool, pool) == 0 &&
+	    strcmp(sv->addr, addr) == 0)
+		return;
+	sv->used = 1;
+	sv->refs = 0;
+	snprintf(sv->pool, sizeof(sv->pool), "%s", pool);
+	snprintf(sv->addr, sizeof(sv->addr), "%s", addr);
+	atomic_store_explicit(&sv->health, SHM_HEALTH_UP, memory_order_release);
+	atomic_store_explicit(&sv->up_since_ms, 0, memory_order_release);
+}
+
+/* How many new server slots cfg needs, and how many idle ones there are. */
+static uint32_t
+shm_servers_needed(struct shm *shm, const struct config *cfg, uint32_t *idle)
+{
+	uint32_t needed = 0;
+
+	*idle = 0;
+	for (uint32_t i = 0; i < shm->hdr->max_servers; i++)
+		if (shm_server_idle(&shm->servers[i]))
+			(*idle)++;
+	for (size_t b = 0; b < cfg->nbackends; b++) {
+		const struct backend_conf *be = &cfg->backends[b];
+
+		for (size_t s = 0; s < be->nservers; s++)
+			if (shm_server_match(shm, be->name, be->servers[s].id) < 0)
+				needed++;
+	}
+	return needed;
+}
+
+int
+shm_publish(struct shm *shm, struct config *cfg, char *err, size_t len)
+{
+	uint32_t idle, needed = shm_servers_needed(shm, cfg, &idle);
+
+	if (needed > idle || cfg->nbackends > shm->hdr->max_pools) {
+		snprintf(err, len, "shared memory full: %u new servers for %u "
+		    "free slots (restart weir to grow it)", needed, idle);
+		return -1;
+	}
+	for (size_t b = 0; b < cfg->nbackends; b++) {
+		struct backend_conf *be = &cfg->backends[b];
+		int p = shm_pool_find(shm, be->name);
+
+		if (p < 0) {
+			snprintf(err, len, "shared memory full: no pool slot");
+			return -1;
+		}
+		if (!shm->pools[p].used || strcmp(shm->pools[p].name, be->name)) {
+			memset(&shm->pools[p], 0, sizeof(shm->pools[p]));
+			shm->pools[p].used = 1;
+			snprintf(shm->pools[p].name, sizeof(shm->pools[p].name),
+			    "%s", be->name);
+		}
+		shm->pools[p].refs++;
+		be->pool_slot = (uint32_t)p;
+		for (size_t s = 0; s < be->nservers; s++) {
+			struct server_conf *sc = &be->servers[s];
+			int i = shm_server_match(shm, be->name, sc->id);
+			struct shm_server_sh *sv;
+
+			if (i < 0)
+				i = shm_server_free_slot(shm);
+			sv = &shm->servers[i];
+
+			shm_server_take(sv, be->name, sc->id);
+			sv->refs++;
+			sv->weight = sc->weight;
+			sv->flags = sc->backup ? SHM_SERVER_BACKUP : 0;
+			atomic_store_explicit(&sv->admin, sc->disabled ?
+			    SHM_ADMIN_MAINT : SHM_ADMIN_ACTIVE,
+			    memory_order_release);
+			sc->slot = (uint32_t)i;
+		}
+	}
+	return 0;
+}
+
+void
+shm_unpublish(struct shm *shm, const struct config *cfg)
+{
+	for (size_t b = 0; b < cfg->nbackends; b++) {
+		const struct backend_conf *be = &cfg->backends[b];
+
+		if (shm->pools[be->pool_slot].refs > 0)
+			shm->pools[be->pool_slot].refs--;
+		for (size_t s = 0; s < be->nservers; s++)
+			if (shm->servers[be->servers[s].slot].refs > 0)
+				shm->servers[be->servers[s].slot].refs--;
+	}
+}
+
+int
+shm_worker_claim(struct shm *shm, uint32_t generation)
+{
+	for (uint32_t i = 0; i < shm->hdr->max_workers; i++) {
+		struct shm_worker_sh *w = &shm->workers[i];
+
+		if (atomic_load_explicit(&w->pid, memory_order_relaxed) != 0)
+			continue;
+		/* -1 marks the slot taken until fork() tells us the pid. */
+		atomic_store_explicit(&w->pid, -1, memory_order_relaxed);
+		w->generation = generation;
+		return (int)i;
+	}
+	return -1;
+}
+
+void
+shm_worker_set_pid(struct shm *shm, uint32_t wslot, pid_t pid)
+{
+	atomic_store_explicit(&shm->workers[wslot].pid, (int32_t)pid,
+	    memory_order_relaxed);
+}
+
+uint32_t
+shm_worker_reclaim(struct shm *shm, uint32_t wslot)
+{
+	struct shm_worker_sh *w = &shm->workers[wslot];
+	uint32_t held = 0, n;
+
+	for (uint32_t s = 0; s < shm->hdr->max_servers; s++) {
+		_Atomic uint32_t *l = shm_ledger(shm, wslot, s);
+
+		if ((n = atomic_load_explicit(l, memory_order_relaxed)) == 0)
+			continue;
+		atomic_fetch_sub_explicit(&shm->servers[s].inflight, n,
+		    memory_order_relaxed);
+		atomic_store_explicit(l, 0, memory_order_relaxed);
+		held += n;
+	}
+	atomic_store_explicit(&w->requests, 0, memory_order_relaxed);
+	for (int i = 0; i < 6; i++)
+		atomic_store_explicit(&w->responses[i], 0, memory_order_relaxed);
+	atomic_store_explicit(&w->conns_active, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->pid, 0, memory_order_relaxed);
+	return held;
 }

@@ -3,6 +3,7 @@
 #define WEIR_SHM_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "shm/shm-types.h"
 
@@ -13,25 +14,70 @@ struct shm {
 	void *base;
 	size_t size;
 	struct shm_header_sh *hdr;
-	struct shm_pool_sh *pools;	/* one per config backend, same index */
-	struct shm_server_sh *servers;	/* pools[i].first_server .. + nservers */
+	struct shm_server_sh *servers;	/* hdr->max_servers slots */
+	struct shm_pool_sh *pools;	/* hdr->max_pools slots */
+	struct shm_worker_sh *workers;	/* hdr->max_workers slots */
+	_Atomic uint32_t *ledgers;	/* [worker slot][server slot] */
 };
 
-/* Map a shared anonymous segment sized and filled for cfg; NULL on failure. */
+/* Map a shared anonymous segment with room for cfg and later reloads. */
 struct shm *shm_new(const struct config *cfg);
+/* The same, with explicit capacities (tests). */
+struct shm *shm_new_sized(uint32_t max_servers, uint32_t max_pools,
+    uint32_t max_workers);
 void shm_free(struct shm *shm);
 
+/*
+ * Master: map every server and backend of cfg onto slots by identity (pool
+ * name + address), reusing the slot of a server an earlier generation
+ * already has, and write weight, flags and admin state. Sets
+ * server_conf.slot and backend_conf.pool_slot. Returns 0, or -1 with err
+ * set when the segment is full (nothing is changed then).
+ */
+int shm_publish(struct shm *shm, struct config *cfg, char *err, size_t len);
+/* Master: a generation is gone; its slots may be reused once idle. */
+void shm_unpublish(struct shm *shm, const struct config *cfg);
+
+/* Master: a free worker slot for a worker about to be forked, or -1. */
+int shm_worker_claim(struct shm *shm, uint32_t generation);
+void shm_worker_set_pid(struct shm *shm, uint32_t wslot, pid_t pid);
+/*
+ * Master, after reaping the worker in wslot: subtract its ledger from the
+ * servers' in-flight counts, clear it and free the slot. Returns how many
+ * in-flight requests the dead worker still held.
+ */
+uint32_t shm_worker_reclaim(struct shm *shm, uint32_t wslot);
+
+static inline _Atomic uint32_t *
+shm_ledger(struct shm *shm, uint32_t wslot, uint32_t server)
+{
+	return &shm->ledgers[(size_t)wslot * shm->hdr->max_servers + server];
+}
+
+/* Worker: a request to server starts (see the ordering in shm-types.h). */
 static inline void
-shm_inflight_inc(struct shm *shm, uint32_t server)
+shm_inflight_inc(struct shm *shm, uint32_t wslot, uint32_t server)
 {
 	atomic_fetch_add_explicit(&shm->servers[server].inflight, 1,
 	    memory_order_relaxed);
+	atomic_fetch_add_explicit(shm_ledger(shm, wslot, server), 1,
+	    memory_order_relaxed);
 }
 
+/* Worker: a request to server is over. */
 static inline void
-shm_inflight_dec(struct shm *shm, uint32_t server)
+shm_inflight_dec(struct shm *shm, uint32_t wslot, uint32_t server)
 {
+	atomic_fetch_sub_explicit(shm_ledger(shm, wslot, server), 1,
+	    memory_order_relaxed);
 	atomic_fetch_sub_explicit(&shm->servers[server].inflight, 1,
+	    memory_order_relaxed);
+}
+
+static inline uint32_t
+shm_inflight(const struct shm *shm, uint32_t server)
+{
+	return atomic_load_explicit(&shm->servers[server].inflight,
 	    memory_order_relaxed);
 }
 

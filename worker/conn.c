@@ -6,12 +6,15 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,12 +23,14 @@
 #include "common/config.h"
 #include "common/confval.h"
 #include "common/log.h"
+#include "shm/shm.h"
 #include "worker/conn.h"
 #include "worker/errpage.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
 
 static void conn_pump(struct conn *c);
+static void conn_release(struct conn *c);
 
 static void
 conn_client_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -38,8 +43,6 @@ conn_client_read_cb(evutil_socket_t fd, short what, void *arg)
 		conn_pump(c);
 		return;
 	}
-	if (c->state == CONN_LINGER)
-		buf_reset(&c->cin);
 	/* A zero-length recv would read as EOF: only read into real room. */
 	if (buf_tail(&c->cin, c->cin.cap) == 0) {
 		conn_pump(c);
@@ -58,15 +61,33 @@ conn_client_read_cb(evutil_socket_t fd, short what, void *arg)
 	conn_pump(c);
 }
 
+/*
+ * The socket stayed unwritable for a whole client_timeout. With a large
+ * send buffer and a slow but steady reader that can happen while the
+ * client is still reading: count that as progress (the unsent bytes
+ * queued in the kernel went down) and wait on.
+ */
+static bool
+conn_client_draining(struct conn *c)
+{
+	int queued;
+
+	if (ioctl(c->fd, SIOCOUTQ, &queued) == -1 || queued >= c->outq)
+		return false;
+	c->outq = queued;
+	return true;
+}
+
 static void
 conn_client_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
 	(void)fd;
-	if (what & EV_TIMEOUT)
-		conn_abort(c, "client timed out reading the response");
-	else
+	if (what & EV_TIMEOUT) {
+		if (!conn_client_draining(c))
+			conn_abort(c, "client timed out reading the response");
+	} else
 		c->cout_blocked = false;
 	conn_pump(c);
 }
@@ -81,7 +102,13 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	switch (c->state) {
 	case CONN_HEAD:
-		if (buf_len(&c->cin) > 0)
+		/*
+		 * Still delivering the last response: the write timeout
+		 * governs a client that stopped reading; wait on.
+		 */
+		if (buf_len(&c->cout) > 0)
+			conn_enter_head(c);
+		else if (buf_len(&c->cin) > 0)
 			conn_error(c, 408, "client timed out sending the "
 			    "request head");
 		else
@@ -89,6 +116,9 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	case CONN_TUNNEL:
 		conn_abort(c, "tunnel idle timeout");
+		break;
+	case CONN_LINGER:
+		conn_release(c);
 		break;
 	default:
 		conn_abort(c, NULL);
@@ -111,8 +141,10 @@ conn_flush_client(struct conn *c)
 		if (n > 0) {
 			buf_consume(&c->cout, (size_t)n);
 			progress = true;
-		} else if (n == -1 && errno == EAGAIN)
+		} else if (n == -1 && errno == EAGAIN) {
 			c->cout_blocked = true;
+			c->outq = INT_MAX;
+		}
 		else if (n == -1 && errno == EINTR)
 			continue;
 		else {
@@ -128,6 +160,8 @@ void
 conn_enter_head(struct conn *c)
 {
 	c->state = CONN_HEAD;
+	/* No response of the next exchange has started yet. */
+	c->resp_head_done = c->resp_done = false;
 	evtimer_add(c->tev, c->w->fe_client_tv[c->fe - c->w->cfg->frontends]);
 }
 
@@ -184,13 +218,13 @@ conn_error(struct conn *c, int status, const char *fmt, ...)
 	}
 	log_warnx("client %s: %d %s: %s", c->peer, status,
 	    errpage_reason(status), cause);
+	atomic_fetch_add_explicit(&c->w->shm->workers[c->w->wslot].responses[0],
+	    1, memory_order_relaxed);
 	exchange_release(c, false);
 	buf_reset(&c->cin);
-	if (errpage_append(&c->cout, status) == -1) {
-		conn_release(c);
-		return;
-	}
 	conn_enter_closing(c);
+	/* Queued after earlier pipelined responses, as room allows. */
+	c->err_status = status;
 }
 
 /* Map a scan or parse failure of a request head onto the status to send. */
@@ -217,7 +251,7 @@ conn_read_head(struct conn *c)
 	if (buf_len(&c->cin) == 0) {
 		if (!c->client_eof)
 			return false;
-		conn_abort(c, NULL);
+		conn_enter_closing(c);	/* deliver what is queued, then close */
 		return true;
 	}
 	r = scan_head(buf_head(&c->cin), buf_len(&c->cin),
@@ -251,9 +285,15 @@ conn_read_head(struct conn *c)
 static bool
 conn_closing_step(struct conn *c)
 {
-	bool progress = conn_flush_client(c);
+	bool progress = false;
 
-	if (c->state != CONN_CLOSING || buf_len(&c->cout) > 0)
+	if (c->err_status != 0 && errpage_append(&c->cout, c->err_status) == 0) {
+		c->err_status = 0;
+		progress = true;
+	}
+	progress |= conn_flush_client(c);
+	if (c->state != CONN_CLOSING || buf_len(&c->cout) > 0 ||
+	    c->err_status != 0)
 		return progress;
 	if (c->client_eof) {
 		conn_release(c);
@@ -262,8 +302,27 @@ conn_closing_step(struct conn *c)
 	shutdown(c->fd, SHUT_WR);
 	c->state = CONN_LINGER;
 	buf_reset(&c->cin);
+	c->linger_until_ms = worker_now_ms() + WORKER_LINGER_MAX_MS;
 	evtimer_add(c->tev, c->w->linger_tv);
 	return true;
+}
+
+/*
+ * Discard what a client still sends after our last response, so closing
+ * does not reset the connection before it has read that response. Each
+ * read extends the wait, up to a cap on the whole linger.
+ */
+static void
+conn_linger_step(struct conn *c)
+{
+	if (c->client_eof || worker_now_ms() >= c->linger_until_ms) {
+		conn_release(c);
+		return;
+	}
+	if (buf_len(&c->cin) > 0) {
+		buf_reset(&c->cin);
+		evtimer_add(c->tev, c->w->linger_tv);
+	}
 }
 
 /* Arm the client events for the current state. */
@@ -332,10 +391,8 @@ conn_pump(struct conn *c)
 			progress = conn_closing_step(c);
 			break;
 		case CONN_LINGER:
-			buf_reset(&c->cin);
+			conn_linger_step(c);
 			progress = false;
-			if (c->client_eof)
-				conn_release(c);
 			break;
 		default:
 			progress = false;

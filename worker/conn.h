@@ -46,14 +46,19 @@ struct conn {
 	enum conn_state state;
 	bool client_eof;		/* client sent FIN */
 	bool cout_blocked;		/* last send to the client hit EAGAIN */
+	int outq;			/* unsent bytes in the kernel at the last
+					 * write timeout (progress check) */
 	bool client_http10;
 	bool keep_alive;		/* keep the client after this exchange */
 	bool tunnel_up_shut, tunnel_client_shut;
+	int err_status;			/* error response still to queue (CLOSING) */
+	uint64_t linger_until_ms;	/* cap on the whole linger */
 
 	/* The exchange under way (CONN_PROXY, CONN_TUNNEL). */
 	struct http_req_info req;
 	struct upstream *up;
-	int server;			/* global server index, -1 when none */
+	int server;			/* shm server slot counted, -1 when none */
+	uint32_t member;		/* index into the backend's servers */
 	uint64_t req_left;		/* Content-Length body bytes still to move */
 	struct chunk_dec req_dec;
 	uint64_t req_body_total;	/* chunked body bytes so far */

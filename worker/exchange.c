@@ -30,7 +30,8 @@ static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 static const char *
 exchange_server_name(const struct conn *c)
 {
-	return c->server >= 0 ? c->w->shm->servers[c->server].name : "-";
+	return c->server >= 0 ?
+	    c->w->cfg->backends[c->backend].servers[c->member].id : "-";
 }
 
 static void
@@ -63,7 +64,7 @@ exchange_release(struct conn *c, bool reusable)
 		c->up = NULL;
 	}
 	if (c->server >= 0) {
-		shm_inflight_dec(c->w->shm, (uint32_t)c->server);
+		shm_inflight_dec(c->w->shm, c->w->wslot, (uint32_t)c->server);
 		c->server = -1;
 	}
 	buf_reset(&c->uin);
@@ -91,14 +92,24 @@ exchange_req_body_init(struct conn *c)
 		buf_append(&c->cout, continue_100, sizeof(continue_100) - 1);
 }
 
-void
-exchange_start(struct conn *c, const struct http_msg *msg)
+/* Choose the server for the request whose head is msg; -1 if none is usable. */
+static int
+exchange_pick(struct conn *c, const struct http_msg *msg)
 {
 	struct worker *w = c->w;
 	struct bal_request breq = {
 		.client = (const struct sockaddr *)&c->peer_sa,
 		.uri = c->req.path.p, .uri_len = c->req.path.len,
+		.msg = msg, .rng = &w->rng, .now_ms = worker_now_ms(),
 	};
+
+	return balancer_pick(w->shm, w->bals[c->backend], &breq);
+}
+
+void
+exchange_start(struct conn *c, const struct http_msg *msg)
+{
+	struct worker *w = c->w;
 	struct rewrite_req rw = {
 		.client_ip = c->peer_ip, .proto = "http",
 		.chunked = c->req.body == HTTP_BODY_CHUNKED,
@@ -106,19 +117,22 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 		.length = c->req.length, .upgrade = c->req.upgrade,
 	};
 	size_t n;
-	int server;
+	int member;
 
 	exchange_reset(c);
 	c->client_http10 = msg->version_minor == 0;
 	c->keep_alive = c->req.keep_alive && !w->stopping;
 	c->state = CONN_PROXY;
-	if ((server = balancer_pick(w->shm, c->backend, &breq)) < 0) {
+	atomic_fetch_add_explicit(&w->shm->workers[w->wslot].requests, 1,
+	    memory_order_relaxed);
+	if ((member = exchange_pick(c, msg)) < 0) {
 		conn_error(c, 503, "no server available in backend %s",
 		    w->cfg->backends[c->backend].name);
 		return;
 	}
-	c->server = server;
-	shm_inflight_inc(w->shm, (uint32_t)server);
+	c->member = (uint32_t)member;
+	c->server = (int)w->bals[c->backend]->slot[member];
+	shm_inflight_inc(w->shm, w->wslot, (uint32_t)c->server);
 	n = rewrite_request(c->uout.data, c->uout.cap, msg, &c->req, &rw);
 	if (n == 0) {
 		conn_error(c, 431, "request head too large to forward");
@@ -127,7 +141,12 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 	c->uout.end = n;
 	buf_consume(&c->cin, msg->head_len);
 	exchange_req_body_init(c);
-	c->up = upstream_acquire(w, (uint32_t)server, c->backend, c, false);
+	/*
+	 * A request that must not run twice cannot be replayed if a pooled
+	 * connection turns out stale, so have the pool check it first.
+	 */
+	c->up = upstream_acquire(w, c->backend, c->member, c,
+	    c->req.idempotent ? UPSTREAM_POOLED : UPSTREAM_POOLED_CHECKED);
 	if (c->up == NULL)
 		conn_error(c, 502, "%s: connect: %s", exchange_server_name(c),
 		    strerror(errno));
@@ -272,8 +291,10 @@ exchange_flush_up(struct conn *c)
 /*
  * The backend closed (or reset) before any response byte. A pooled
  * connection may have been closed by the backend just as we reused it: if
- * uout still holds the whole request, send it again on a fresh connection,
- * and the client never notices.
+ * uout still holds the whole request and the request is idempotent (RFC
+ * 9110 9.2.2: running it twice is harmless), send it again on a fresh
+ * connection, and the client never notices. Other requests were sent only
+ * on a pooled connection that passed a liveness check just before.
  */
 static void
 exchange_up_failed(struct conn *c)
@@ -281,7 +302,7 @@ exchange_up_failed(struct conn *c)
 	struct upstream *up = c->up;
 
 	if (up->reused && c->replayable && !c->resp_started &&
-	    c->replays < EXCHANGE_MAX_REPLAYS) {
+	    c->req.idempotent && c->replays < EXCHANGE_MAX_REPLAYS) {
 		log_debug("client %s: %s: pooled connection closed; replaying "
 		    "on a fresh one", c->peer, exchange_server_name(c));
 		upstream_close(up);
@@ -289,8 +310,8 @@ exchange_up_failed(struct conn *c)
 		c->uout_sent = 0;
 		c->uout_blocked = c->up_eof = c->up_write_dead = false;
 		c->up_errno = 0;
-		c->up = upstream_acquire(c->w, (uint32_t)c->server, c->backend,
-		    c, true);
+		c->up = upstream_acquire(c->w, c->backend, c->member, c,
+		    UPSTREAM_FRESH);
 		if (c->up == NULL)
 			conn_error(c, 502, "%s: connect: %s",
 			    exchange_server_name(c), strerror(errno));
@@ -365,6 +386,18 @@ exchange_resp_body_init(struct conn *c)
 	}
 }
 
+/* Count a final response in this worker's stats slot, by status class. */
+static void
+exchange_count_response(struct conn *c, int status)
+{
+	int cls = status / 100;
+
+	if (cls < 1 || cls > 5)
+		cls = 5;
+	atomic_fetch_add_explicit(&c->w->shm->workers[c->w->wslot].responses[cls],
+	    1, memory_order_relaxed);
+}
+
 /* Act on a parsed response head: 1xx, 101 or the final one. */
 static bool
 exchange_resp_dispatch(struct conn *c, const struct http_msg *msg)
@@ -396,6 +429,7 @@ exchange_resp_dispatch(struct conn *c, const struct http_msg *msg)
 	}
 	buf_consume(&c->uin, msg->head_len);
 	exchange_resp_body_init(c);
+	exchange_count_response(c, msg->status);
 	return true;
 }
 
@@ -475,10 +509,13 @@ exchange_resp_eof(struct conn *c)
 			buf_append(&c->cout, "\r\n", 2);
 		buf_consume(&c->uin, n);
 	}
-	if (c->up_eof && buf_len(&c->uin) == 0 &&
-	    buf_tail(&c->cout, sizeof(LAST_CHUNK)) >= sizeof(LAST_CHUNK)) {
-		if (c->resp_chunked_out)
+	if (c->up_eof && buf_len(&c->uin) == 0) {
+		if (c->resp_chunked_out) {
+			if (buf_tail(&c->cout, sizeof(LAST_CHUNK)) <
+			    sizeof(LAST_CHUNK))
+				return n > 0;	/* wait for the client to drain */
 			buf_append(&c->cout, LAST_CHUNK, sizeof(LAST_CHUNK) - 1);
+		}
 		c->resp_done = true;
 		return true;
 	}
@@ -536,7 +573,8 @@ exchange_resp_body(struct conn *c)
 		exchange_finish(c);
 		return true;
 	}
-	if (c->up_eof && buf_len(&c->uin) == 0) {
+	if (c->up_eof && buf_len(&c->uin) == 0 &&
+	    c->resp.body != HTTP_BODY_EOF) {
 		conn_error(c, 502, "%s: %s inside the response body",
 		    exchange_server_name(c), c->up_errno ?
 		    strerror(c->up_errno) : "connection closed");

@@ -16,7 +16,6 @@
 
 #include "common/config.h"
 #include "common/log.h"
-#include "shm/shm.h"
 #include "worker/conn.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
@@ -29,11 +28,14 @@ upstream_pools_init(struct worker *w)
 
 	for (size_t b = 0; b < cfg->nbackends; b++)
 		n += (uint32_t)cfg->backends[b].nservers;
-	if ((w->pools = calloc(n ? n : 1, sizeof(*w->pools))) == NULL)
+	if ((w->pools = calloc(n ? n : 1, sizeof(*w->pools))) == NULL ||
+	    (w->pool_base = calloc(cfg->nbackends + 1,
+	    sizeof(*w->pool_base))) == NULL)
 		return -1;
 	w->npools = n;
 	n = 0;
 	for (size_t b = 0; b < cfg->nbackends; b++) {
+		w->pool_base[b] = n;
 		for (size_t s = 0; s < cfg->backends[b].nservers; s++, n++) {
 			struct upstream_pool *p = &w->pools[n];
 
@@ -54,7 +56,9 @@ upstream_pools_free(struct worker *w)
 	for (uint32_t i = 0; i < w->npools; i++)
 		free(w->pools[i].idle);
 	free(w->pools);
+	free(w->pool_base);
 	w->pools = NULL;
+	w->pool_base = NULL;
 }
 
 void
@@ -69,7 +73,7 @@ upstream_pools_drain(struct worker *w)
 static void
 upstream_pool_remove(struct upstream *up)
 {
-	struct upstream_pool *p = &up->w->pools[up->server];
+	struct upstream_pool *p = &up->w->pools[up->pool];
 
 	for (uint32_t i = 0; i < p->nidle; i++) {
 		if (p->idle[i] != up)
@@ -123,19 +127,19 @@ upstream_write_cb(evutil_socket_t fd, short what, void *arg)
 
 /* socket -> options -> connect; the events are created last. */
 static struct upstream *
-upstream_connect(struct worker *w, uint32_t server, uint32_t backend)
+upstream_connect(struct worker *w, uint32_t backend, uint32_t member)
 {
 	const struct server_conf *sc;
 	struct upstream *up;
 	int one = 1, saved;
 
-	sc = &w->cfg->backends[backend].servers[server -
-	    w->shm->pools[backend].first_server];
+	sc = &w->cfg->backends[backend].servers[member];
 	if ((up = calloc(1, sizeof(*up))) == NULL)
 		return NULL;
 	up->w = w;
-	up->server = server;
+	up->pool = w->pool_base[backend] + member;
 	up->backend = backend;
+	up->member = member;
 	up->fd = socket(sc->addr.ss_family,
 	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (up->fd == -1)
@@ -160,33 +164,71 @@ fail:
 	return NULL;
 }
 
-struct upstream *
-upstream_acquire(struct worker *w, uint32_t server, uint32_t backend,
-    struct conn *owner, bool fresh)
+/* Matches no real timeout: makes the next want re-arm the read event. */
+static const struct timeval upstream_unknown_tv;
+
+/*
+ * Is an idle pooled connection still open? A backend that closed it sent a
+ * FIN we have not read yet; a peek sees it without consuming anything.
+ */
+static bool
+upstream_alive(struct upstream *up)
 {
-	struct upstream_pool *p = &w->pools[server];
+	char byte;
+	ssize_t n = recv(up->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n == -1 && (errno == EAGAIN || errno == EINTR);
+}
+
+/* The most recently pooled connection to this server, checked if asked. */
+static struct upstream *
+upstream_pool_pop(struct upstream_pool *p, bool check)
+{
 	struct upstream *up;
 
-	if (!fresh && p->nidle > 0) {
+	while (p->nidle > 0) {
 		up = p->idle[--p->nidle];
+		if (!check || upstream_alive(up))
+			return up;
+		upstream_close(up);
+	}
+	return NULL;
+}
+
+struct upstream *
+upstream_acquire(struct worker *w, uint32_t backend, uint32_t member,
+    struct conn *owner, enum upstream_how how)
+{
+	struct upstream_pool *p = &w->pools[w->pool_base[backend] + member];
+	struct upstream *up = NULL;
+
+	if (how != UPSTREAM_FRESH)
+		up = upstream_pool_pop(p, how == UPSTREAM_POOLED_CHECKED);
+	if (up != NULL)
 		up->reused = true;
-	} else if ((up = upstream_connect(w, server, backend)) == NULL)
+	else if ((up = upstream_connect(w, backend, member)) == NULL)
 		return NULL;
-	/* The read event stays armed (no epoll_ctl); only its timeout changes. */
+	/*
+	 * The read event stays armed (no epoll_ctl); forget its timeout so the
+	 * owner's first want re-arms it even when the duration is the same
+	 * (libevent common timeouts share one pointer per duration).
+	 */
 	up->owner = owner;
+	up->rev_tv = &upstream_unknown_tv;
 	return up;
 }
 
 void
 upstream_release(struct upstream *up, bool reusable)
 {
-	struct upstream_pool *p = &up->w->pools[up->server];
+	struct upstream_pool *p = &up->w->pools[up->pool];
 
 	if (!reusable || up->w->stopping || p->nidle >= p->cap) {
 		upstream_close(up);
 		return;
 	}
 	up->owner = NULL;
+	up->rev_tv = &upstream_unknown_tv;	/* restart the idle clock */
 	upstream_want_write(up, false, NULL);
 	upstream_want_read(up, true, up->w->be_idle_tv[up->backend]);
 	p->idle[p->nidle++] = up;

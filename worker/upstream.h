@@ -13,8 +13,9 @@ struct event;
 struct upstream {
 	struct worker *w;
 	int fd;
-	uint32_t server;		/* global index into shm->servers */
+	uint32_t pool;			/* this worker's idle pool for the server */
 	uint32_t backend;		/* index into config.backends */
+	uint32_t member;		/* index into that backend's servers */
 	struct event *rev;
 	struct event *wev;
 	bool rev_on, wev_on;
@@ -35,12 +36,18 @@ int upstream_pools_init(struct worker *w);
 void upstream_pools_free(struct worker *w);
 
 /*
- * An upstream connection to server for owner: an idle pooled one unless
- * fresh is set, else a new non-blocking connect. NULL with errno set if the
- * connect failed at once.
+ * An upstream connection to server member of backend for owner: an idle
+ * pooled one (see how), else a new non-blocking connect. NULL with errno
+ * set if the connect failed at once.
  */
-struct upstream *upstream_acquire(struct worker *w, uint32_t server,
-    uint32_t backend, struct conn *owner, bool fresh);
+enum upstream_how {
+	UPSTREAM_POOLED,		/* an idle pooled connection if any */
+	UPSTREAM_POOLED_CHECKED,	/* the same, checked alive first */
+	UPSTREAM_FRESH,			/* always a new connection */
+};
+
+struct upstream *upstream_acquire(struct worker *w, uint32_t backend,
+    uint32_t member, struct conn *owner, enum upstream_how how);
 /* Give up back to the pool if reusable and there is room, else close it. */
 void upstream_release(struct upstream *up, bool reusable);
 void upstream_close(struct upstream *up);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -22,11 +23,21 @@
 #include "worker/worker.h"
 
 #define WORKER_ACCEPT_BATCH	64
+#define WORKER_ACCEPT_PAUSE_MS	100
 #define WORKER_FREELIST_MAX	256
 #define WORKER_LINGER_MS	2000
 #define WORKER_MIN_BUF		(16 * 1024)
 #define WORKER_UPSTREAM_BUF	(32 * 1024)
 #define WORKER_HEAD_SLACK	(4 * 1024)	/* XFF and framing added on rewrite */
+
+uint64_t
+worker_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 struct accept_ctx {
 	struct worker *w;
@@ -78,6 +89,32 @@ worker_conn_closed(struct worker *w)
 		worker_accept_enable(w, true);
 }
 
+static void
+worker_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (!w->stopping && w->nconns < w->cfg->max_connections)
+		worker_accept_enable(w, true);
+}
+
+/*
+ * Out of file descriptors: the listening socket stays readable, so pause
+ * accepting for a moment instead of spinning on it, and say so once.
+ */
+static void
+worker_accept_backoff(struct worker *w, const struct listener *l)
+{
+	const struct timeval pause = { 0, WORKER_ACCEPT_PAUSE_MS * 1000 };
+
+	log_warn("accept on %s; pausing accept for %d ms", l->text,
+	    WORKER_ACCEPT_PAUSE_MS);
+	worker_accept_enable(w, false);
+	evtimer_add(w->accept_retry_ev, &pause);
+}
+
 /* Accept a batch; stop accepting while at max_connections. */
 static void
 worker_accept_cb(evutil_socket_t fd, short what, void *arg)
@@ -102,7 +139,9 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 		if (cfd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN)
+			if (errno == EMFILE || errno == ENFILE)
+				worker_accept_backoff(w, ctx->l);
+			else if (errno != EAGAIN)
 				log_warn("accept on %s", ctx->l->text);
 			return;
 		}
@@ -255,23 +294,30 @@ worker_base_new(void)
 }
 
 void
-worker_main(const struct config *cfg, struct shm *shm,
-    const struct listeners *all, uint32_t index, pid_t master_pid)
+worker_main(const struct worker_params *wp)
 {
-	struct worker w = { .cfg = cfg, .shm = shm, .index = index };
+	struct worker w = {
+		.cfg = wp->cfg, .shm = wp->shm, .bals = wp->bals,
+		.index = wp->index, .wslot = wp->wslot,
+		.rng = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ull,
+	};
 	char name[32];
 
-	snprintf(name, sizeof(name), "worker %u", index);
+	snprintf(name, sizeof(name), "worker %u", wp->index);
 	log_set_proc(name);
 	/* Die with the master, even if it is killed without a chance to tell us. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master_pid)
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
+	    getppid() != wp->master_pid)
 		_exit(0);
 	w.base = worker_base_new();
 	worker_signals_init(&w);
 	worker_timeouts_init(&w);
 	worker_buffers_init(&w);
-	worker_listeners_init(&w, all);
+	worker_listeners_init(&w, wp->listeners);
 	if (upstream_pools_init(&w) == -1)
+		fatalx("out of memory");
+	if ((w.accept_retry_ev = evtimer_new(w.base, worker_accept_retry_cb,
+	    &w)) == NULL)
 		fatalx("out of memory");
 	worker_accept_enable(&w, true);
 	log_debug("accepting on %zu sockets", w.nlisteners);

@@ -14,6 +14,7 @@ struct event_base;
 struct upstream_pool;
 struct conn;
 struct http_msg;
+struct bal_pool;
 struct event;
 
 struct worker {
@@ -26,11 +27,16 @@ struct worker {
 	struct event **accept_evs;
 	size_t nlisteners;
 	bool accepting;
+	struct event *accept_retry_ev;	/* resumes accepting after EMFILE */
 	uint32_t nconns;		/* open client connections */
 	struct conn *free_conns;	/* freelist, bounded by nfree_max */
 	uint32_t nfree, nfree_max;
-	struct upstream_pool *pools;	/* one per server (global index) */
+	struct upstream_pool *pools;	/* one per (backend, member) */
+	uint32_t *pool_base;		/* first pool of each backend */
 	uint32_t npools;
+	struct bal_pool **bals;		/* per backend, built by the master */
+	uint32_t wslot;			/* this worker's shm slot (ledger, stats) */
+	uint64_t rng;			/* xorshift64 state for random picks */
 	/* libevent common timeouts, one per configured duration */
 	const struct timeval **fe_client_tv;	/* per frontend */
 	const struct timeval **be_connect_tv;	/* per backend */
@@ -42,10 +48,25 @@ struct worker {
 	struct http_msg *msg;		/* scratch for the head being parsed */
 };
 
-/* Run worker index until it is told to stop; never returns. */
-void worker_main(const struct config *cfg, struct shm *shm,
-    const struct listeners *all, uint32_t index, pid_t master_pid)
+/* What the master hands a worker it forks. */
+struct worker_params {
+	const struct config *cfg;
+	struct shm *shm;
+	struct bal_pool **bals;		/* per backend */
+	const struct listeners *listeners;
+	uint32_t index;			/* which listening sockets are ours */
+	uint32_t wslot;			/* shm worker slot */
+	pid_t master_pid;
+};
+
+/* Run a worker until it is told to stop; never returns. */
+void worker_main(const struct worker_params *params)
     __attribute__((__noreturn__));
+
+#define WORKER_LINGER_MAX_MS	30000	/* longest we read a closing client */
+
+/* CLOCK_MONOTONIC in milliseconds (coarse: cheap, a few ms of resolution). */
+uint64_t worker_now_ms(void);
 
 /* Add, re-add with a new timeout, or delete ev, only when something changes. */
 void worker_ev_want(struct event *ev, bool *on, const struct timeval **cur,

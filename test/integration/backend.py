@@ -26,16 +26,23 @@ The request path picks the mode:
   /resp-close                   a response with "Connection: close"
   /sink?stall_ms=&stall_every=&stall_each_ms=
                                 read the body slowly; JSON length and sha256
+  /hold?id=X                    read the request, then answer nothing until
+                                the control port releases id X: 200
+                                "released X". A held request whose
+                                connection the peer closes is dropped.
 
-A second listening socket (the control port) answers /stats, /reset, /raw
-and /set?key=value on fresh connections that are never counted. On start
-the server prints "PORT <port> CONTROL <port>" on stdout. It exits when its
-stdin reaches EOF, so it cannot outlive the test that started it.
+A second listening socket (the control port) answers /stats, /reset, /raw,
+/set?key=value, /held (JSON: the ids held now, oldest first), /release?id=X
+and /release-all (JSON: the ids released, answered once their responses are
+written) on fresh connections that are never counted. On start the server
+prints "PORT <port> CONTROL <port>" on stdout. It exits when its stdin
+reaches EOF, so it cannot outlive the test that started it.
 """
 import argparse
 import hashlib
 import json
 import os
+import select
 import socket
 import struct
 import sys
@@ -601,6 +608,80 @@ def mode_sink(c, method, target, version, headers, q, close):
     return not close
 
 
+class Hold:
+    """One request parked by /hold: its connection and a wake-up pipe."""
+
+    def __init__(self, hid, conn):
+        self.id = hid
+        self.conn = conn
+        self.rfd, self.wfd = os.pipe()
+        self.released = False
+        self.done = threading.Event()
+
+
+# id -> Hold, in arrival order; guarded by HOLD_LOCK.
+HELD = {}
+HOLD_LOCK = threading.Lock()
+
+
+def mode_hold(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    hid = q.get("id", "")
+    h = Hold(hid, c)
+    with HOLD_LOCK:
+        if hid in HELD:
+            dup = True
+        else:
+            dup = False
+            HELD[hid] = h
+    if dup:
+        os.close(h.rfd)
+        os.close(h.wfd)
+        c.respond(409, "Conflict", ("id %s already held\n" % hid).encode(),
+                  close=close)
+        return not close
+    try:
+        while True:
+            # Wait for the release or for the peer to close; bytes that
+            # arrive meanwhile (a pipelined request) are kept in the buffer.
+            r, _, _ = select.select([c.sock, h.rfd], [], [], 5.0)
+            if h.rfd in r:
+                break
+            if c.sock in r:
+                d = c.recv()
+                if not d:
+                    with HOLD_LOCK:
+                        if not h.released:
+                            HELD.pop(hid, None)
+                            sys.stderr.write("%s: held %s dropped: peer closed\n"
+                                             % (NAME, hid))
+                            raise Closed()
+                    break
+                c.buf += d
+        c.respond(200, "OK", ("released %s" % hid).encode(),
+                  [("Content-Type", "text/plain"), ("X-Backend", NAME)],
+                  close=close)
+        return not close
+    finally:
+        os.close(h.rfd)
+        os.close(h.wfd)
+        h.done.set()
+
+
+def release_held(ids):
+    """Release the held requests ids (all when None); wait until each one's
+    response is written (or it failed); return the ids released."""
+    with HOLD_LOCK:
+        hs = [h for k, h in HELD.items() if ids is None or k in ids]
+        for h in hs:
+            h.released = True
+            del HELD[h.id]
+            os.write(h.wfd, b"x")
+    for h in hs:
+        h.done.wait(5.0)
+    return [h.id for h in hs]
+
+
 MODES = {
     "/slow": mode_slow,
     "/chunked": mode_chunked,
@@ -619,6 +700,7 @@ MODES = {
     "/bad-two-cl": mode_bad_two_cl,
     "/resp-close": mode_resp_close,
     "/sink": mode_sink,
+    "/hold": mode_hold,
 }
 
 
@@ -633,8 +715,18 @@ def serve_control(sock):
                 return
             data += d
         path, q = query_of(data.split(b" ")[1].decode())
+        doc = None
+        if path == "/held":
+            with HOLD_LOCK:
+                doc = {"held": list(HELD)}
+        elif path == "/release":
+            doc = {"released": release_held({q.get("id", "")})}
+        elif path == "/release-all":
+            doc = {"released": release_held(None)}
         with STATS.lock:
-            if path == "/stats":
+            if doc is not None:
+                pass
+            elif path == "/stats":
                 doc = STATS.snapshot()
             elif path == "/reset":
                 STATS.reset()

@@ -405,6 +405,19 @@ class Backend:
     def set(self, **kw):
         return self._ctl("/set?" + "&".join("%s=%d" % kv for kv in kw.items()))
 
+    def held(self):
+        """Ids of the /hold requests this backend is holding now, oldest first."""
+        return self._ctl("/held")["held"]
+
+    def release(self, hid):
+        """Answer held request hid ("released HID"); returns the ids released
+        once their responses are written ([] if hid is not held)."""
+        return self._ctl("/release?id=%s" % hid)["released"]
+
+    def release_all(self):
+        """Answer every held request; returns the ids released."""
+        return self._ctl("/release-all")["released"]
+
     def wait_open(self, pred, timeout):
         """Poll stats until pred(open connections) holds; return the count."""
         n = [None]
@@ -738,10 +751,17 @@ def build_request(method="GET", path="/echo", headers=None, body=None,
 class Client:
     """A raw TCP client with a strict HTTP/1.1 response reader."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=5.0):
+    def __init__(self, port, host="127.0.0.1", timeout=5.0, source=None):
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(fam, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
+        if source is not None:
+            # A source address of our own, e.g. 127.0.0.7 (any of 127/8 works).
+            try:
+                self.sock.bind((source, 0))
+            except OSError:
+                self.sock.close()
+                raise
         self.sock.connect((host, port))
         self.timeout = timeout
         self.local_port = self.sock.getsockname()[1]

@@ -1,4 +1,4 @@
-/* Unit tests for balancer/roundrobin.c: proportions, skipping, sharing. */
+/* Unit tests for balancer/roundrobin.c: smooth order, exact shares, sharing. */
 #include "autoconf.h"
 
 #include <stdarg.h>
@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,136 +18,338 @@
 #include "shm/shm.h"
 
 #define CFG_HEAD "[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n" \
-	"[backend app]\n"
+	"[backend app]\nbalance = roundrobin\n"
 
 struct fixture {
 	struct config *cfg;
 	struct shm *shm;
+	struct bal_pool *pool;
+	uint64_t rng;
+	struct bal_request req;
 };
 
-static struct fixture
-setup_pool(const char *servers)
+static void
+fx_open(struct fixture *f, const char *servers)
 {
-	struct fixture f = { 0 };
-	char text[1024], err[256];
+	char text[4096], err[256];
 
+	memset(f, 0, sizeof(*f));
 	snprintf(text, sizeof(text), "%s%s", CFG_HEAD, servers);
-	if (config_load_string("t.ini", text, &f.cfg, err, sizeof(err)) != 0)
+	if (config_load_string("t.ini", text, &f->cfg, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
-	if ((f.shm = shm_new(f.cfg)) == NULL)
-		fail_msg("shm_new");
-	return f;
+	if ((f->shm = shm_new_sized(1024, 64, 64)) == NULL)
+		fail_msg("shm_new_sized");
+	if (shm_publish(f->shm, f->cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	if ((f->pool = balancer_build(f->shm, &f->cfg->backends[0])) == NULL)
+		fail_msg("balancer_build");
+	f->rng = 0x9e3779b97f4a7c15ULL;
+	f->req.rng = &f->rng;
 }
 
 static void
-teardown_pool(struct fixture *f)
+fx_close(struct fixture *f)
 {
+	balancer_free(f->pool);
 	shm_free(f->shm);
 	config_free(f->cfg);
 }
 
-static void
-count_picks(struct fixture *f, int n, int *counts, int nservers)
+static struct shm_server_sh *
+fx_server(struct fixture *f, int m)
 {
-	struct bal_request req = { 0 };
+	return &f->shm->servers[f->pool->slot[m]];
+}
 
-	for (int i = 0; i < n; i++) {
-		int s = balancer_pick(f->shm, 0, &req);
+static int
+fx_pick(struct fixture *f)
+{
+	int m = balancer_pick(f->shm, f->pool, &f->req);
 
-		assert_true(s >= 0 && s < nservers);
-		counts[s]++;
+	assert_true(m >= -1 && m < (int)f->pool->n);
+	return m;
+}
+
+static void
+fx_count(struct fixture *f, int picks, int *counts)
+{
+	for (int i = 0; i < picks; i++) {
+		int m = fx_pick(f);
+
+		assert_true(m >= 0);
+		counts[m]++;
 	}
 }
 
-/* Weights 5,1,1 over 7,000 picks give exactly 5,000/1,000/1,000. */
+#define W511 "server = 127.0.0.1:9001 weight=5\n" \
+	"server = 127.0.0.1:9002\nserver = 127.0.0.1:9003\n"
+
+/* Weights 5,1,1: one period is nginx's a a b a c a a, period after period. */
+static void
+test_smooth_sequence(void **state)
+{
+	static const int expect[7] = { 0, 0, 1, 0, 2, 0, 0 };
+	struct fixture f;
+
+	(void)state;
+	fx_open(&f, W511);
+	for (int i = 0; i < 70; i++)
+		assert_int_equal(fx_pick(&f), expect[i % 7]);
+	fx_close(&f);
+}
+
+/* 7,000 picks give exactly 5,000 / 1,000 / 1,000. */
 static void
 test_weights_exact(void **state)
 {
-	struct fixture f = setup_pool("server = 127.0.0.1:9001 weight=5\n"
-	    "server = 127.0.0.1:9002\nserver = 127.0.0.1:9003\n");
+	struct fixture f;
 	int counts[3] = { 0 };
 
 	(void)state;
-	count_picks(&f, 7000, counts, 3);
+	fx_open(&f, W511);
+	fx_count(&f, 7000, counts);
 	assert_int_equal(counts[0], 5000);
 	assert_int_equal(counts[1], 1000);
 	assert_int_equal(counts[2], 1000);
-	teardown_pool(&f);
+	fx_close(&f);
 }
 
-/* A down server gets nothing; the others share its part by weight. */
+/*
+ * Smoothness: in every window of the pick sequence a member's count stays
+ * within 2 of its share of the window (plain WRR, a a a a a b c, strays
+ * further as weights grow), the weight-5 member never runs more than 4 in
+ * a row (its longest run, across the period boundary), and each weight-1
+ * member comes back exactly every 7 picks.
+ */
 static void
-test_skips_down(void **state)
+test_no_bursts(void **state)
 {
-	struct fixture f = setup_pool("server = 127.0.0.1:9001 weight=2\n"
-	    "server = 127.0.0.1:9002\nserver = 127.0.0.1:9003\n");
+	struct fixture f;
+	int seq[700], last[3] = { -1, -1, -1 }, run = 0, longest = 0;
+
+	(void)state;
+	fx_open(&f, W511);
+	for (int i = 0; i < 700; i++) {
+		seq[i] = fx_pick(&f);
+		run = i > 0 && seq[i] == seq[i - 1] ? run + 1 : 1;
+		if (seq[i] == 0 && run > longest)
+			longest = run;
+		if (seq[i] != 0 && last[seq[i]] >= 0)
+			assert_int_equal(i - last[seq[i]], 7);
+		last[seq[i]] = i;
+	}
+	assert_true(longest <= 4);
+	for (int from = 0; from < 700; from++) {
+		int c[3] = { 0 };
+
+		for (int to = from; to < 700 && to < from + 70; to++) {
+			double len = to - from + 1;
+
+			c[seq[to]]++;
+			assert_true(c[0] - len * 5 / 7 < 2 &&
+			    len * 5 / 7 - c[0] < 2);
+			assert_true(c[1] - len / 7 < 2 && len / 7 - c[1] < 2);
+		}
+	}
+	fx_close(&f);
+}
+
+/* Larger random weights: the period holds each member exactly weight times. */
+static void
+test_random_weights_exact(void **state)
+{
+	uint64_t seed = 12345;
+
+	(void)state;
+	for (int round = 0; round < 20; round++) {
+		struct fixture f;
+		char servers[2048];
+		uint32_t w[12], total = 0, n = 2 + bal_random(&seed) % 10;
+		int off = 0, counts[12] = { 0 };
+
+		for (uint32_t i = 0; i < n; i++) {
+			w[i] = 1 + (uint32_t)(bal_random(&seed) % 40);
+			total += w[i];
+			off += snprintf(servers + off, sizeof(servers) - off,
+			    "server = 127.0.0.1:%u weight=%u\n", 9001 + i, w[i]);
+		}
+		fx_open(&f, servers);
+		fx_count(&f, (int)total * 3, counts);
+		for (uint32_t i = 0; i < n; i++)
+			assert_int_equal(counts[i], (int)w[i] * 3);
+		fx_close(&f);
+	}
+}
+
+/* Down and maintenance members get nothing; the rest keep their ratio. */
+static void
+test_skips_unusable(void **state)
+{
+	struct fixture f;
 	int counts[3] = { 0 };
 
 	(void)state;
-	atomic_store(&f.shm->servers[0].state, SHM_SERVER_DOWN);
-	count_picks(&f, 1000, counts, 3);
+	fx_open(&f, W511);
+	atomic_store(&fx_server(&f, 1)->health, SHM_HEALTH_DOWN);
+	fx_count(&f, 6000, counts);
+	assert_int_equal(counts[0], 5000);
+	assert_int_equal(counts[1], 0);
+	assert_int_equal(counts[2], 1000);
+
+	memset(counts, 0, sizeof(counts));
+	atomic_store(&fx_server(&f, 1)->health, SHM_HEALTH_UP);
+	atomic_store(&fx_server(&f, 0)->admin, SHM_ADMIN_MAINT);
+	fx_count(&f, 2000, counts);
 	assert_int_equal(counts[0], 0);
-	assert_int_equal(counts[1], 500);
-	assert_int_equal(counts[2], 500);
-	teardown_pool(&f);
+	assert_int_equal(counts[1], 1000);
+	assert_int_equal(counts[2], 1000);
+
+	memset(counts, 0, sizeof(counts));
+	atomic_store(&fx_server(&f, 0)->admin, SHM_ADMIN_ACTIVE);
+	atomic_store(&fx_server(&f, 2)->admin, SHM_ADMIN_DRAIN);
+	fx_count(&f, 6000, counts);
+	assert_int_equal(counts[0], 5000);
+	assert_int_equal(counts[1], 1000);
+	assert_int_equal(counts[2], 0);
+	fx_close(&f);
 }
 
-/* Backups are used only when no primary is up; none up means -1. */
+/* "disabled" in the config starts a member in maintenance. */
 static void
-test_backup_and_none(void **state)
+test_disabled(void **state)
 {
-	struct fixture f = setup_pool("server = 127.0.0.1:9001\n"
-	    "server = 127.0.0.1:9002 backup\n");
-	struct bal_request req = { 0 };
-	int counts[2] = { 0 };
+	struct fixture f;
+	int counts[3] = { 0 };
 
 	(void)state;
-	count_picks(&f, 100, counts, 2);
-	assert_int_equal(counts[0], 100);
-	assert_int_equal(counts[1], 0);
-	atomic_store(&f.shm->servers[0].state, SHM_SERVER_DOWN);
-	assert_int_equal(balancer_pick(f.shm, 0, &req), 1);
-	atomic_store(&f.shm->servers[1].state, SHM_SERVER_DOWN);
-	assert_int_equal(balancer_pick(f.shm, 0, &req), -1);
-	teardown_pool(&f);
+	fx_open(&f, "server = 127.0.0.1:9001 weight=3 disabled\n"
+	    "server = 127.0.0.1:9002 weight=2\nserver = 127.0.0.1:9003\n");
+	fx_count(&f, 300, counts);
+	assert_int_equal(counts[0], 0);
+	assert_int_equal(counts[1], 200);
+	assert_int_equal(counts[2], 100);
+	fx_close(&f);
 }
 
-/* Picks from several processes together keep the exact proportions. */
+/*
+ * Backups only when no primary is usable, and then in their own exact
+ * ratio (the primaries' failed tries must not eat every other ticket);
+ * -1 when nothing is usable.
+ */
 static void
-test_shared_across_processes(void **state)
+test_backups(void **state)
 {
-	struct fixture f = setup_pool("server = 127.0.0.1:9001 weight=3\n"
-	    "server = 127.0.0.1:9002\n");
-	_Atomic int *counts = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	struct bal_request req = { 0 };
+	struct fixture f;
+	int counts[5] = { 0 };
+
+	(void)state;
+	fx_open(&f, "server = 127.0.0.1:9001 weight=2\n"
+	    "server = 127.0.0.1:9002 backup\n"
+	    "server = 127.0.0.1:9003\n"
+	    "server = 127.0.0.1:9004 backup\n"
+	    "server = 127.0.0.1:9005 backup weight=2\n");
+	fx_count(&f, 300, counts);
+	assert_int_equal(counts[0], 200);
+	assert_int_equal(counts[2], 100);
+	assert_int_equal(counts[1] + counts[3] + counts[4], 0);
+
+	memset(counts, 0, sizeof(counts));
+	atomic_store(&fx_server(&f, 0)->health, SHM_HEALTH_DOWN);
+	atomic_store(&fx_server(&f, 2)->admin, SHM_ADMIN_MAINT);
+	fx_count(&f, 400, counts);
+	assert_int_equal(counts[0] + counts[2], 0);
+	assert_int_equal(counts[1], 100);
+	assert_int_equal(counts[3], 100);
+	assert_int_equal(counts[4], 200);
+
+	/* Two equal backups alternate strictly. */
+	atomic_store(&fx_server(&f, 4)->health, SHM_HEALTH_DOWN);
+	for (int i = 0, prev = -1; i < 20; i++) {
+		int m = fx_pick(&f);
+
+		assert_true(m == 1 || m == 3);
+		assert_int_not_equal(m, prev);
+		prev = m;
+	}
+
+	/* A primary coming back takes over at once. */
+	atomic_store(&fx_server(&f, 2)->admin, SHM_ADMIN_ACTIVE);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(fx_pick(&f), 2);
+
+	atomic_store(&fx_server(&f, 2)->health, SHM_HEALTH_DOWN);
+	atomic_store(&fx_server(&f, 1)->health, SHM_HEALTH_DOWN);
+	atomic_store(&fx_server(&f, 3)->admin, SHM_ADMIN_DRAIN);
+	assert_int_equal(fx_pick(&f), -1);
+	fx_close(&f);
+}
+
+/* Run picks in nproc forked processes at once; counts land in shared memory. */
+static void
+fork_picks(struct fixture *f, int nproc, int picks, _Atomic int *counts)
+{
 	int status;
 
-	(void)state;
-	assert_true(counts != MAP_FAILED);
-	for (int k = 0; k < 4; k++) {
-		if (fork() == 0) {
-			for (int i = 0; i < 10000; i++)
-				atomic_fetch_add(&counts[balancer_pick(f.shm, 0,
-				    &req)], 1);
+	for (int k = 0; k < nproc; k++) {
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			for (int i = 0; i < picks; i++) {
+				int m = balancer_pick(f->shm, f->pool, &f->req);
+
+				if (m < 0)
+					_exit(1);
+				atomic_fetch_add(&counts[m], 1);
+			}
 			_exit(0);
 		}
 	}
-	for (int k = 0; k < 4; k++)
-		wait(&status);
-	assert_int_equal(atomic_load(&counts[0]), 30000);
-	assert_int_equal(atomic_load(&counts[1]), 10000);
+	for (int k = 0; k < nproc; k++) {
+		assert_true(wait(&status) > 0);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+}
+
+/* Four processes picking at once: the totals are still exact. */
+static void
+test_shared_across_processes(void **state)
+{
+	struct fixture f;
+	_Atomic int *counts = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	(void)state;
+	assert_true(counts != MAP_FAILED);
+	fx_open(&f, W511);
+	fork_picks(&f, 4, 7000, counts);
+	assert_int_equal(atomic_load(&counts[0]), 20000);
+	assert_int_equal(atomic_load(&counts[1]), 4000);
+	assert_int_equal(atomic_load(&counts[2]), 4000);
+
+	/* With one member down the others' totals stay exact too. */
+	for (int i = 0; i < 3; i++)
+		atomic_store(&counts[i], 0);
+	atomic_store(&fx_server(&f, 1)->health, SHM_HEALTH_DOWN);
+	fork_picks(&f, 4, 6000, counts);
+	assert_int_equal(atomic_load(&counts[0]), 20000);
+	assert_int_equal(atomic_load(&counts[1]), 0);
+	assert_int_equal(atomic_load(&counts[2]), 4000);
 	munmap((void *)counts, 4096);
-	teardown_pool(&f);
+	fx_close(&f);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_smooth_sequence),
 		cmocka_unit_test(test_weights_exact),
-		cmocka_unit_test(test_skips_down),
-		cmocka_unit_test(test_backup_and_none),
+		cmocka_unit_test(test_no_bursts),
+		cmocka_unit_test(test_random_weights_exact),
+		cmocka_unit_test(test_skips_unusable),
+		cmocka_unit_test(test_disabled),
+		cmocka_unit_test(test_backups),
 		cmocka_unit_test(test_shared_across_processes),
 	};
 

@@ -1,4 +1,4 @@
-/* Unit tests for shm/shm.c: layout, contents, and sharing across fork(). */
+/* Unit tests for shm/shm.c: layout, identity-keyed slots, worker ledgers. */
 #include "autoconf.h"
 
 #include <stdarg.h>
@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -14,16 +16,15 @@
 #include "common/config.h"
 #include "shm/shm.h"
 
-static const char two_pools[] =
-	"[frontend web]\n"
-	"listen = 127.0.0.1:8080\n"
-	"backend = app\n"
+#define FRONT "[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n"
+
+static const char two_pools[] = FRONT
 	"[backend app]\n"
 	"server = 127.0.0.1:9001 weight=5\n"
 	"server = 127.0.0.1:9002\n"
 	"server = 127.0.0.1:9003 backup\n"
 	"[backend other]\n"
-	"server = 127.0.0.1:9101 weight=3\n";
+	"server = 127.0.0.1:9101 weight=3 disabled\n";
 
 static struct config *
 load(const char *text)
@@ -36,86 +37,118 @@ load(const char *text)
 	return cfg;
 }
 
+static struct config *
+load_published(struct shm *shm, const char *text)
+{
+	struct config *cfg = load(text);
+	char err[256];
+
+	if (shm_publish(shm, cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	return cfg;
+}
+
 static void
 test_header(void **state)
 {
-	struct config *cfg = load(two_pools);
-	struct shm *shm = shm_new(cfg);
+	struct shm *shm = shm_new_sized(100, 10, 8);
 
 	(void)state;
 	assert_non_null(shm);
 	assert_int_equal(shm->hdr->magic, SHM_MAGIC);
 	assert_int_equal(shm->hdr->version, SHM_VERSION);
-	assert_int_equal(shm->hdr->npools, 2);
-	assert_int_equal(shm->hdr->nservers, 4);
+	assert_int_equal(shm->hdr->max_servers, 100);
 	assert_int_equal(shm->hdr->server_size, sizeof(struct shm_server_sh));
 	assert_true(shm->hdr->total_size <= shm->size);
+	assert_true(shm->hdr->ledgers_off + 8 * 100 * 4 <= shm->hdr->total_size);
 	shm_free(shm);
-	config_free(cfg);
 }
 
+/* Publishing writes identity, weight, flags and admin state into slots. */
 static void
-test_pools_and_servers(void **state)
+test_publish(void **state)
 {
-	struct config *cfg = load(two_pools);
-	struct shm *shm = shm_new(cfg);
+	struct shm *shm = shm_new_sized(100, 10, 8);
+	struct config *cfg = load_published(shm, two_pools);
+	struct backend_conf *app = &cfg->backends[0], *other = &cfg->backends[1];
+	struct shm_server_sh *sv;
 
 	(void)state;
-	assert_int_equal(shm->pools[0].first_server, 0);
-	assert_int_equal(shm->pools[0].nservers, 3);
-	/* backups do not count toward the primary weight */
-	assert_int_equal(shm->pools[0].total_weight, 6);
-	assert_int_equal(shm->pools[1].first_server, 3);
-	assert_int_equal(shm->pools[1].total_weight, 3);
-	assert_string_equal(shm->pools[1].name, "other");
-	assert_int_equal(shm->servers[0].weight, 5);
-	assert_int_equal(shm->servers[2].flags & SHM_SERVER_BACKUP,
-	    SHM_SERVER_BACKUP);
-	assert_int_equal(shm->servers[1].flags & SHM_SERVER_BACKUP, 0);
-	assert_string_equal(shm->servers[3].name, "127.0.0.1:9101");
-	assert_int_equal(shm->servers[3].pool, 1);
-	for (int i = 0; i < 4; i++) {
-		assert_int_equal(atomic_load(&shm->servers[i].inflight), 0);
-		assert_int_equal(atomic_load(&shm->servers[i].state),
-		    SHM_SERVER_UP);
-	}
-	shm_free(shm);
+	assert_int_not_equal(app->pool_slot, other->pool_slot);
+	assert_string_equal(shm->pools[other->pool_slot].name, "other");
+	sv = &shm->servers[app->servers[0].slot];
+	assert_string_equal(sv->pool, "app");
+	assert_string_equal(sv->addr, "127.0.0.1:9001");
+	assert_int_equal(sv->weight, 5);
+	assert_int_equal(shm->servers[app->servers[2].slot].flags &
+	    SHM_SERVER_BACKUP, SHM_SERVER_BACKUP);
+	assert_int_equal(atomic_load(&shm->servers[other->servers[0].slot].admin),
+	    SHM_ADMIN_MAINT);
+	assert_int_equal(atomic_load(&sv->health), SHM_HEALTH_UP);
+	assert_int_not_equal(app->servers[0].slot, app->servers[1].slot);
 	config_free(cfg);
+	shm_free(shm);
+}
+
+/* A second generation keeps the slot (and its count) of a server in both. */
+static void
+test_identity_survives_generations(void **state)
+{
+	struct shm *shm = shm_new_sized(100, 10, 8);
+	struct config *old = load_published(shm, two_pools);
+	uint32_t kept = old->backends[0].servers[1].slot, gone;
+	struct config *neu;
+
+	(void)state;
+	gone = old->backends[0].servers[0].slot;
+	shm_inflight_inc(shm, 0, kept);
+	shm_inflight_inc(shm, 0, gone);
+	neu = load_published(shm, FRONT "[backend app]\n"
+	    "server = 127.0.0.1:9004\nserver = 127.0.0.1:9002 weight=7\n");
+	assert_int_equal(neu->backends[0].servers[1].slot, kept);
+	assert_int_equal(shm_inflight(shm, kept), 1);
+	assert_int_equal(shm->servers[kept].weight, 7);
+	/* The new server may not take the slot of one still in use. */
+	assert_int_not_equal(neu->backends[0].servers[0].slot, gone);
+	shm_unpublish(shm, old);
+	/* Still counted: the removed server's slot stays until its count is 0. */
+	assert_string_equal(shm->servers[gone].addr, "127.0.0.1:9001");
+	assert_int_equal(shm_inflight(shm, gone), 1);
+	config_free(old);
+	config_free(neu);
+	shm_free(shm);
 }
 
 /* Every hot counter starts its own cache line. */
 static void
 test_counters_cache_aligned(void **state)
 {
-	struct config *cfg = load(two_pools);
-	struct shm *shm = shm_new(cfg);
+	struct shm *shm = shm_new_sized(16, 4, 4);
 
 	(void)state;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 16; i++)
 		assert_int_equal((uintptr_t)&shm->servers[i].inflight %
 		    SHM_CACHELINE, 0);
-	for (int i = 0; i < 2; i++)
-		assert_int_equal((uintptr_t)&shm->pools[i].rr_next %
+	for (int i = 0; i < 4; i++)
+		assert_int_equal((uintptr_t)&shm->pools[i].ticket %
 		    SHM_CACHELINE, 0);
 	shm_free(shm);
-	config_free(cfg);
 }
 
-/* Counts made by forked children are seen by the parent, none lost. */
+/* Counts made by forked workers are seen by the parent, none lost. */
 static void
 test_inflight_shared_across_fork(void **state)
 {
-	struct config *cfg = load(two_pools);
-	struct shm *shm = shm_new(cfg);
+	struct shm *shm = shm_new_sized(16, 4, 8);
 	int status;
 
 	(void)state;
 	for (int k = 0; k < 4; k++) {
 		if (fork() == 0) {
 			for (int i = 0; i < 100000; i++)
-				shm_inflight_inc(shm, 1);
+				shm_inflight_inc(shm, (uint32_t)k, 1);
 			for (int i = 0; i < 50000; i++)
-				shm_inflight_dec(shm, 1);
+				shm_inflight_dec(shm, (uint32_t)k, 1);
 			_exit(0);
 		}
 	}
@@ -123,10 +156,58 @@ test_inflight_shared_across_fork(void **state)
 		wait(&status);
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	assert_int_equal(atomic_load(&shm->servers[1].inflight), 200000);
-	assert_int_equal(atomic_load(&shm->servers[0].inflight), 0);
+	assert_int_equal(shm_inflight(shm, 1), 200000);
+	assert_int_equal(atomic_load(shm_ledger(shm, 2, 1)), 50000);
 	shm_free(shm);
+}
+
+/* A worker killed mid-flight: reclaiming its slot removes exactly its share. */
+static void
+test_reclaim_dead_worker(void **state)
+{
+	struct shm *shm = shm_new_sized(16, 4, 8);
+	int a = shm_worker_claim(shm, 0), b = shm_worker_claim(shm, 0);
+	pid_t pid;
+	int status;
+
+	(void)state;
+	assert_true(a >= 0 && b >= 0 && a != b);
+	shm_inflight_inc(shm, (uint32_t)a, 3);		/* a live worker's request */
+	if ((pid = fork()) == 0) {
+		for (int i = 0; i < 5; i++)
+			shm_inflight_inc(shm, (uint32_t)b, 3);
+		shm_inflight_inc(shm, (uint32_t)b, 7);
+		pause();
+		_exit(0);
+	}
+	shm_worker_set_pid(shm, (uint32_t)b, pid);
+	while (shm_inflight(shm, 7) == 0)
+		usleep(1000);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	assert_int_equal(shm_inflight(shm, 3), 6);
+	assert_int_equal(shm_worker_reclaim(shm, (uint32_t)b), 6);
+	assert_int_equal(shm_inflight(shm, 3), 1);
+	assert_int_equal(shm_inflight(shm, 7), 0);
+	assert_int_equal(atomic_load(&shm->workers[b].pid), 0);
+	assert_int_equal(shm_worker_claim(shm, 1), b);	/* slot free again */
+	shm_free(shm);
+}
+
+/* A publish that does not fit changes nothing and says why. */
+static void
+test_publish_full(void **state)
+{
+	struct shm *shm = shm_new_sized(2, 4, 4);
+	struct config *cfg = load(two_pools);
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(shm_publish(shm, cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "shared memory full"));
+	assert_int_equal(shm->servers[0].used, 0);
 	config_free(cfg);
+	shm_free(shm);
 }
 
 int
@@ -134,9 +215,12 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_header),
-		cmocka_unit_test(test_pools_and_servers),
+		cmocka_unit_test(test_publish),
+		cmocka_unit_test(test_identity_survives_generations),
 		cmocka_unit_test(test_counters_cache_aligned),
 		cmocka_unit_test(test_inflight_shared_across_fork),
+		cmocka_unit_test(test_reclaim_dead_worker),
+		cmocka_unit_test(test_publish_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
