@@ -30,8 +30,11 @@
 #include "worker/http.h"
 
 /*
- * 256 points: sd about 6% of the mean share per server; with 100k keys the
- * spread over 3..50 equal servers stays within +-25% of the mean (tested).
+ * Points of the heaviest member. 256 (ketama has 160) gives each of equal
+ * servers a share with a standard deviation of 1/16 of the mean; the unit
+ * test holds every share within 4 of those, +-25% of the mean for equal
+ * weights, for 3 to 50 servers and 100k keys. 300 servers make a 600 KiB
+ * ring searched in 17 steps.
  */
 #define BAL_HASH_POINTS		256
 
@@ -97,6 +100,7 @@ bal_hash_points(uint32_t weight, uint32_t wmax)
 	return p > 0 ? p : 1;
 }
 
+/* Every member's points ("<id>-<i>" hashed), sorted into the ring. */
 int
 bal_hash_build(struct bal_pool *pool)
 {
@@ -119,8 +123,9 @@ bal_hash_build(struct bal_pool *pool)
 	}
 	/* Named by identity, not position: config order does not matter. */
 	for (uint32_t m = 0; m < pool->n; m++) {
-		for (uint32_t i = 0; i < bal_hash_points(pool->weight[m], wmax);
-		    i++) {
+		uint32_t np = bal_hash_points(pool->weight[m], wmax);
+
+		for (uint32_t i = 0; i < np; i++) {
 			len = snprintf(key, sizeof(key), "%s-%u",
 			    be->servers[m].id, i);
 			pts[k].hash = bal_hash_mix(bal_hash_fnv(
@@ -197,6 +202,7 @@ bal_hash_bound_ok(struct shm *shm, const struct bal_pool *pool,
 	return (uint64_t)shm_inflight(shm, pool->slot[m]) + 1 <= cap;
 }
 
+/* Clockwise from hash to the first usable member of the class under its cap. */
 int
 bal_hash_lookup(struct shm *shm, const struct bal_pool *pool,
     const struct bal_request *req, uint32_t hash, bool backup)
@@ -219,7 +225,7 @@ bal_hash_lookup(struct shm *shm, const struct bal_pool *pool,
 		if (pool->backup[m] != backup)
 			continue;
 		if (!bal_usable(shm, pool, m)) {
-			/* Spares walking the whole ring when the class is down. */
+			/* Saves walking the ring when the class is out. */
 			if (++skipped == pool->nmembers[c] &&
 			    !bal_any_usable(shm, pool, backup))
 				return -1;
@@ -329,6 +335,7 @@ bal_hash_addr(const struct sockaddr *sa, uint32_t *hash)
 	return false;
 }
 
+/* Hash the request's key as the backend's hash_key names it. */
 bool
 bal_hash_key(const struct bal_pool *pool, const struct bal_request *req,
     uint32_t *hash)

@@ -61,6 +61,7 @@ bal_leastconn_tie(struct shm *shm, const struct bal_pool *pool,
 	return -1;
 }
 
+/* One pass for the least load and its ties; a second only to rotate ties. */
 int
 bal_leastconn_pick(struct shm *shm, const struct bal_pool *pool,
     const struct bal_request *req, bool backup)
@@ -89,7 +90,8 @@ bal_leastconn_pick(struct shm *shm, const struct bal_pool *pool,
 	/*
 	 * A ticket only when there is a tie to break: the primaries never
 	 * spend one the backups would miss, and each value goes to one pick,
-	 * so n tied servers get one pick each out of n tickets.
+	 * so n tied servers get one pick each out of n tickets. Relaxed: the
+	 * ticket orders nothing but the turns.
 	 */
 	t = atomic_fetch_add_explicit(&pool->shared->ticket, 1,
 	    memory_order_relaxed);

@@ -120,7 +120,8 @@ bal_random2_scan(struct shm *shm, const struct bal_pool *pool,
 		uint32_t m = pool->members[c][i];
 
 		if ((int)m != other && bal_usable(shm, pool, m))
-			total += bal_effective_weight(shm, pool, m, req->now_ms);
+			total += bal_effective_weight(shm, pool, m,
+			    req->now_ms);
 	}
 	if (total == 0)
 		return -1;
@@ -163,6 +164,7 @@ bal_random2_draw(struct shm *shm, const struct bal_pool *pool,
 	return bal_random2_scan(shm, pool, req, c, other, eff);
 }
 
+/* Two different members by weight; the one with less in flight per weight. */
 int
 bal_random2_pick(struct shm *shm, const struct bal_pool *pool,
     const struct bal_request *req, bool backup)

@@ -23,16 +23,35 @@
 #include "balancer/balancer.h"
 #include "shm/shm.h"
 
-/* Fill swrr[c] with one period of smooth WRR over the members of class c. */
+static uint32_t
+bal_roundrobin_gcd(uint32_t a, uint32_t b)
+{
+	while (b != 0) {
+		uint32_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/*
+ * Fill swrr[c] with one period of smooth WRR over the members of class c.
+ * Weights are divided by their greatest common divisor first: scaling
+ * every weight scales every current value alike, so the sequence is the
+ * same, and the period (all 256s: one pick each) stays short.
+ */
 static int
 bal_roundrobin_period(struct bal_pool *pool, int c)
 {
-	uint32_t n = pool->nmembers[c], total = 0, best;
+	uint32_t n = pool->nmembers[c], total = 0, best, g = 0;
 	const uint32_t *members = pool->members[c];
 	int64_t *cur;
 
 	for (uint32_t i = 0; i < n; i++)
-		total += pool->weight[members[i]];
+		g = bal_roundrobin_gcd(pool->weight[members[i]], g);
+	for (uint32_t i = 0; i < n; i++)
+		total += pool->weight[members[i]] / g;
 	if (total == 0)
 		return 0;
 	if ((cur = calloc(n, sizeof(*cur))) == NULL)
@@ -45,7 +64,7 @@ bal_roundrobin_period(struct bal_pool *pool, int c)
 		/* The first of equal maxima wins, as in nginx. */
 		best = 0;
 		for (uint32_t i = 0; i < n; i++) {
-			cur[i] += pool->weight[members[i]];
+			cur[i] += pool->weight[members[i]] / g;
 			if (cur[i] > cur[best])
 				best = i;
 		}
@@ -126,6 +145,7 @@ bal_roundrobin_claim(struct shm *shm, const struct bal_pool *pool,
 	}
 }
 
+/* The member at the next ticket's position, past those that do not take it. */
 int
 bal_roundrobin_pick(struct shm *shm, const struct bal_pool *pool,
     const struct bal_request *req, bool backup)

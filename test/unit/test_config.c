@@ -352,6 +352,44 @@ test_err_lines(void **state)
 	load_err(text, NAME ":6:", "line too long");
 }
 
+/* The balancing keys: algorithms, hash keys, bounded loads, slow start. */
+static void
+test_balancing_keys(void **state)
+{
+	struct config *cfg;
+	const struct backend_conf *be;
+
+	(void)state;
+	cfg = load_ok(MINIMAL "balance = hash\nhash_key = cookie:sid\n"
+	    "hash_bounded = 1.25\nslow_start = 30s\n"
+	    "server = [::1]:9002 weight=3 disabled\n");
+	be = &cfg->backends[0];
+	assert_int_equal(be->balance, CONFIG_BALANCE_HASH);
+	assert_int_equal(be->hash_key, CONFIG_HASH_COOKIE);
+	assert_string_equal(be->hash_key_name, "sid");
+	assert_int_equal(be->hash_bounded_pct, 125);
+	assert_int_equal(be->slow_start_ms, 30000);
+	assert_false(be->servers[0].disabled);
+	assert_true(be->servers[1].disabled);
+	assert_string_equal(be->servers[1].id, "[::1]:9002");
+	config_free(cfg);
+	cfg = load_ok(MINIMAL "balance = leastconn\nhash_key = header:X-User\n"
+	    "hash_bounded = 2\n");
+	be = &cfg->backends[0];
+	assert_int_equal(be->balance, CONFIG_BALANCE_LEASTCONN);
+	assert_int_equal(be->hash_key, CONFIG_HASH_HEADER);
+	assert_string_equal(be->hash_key_name, "X-User");
+	assert_int_equal(be->hash_bounded_pct, 200);
+	assert_int_equal(be->slow_start_ms, 0);
+	config_free(cfg);
+	cfg = load_ok(MINIMAL "balance = random2\nhash_key = uri\n");
+	assert_int_equal(cfg->backends[0].balance, CONFIG_BALANCE_RANDOM2);
+	assert_int_equal(cfg->backends[0].hash_key, CONFIG_HASH_URI);
+	assert_null(cfg->backends[0].hash_key_name);
+	assert_int_equal(cfg->backends[0].hash_bounded_pct, 0);
+	config_free(cfg);
+}
+
 static void
 test_err_values(void **state)
 {
@@ -371,7 +409,16 @@ test_err_values(void **state)
 	load_err(MINIMAL "keepalive = 10001\n", NAME ":6:",
 	    "from 0 to 10000");
 	load_err(MINIMAL "keepalive = -1\n", NAME ":6:", "keepalive");
-	load_err(MINIMAL "balance = leastconn\n", NAME ":6:", "'leastconn'");
+	load_err(MINIMAL "balance = first\n", NAME ":6:", "'first'");
+	load_err(MINIMAL "hash_key = body\n", NAME ":6:", "header:NAME");
+	load_err(MINIMAL "hash_key = header:\n", NAME ":6:", "header:NAME");
+	load_err(MINIMAL "hash_key = cookie:a;b\n", NAME ":6:", "invalid name");
+	load_err(MINIMAL "hash_bounded = 0.5\n", NAME ":6:", "1.0 to 10.0");
+	load_err(MINIMAL "hash_bounded = 11\n", NAME ":6:", "1.0 to 10.0");
+	load_err(MINIMAL "hash_bounded = 1.2x\n", NAME ":6:", "'1.2x'");
+	load_err(MINIMAL "slow_start = 2h\n", NAME ":6:", "1h");
+	load_err(MINIMAL "server = 127.0.0.1:9002 disabled disabled\n",
+	    NAME ":6:", "given twice");
 	load_err(MINIMAL "connect_timeout = 2x\n", NAME ":6:", "unknown unit");
 	load_err(MINIMAL "connect_timeout = 0\n", NAME ":6:",
 	    "from 1ms to 24h");
@@ -563,6 +610,7 @@ main(void)
 		cmocka_unit_test(test_err_sections),
 		cmocka_unit_test(test_err_keys),
 		cmocka_unit_test(test_err_lines),
+		cmocka_unit_test(test_balancing_keys),
 		cmocka_unit_test(test_err_values),
 		cmocka_unit_test(test_err_addresses),
 		cmocka_unit_test(test_err_duplicates),

@@ -98,6 +98,22 @@ test_smooth_sequence(void **state)
 	fx_close(&f);
 }
 
+/* Weights 250,50,50 (any multiple) pick in the very same order as 5,1,1. */
+static void
+test_scaled_weights(void **state)
+{
+	static const int expect[7] = { 0, 0, 1, 0, 2, 0, 0 };
+	struct fixture f;
+
+	(void)state;
+	fx_open(&f, "server = 127.0.0.1:9001 weight=250\n"
+	    "server = 127.0.0.1:9002 weight=50\n"
+	    "server = 127.0.0.1:9003 weight=50\n");
+	for (int i = 0; i < 70; i++)
+		assert_int_equal(fx_pick(&f), expect[i % 7]);
+	fx_close(&f);
+}
+
 /* 7,000 picks give exactly 5,000 / 1,000 / 1,000. */
 static void
 test_weights_exact(void **state)
@@ -171,7 +187,8 @@ test_random_weights_exact(void **state)
 			w[i] = 1 + (uint32_t)(bal_random(&seed) % 40);
 			total += w[i];
 			off += snprintf(servers + off, sizeof(servers) - off,
-			    "server = 127.0.0.1:%u weight=%u\n", 9001 + i, w[i]);
+			    "server = 127.0.0.1:%u weight=%u\n", 9001 + i,
+			    w[i]);
 		}
 		fx_open(&f, servers);
 		fx_count(&f, (int)total * 3, counts);
@@ -344,6 +361,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_smooth_sequence),
+		cmocka_unit_test(test_scaled_weights),
 		cmocka_unit_test(test_weights_exact),
 		cmocka_unit_test(test_no_bursts),
 		cmocka_unit_test(test_random_weights_exact),

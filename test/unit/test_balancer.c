@@ -1,0 +1,512 @@
+/*
+ * Unit tests for balancer/balancer.c and what every algorithm shares: slow
+ * start, backups, skipping drained and maintained servers, and a fuzz of
+ * random pools that no algorithm may answer out of range.
+ */
+#include "autoconf.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "balancer/balancer.h"
+#include "common/config.h"
+#include "shm/shm.h"
+#include "worker/http.h"
+
+#define CFG_HEAD "[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n" \
+	"[backend app]\n"
+
+#define NOW_MS	1000000000ULL	/* any monotonic "now" well above 0 */
+
+static const char *const algorithms[] = {
+	"roundrobin", "leastconn", "random2", "hash",
+};
+#define NALGORITHMS (sizeof(algorithms) / sizeof(algorithms[0]))
+
+struct fixture {
+	struct config *cfg;
+	struct shm *shm;
+	struct bal_pool *pool;
+	uint64_t rng;
+	struct bal_request req;
+	struct sockaddr_in client;
+};
+
+static void
+fx_open(struct fixture *f, const char *opts, const char *servers)
+{
+	size_t len = strlen(CFG_HEAD) + strlen(opts) + strlen(servers) + 1;
+	char *text, err[256];
+
+	memset(f, 0, sizeof(*f));
+	if ((text = malloc(len)) == NULL)
+		fail_msg("malloc");
+	snprintf(text, len, "%s%s%s", CFG_HEAD, opts, servers);
+	if (config_load_string("t.ini", text, &f->cfg, err, sizeof(err)) != 0)
+		fail_msg("%s: %s", err, text);
+	free(text);
+	if ((f->shm = shm_new_sized(64, 4, 4)) == NULL)
+		fail_msg("shm_new_sized");
+	if (shm_publish(f->shm, f->cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	if ((f->pool = balancer_build(f->shm, &f->cfg->backends[0])) == NULL)
+		fail_msg("balancer_build");
+	f->rng = 0x5851f42d4c957f2dULL;
+	f->req.rng = &f->rng;
+	f->req.now_ms = NOW_MS;
+	f->client.sin_family = AF_INET;
+	f->client.sin_addr.s_addr = htonl(0xc0000201);
+	f->req.client = (struct sockaddr *)&f->client;
+	f->req.uri = "/";
+	f->req.uri_len = 1;
+}
+
+static void
+fx_close(struct fixture *f)
+{
+	balancer_free(f->pool);
+	shm_free(f->shm);
+	config_free(f->cfg);
+}
+
+static struct shm_server_sh *
+fx_server(struct fixture *f, int m)
+{
+	return &f->shm->servers[f->pool->slot[m]];
+}
+
+static int
+fx_pick(struct fixture *f)
+{
+	int m = balancer_pick(f->shm, f->pool, &f->req);
+
+	assert_true(m >= -1 && m < (int)f->pool->n);
+	return m;
+}
+
+/* Vary the hash key from pick to pick so hash pools spread too. */
+static void
+fx_next_client(struct fixture *f)
+{
+	f->client.sin_addr.s_addr = htonl((uint32_t)bal_random(&f->rng));
+}
+
+static void
+fx_ramp(struct fixture *f, int m, uint64_t elapsed_ms)
+{
+	atomic_store(&fx_server(f, m)->up_since_ms, NOW_MS - elapsed_ms);
+}
+
+/* Effective weight: 1/16 at first, linear, full after slow_start. */
+static void
+test_effective_weight(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	fx_open(&f, "slow_start = 10s\n", "server = 127.0.0.1:9001 weight=16\n"
+	    "server = 127.0.0.1:9002 weight=256\nserver = 127.0.0.1:9003\n");
+	/* Not ramping (up_since 0): the configured weight. */
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 16);
+	fx_ramp(&f, 0, 0);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 1);
+	fx_ramp(&f, 0, 5000);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 8);
+	fx_ramp(&f, 0, 9999);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 15);
+	fx_ramp(&f, 0, 10000);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 16);
+	fx_ramp(&f, 0, 3600000);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 16);
+	/* A clock read just before the master's stamp: the floor. */
+	atomic_store(&fx_server(&f, 0)->up_since_ms, NOW_MS + 5);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 1);
+
+	/* Linear and never below max(1, weight/16) = 16 for weight 256. */
+	for (uint64_t e = 0, prev = 0; e <= 10000; e += 250) {
+		uint32_t w;
+
+		fx_ramp(&f, 1, e);
+		w = bal_effective_weight(f.shm, f.pool, 1, NOW_MS);
+		assert_true(w >= prev);
+		assert_int_equal(w, 256 * e / 10000 > 16 ?
+		    256 * e / 10000 : 16);
+		prev = w;
+	}
+	/* Weight 1 stays 1 all along. */
+	fx_ramp(&f, 2, 100);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 2, NOW_MS), 1);
+	fx_close(&f);
+
+	/* slow_start off: up_since does not matter. */
+	fx_open(&f, "", "server = 127.0.0.1:9001 weight=16\n");
+	fx_ramp(&f, 0, 1);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 16);
+	fx_close(&f);
+}
+
+/* Share of picks member 0 gets while ramping, elapsed ms into a 10 s ramp. */
+static double
+ramp_share(const char *algorithm, uint64_t elapsed, bool hold)
+{
+	struct fixture f;
+	char opts[128];
+	int counts[2] = { 0 };
+	const int picks = 4000;
+
+	snprintf(opts, sizeof(opts), "balance = %s\nslow_start = 10s\n",
+	    algorithm);
+	fx_open(&f, opts, "server = 127.0.0.1:9001 weight=10\n"
+	    "server = 127.0.0.1:9002 weight=10\n");
+	fx_ramp(&f, 0, elapsed);
+	for (int i = 0; i < picks; i++) {
+		int m = fx_pick(&f);
+
+		assert_true(m >= 0);
+		counts[m]++;
+		/* leastconn needs load to tell weights apart: hold it. */
+		if (hold)
+			atomic_fetch_add(&fx_server(&f, m)->inflight, 1);
+	}
+	fx_close(&f);
+	return (double)counts[0] / picks;
+}
+
+/*
+ * A ramping server's share grows with time, near eff/(eff + 10) against a
+ * full weight-10 peer, and reaches half when the ramp is over.
+ */
+static void
+test_slow_start_share(void **state)
+{
+	static const uint64_t steps[] = { 1000, 2500, 5000, 7500, 10000 };
+	static const char *const ramped[] = { "roundrobin", "leastconn",
+	    "random2" };
+
+	(void)state;
+	for (size_t a = 0; a < 3; a++) {
+		double prev = 0;
+
+		for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+			double eff = 10.0 * steps[s] / 10000, share;
+
+			if (eff < 1)
+				eff = 1;
+			eff = (double)(uint32_t)eff;
+			share = ramp_share(ramped[a], steps[s],
+			    strcmp(ramped[a], "leastconn") == 0);
+			if (share <= prev || share < eff / (eff + 10) - 0.04 ||
+			    share > eff / (eff + 10) + 0.04)
+				fail_msg("%s at %llu ms: share %.3f, expected "
+				    "%.3f", ramped[a],
+				    (unsigned long long)steps[s], share,
+				    eff / (eff + 10));
+			prev = share;
+		}
+	}
+}
+
+/*
+ * Every algorithm: primaries while any is usable, then the backups, then
+ * -1; a primary coming back takes over again.
+ */
+static void
+test_backups_every_algorithm(void **state)
+{
+	(void)state;
+	for (size_t a = 0; a < NALGORITHMS; a++) {
+		struct fixture f;
+		char opts[64];
+
+		snprintf(opts, sizeof(opts), "balance = %s\n", algorithms[a]);
+		fx_open(&f, opts, "server = 127.0.0.1:9001 backup\n"
+		    "server = 127.0.0.1:9002\nserver = 127.0.0.1:9003 backup\n"
+		    "server = 127.0.0.1:9004 weight=3\n");
+		for (int i = 0; i < 200; i++, fx_next_client(&f)) {
+			int m = fx_pick(&f);
+
+			assert_true(m == 1 || m == 3);
+		}
+		atomic_store(&fx_server(&f, 1)->health, SHM_HEALTH_DOWN);
+		for (int i = 0; i < 200; i++, fx_next_client(&f))
+			assert_int_equal(fx_pick(&f), 3);
+		atomic_store(&fx_server(&f, 3)->admin, SHM_ADMIN_DRAIN);
+		{
+			int counts[4] = { 0 };
+
+			for (int i = 0; i < 400; i++, fx_next_client(&f)) {
+				int m = fx_pick(&f);
+
+				assert_true(m == 0 || m == 2);
+				counts[m]++;
+			}
+			/* Both backups serve (hash: over many clients). */
+			assert_true(counts[0] > 100 && counts[2] > 100);
+		}
+		atomic_store(&fx_server(&f, 0)->admin, SHM_ADMIN_MAINT);
+		for (int i = 0; i < 50; i++, fx_next_client(&f))
+			assert_int_equal(fx_pick(&f), 2);
+		atomic_store(&fx_server(&f, 2)->health, SHM_HEALTH_DOWN);
+		assert_int_equal(fx_pick(&f), -1);
+		atomic_store(&fx_server(&f, 3)->admin, SHM_ADMIN_ACTIVE);
+		for (int i = 0; i < 50; i++, fx_next_client(&f))
+			assert_int_equal(fx_pick(&f), 3);
+		fx_close(&f);
+	}
+}
+
+/* Every algorithm skips drained, maintained and down servers. */
+static void
+test_skips_unusable_every_algorithm(void **state)
+{
+	static const uint32_t bad[3][2] = {
+		{ SHM_ADMIN_DRAIN, SHM_HEALTH_UP },
+		{ SHM_ADMIN_MAINT, SHM_HEALTH_UP },
+		{ SHM_ADMIN_ACTIVE, SHM_HEALTH_DOWN },
+	};
+
+	(void)state;
+	for (size_t a = 0; a < NALGORITHMS; a++) {
+		for (int b = 0; b < 3; b++) {
+			struct fixture f;
+			char opts[64];
+			int counts[6] = { 0 };
+
+			snprintf(opts, sizeof(opts), "balance = %s\n",
+			    algorithms[a]);
+			fx_open(&f, opts, "server = 127.0.0.1:9001 weight=9\n"
+			    "server = 127.0.0.1:9002\n"
+			    "server = 127.0.0.1:9003 weight=9\n"
+			    "server = 127.0.0.1:9004\n"
+			    "server = 127.0.0.1:9005 weight=9\n"
+			    "server = 127.0.0.1:9006 disabled\n");
+			for (int m = 0; m < 6; m += 2) {
+				atomic_store(&fx_server(&f, m)->admin,
+				    bad[b][0]);
+				atomic_store(&fx_server(&f, m)->health,
+				    bad[b][1]);
+			}
+			for (int i = 0; i < 600; i++, fx_next_client(&f))
+				counts[fx_pick(&f)]++;
+			assert_int_equal(counts[0] + counts[2] + counts[4], 0);
+			assert_int_equal(counts[5], 0);
+			assert_int_equal(counts[1] + counts[3], 600);
+			assert_true(counts[1] > 150 && counts[3] > 150);
+			fx_close(&f);
+		}
+	}
+}
+
+/* A random server line: weight, and sometimes backup or disabled. */
+static int
+fuzz_server(char *out, size_t len, uint64_t *seed, uint32_t i)
+{
+	uint32_t w = bal_random(seed) % 4 == 0 ?
+	    1 + (uint32_t)(bal_random(seed) % 256) :
+	    1 + (uint32_t)(bal_random(seed) % 5);
+	uint64_t r = bal_random(seed);
+
+	return snprintf(out, len, "server = %s:%u weight=%u%s%s\n",
+	    i % 3 == 2 ? "[::1]" : "127.0.0.1", 9001 + i, w,
+	    r % 5 == 0 ? " backup" : "", r % 11 == 0 ? " disabled" : "");
+}
+
+/* A random request: client v4/v6/none, a uri, and maybe the key headers. */
+static void
+fuzz_request(struct fixture *f, uint64_t *seed, struct sockaddr_in6 *six,
+    struct http_msg *msg, char *uri)
+{
+	uint64_t r = bal_random(seed);
+
+	switch (r % 3) {
+	case 0:
+		fx_next_client(f);
+		f->req.client = (struct sockaddr *)&f->client;
+		break;
+	case 1:
+		six->sin6_family = AF_INET6;
+		memcpy(&six->sin6_addr, seed, sizeof(*seed));
+		f->req.client = (struct sockaddr *)six;
+		break;
+	default:
+		f->req.client = NULL;
+	}
+	snprintf(uri, 32, "/p/%u", (unsigned)(r >> 40) % 1000);
+	f->req.uri = (r >> 8) % 7 == 0 ? NULL : uri;
+	f->req.uri_len = strlen(uri);
+	memset(msg, 0, sizeof(*msg));
+	if ((r >> 16) % 2) {
+		msg->headers[0].name.p = "X-Key";
+		msg->headers[0].name.len = 5;
+		msg->headers[0].value.p = uri;
+		msg->headers[0].value.len = strlen(uri);
+		msg->headers[1].name.p = "Cookie";
+		msg->headers[1].name.len = 6;
+		msg->headers[1].value.p = "a=1; k=zz";
+		msg->headers[1].value.len = 9;
+		msg->nheaders = 2;
+	}
+	f->req.msg = (r >> 24) % 5 == 0 ? NULL : msg;
+}
+
+/* Check one pick against the truth of the moment. */
+static void
+fuzz_check(struct fixture *f, int m)
+{
+	bool primary = false, any = false;
+
+	for (uint32_t i = 0; i < f->pool->n; i++) {
+		if (!bal_usable(f->shm, f->pool, i))
+			continue;
+		any = true;
+		primary |= !f->pool->backup[i];
+	}
+	if (!any) {
+		assert_int_equal(m, -1);
+		return;
+	}
+	assert_true(m >= 0 && (uint32_t)m < f->pool->n);
+	assert_true(bal_usable(f->shm, f->pool, (uint32_t)m));
+	assert_true(f->pool->backup[m] == !primary);
+}
+
+/* The tables a build made only name real members. */
+static void
+fuzz_tables(const struct bal_pool *pool)
+{
+	for (int c = 0; c < 2; c++)
+		for (uint32_t i = 0; i < pool->swrr_len[c]; i++)
+			assert_true(pool->swrr[c][i] < pool->n);
+	for (uint32_t i = 0; i < pool->nring; i++) {
+		assert_true(pool->ring[i].member < pool->n);
+		assert_true(i == 0 || pool->ring[i - 1].hash <=
+		    pool->ring[i].hash);
+	}
+}
+
+/*
+ * Point the parsed backend at another algorithm and key, as if the config
+ * had said so, and reset the servers' shared state: one parse and one
+ * segment serve all four algorithms of a fuzz round.
+ */
+static void
+fuzz_rebuild(struct fixture *f, size_t algorithm, uint64_t r)
+{
+	static const struct {
+		enum config_hash_key key;
+		const char *name;
+	} keys[] = {
+		{ CONFIG_HASH_IP, NULL },
+		{ CONFIG_HASH_URI, NULL },
+		{ CONFIG_HASH_HEADER, "x-key" },
+		{ CONFIG_HASH_COOKIE, "k" },
+	};
+	struct backend_conf *be = &f->cfg->backends[0];
+
+	balancer_free(f->pool);
+	be->balance = (enum config_balance)algorithm;
+	be->hash_key = keys[r % 4].key;
+	free(be->hash_key_name);
+	be->hash_key_name = keys[r % 4].name != NULL ?
+	    strdup(keys[r % 4].name) : NULL;
+	be->hash_bounded_pct = (r >> 8) % 2 ? 125 : 0;
+	be->slow_start_ms = (r >> 16) % 2 ? 5000 : 0;
+	for (uint32_t m = 0; m < be->nservers; m++) {
+		struct shm_server_sh *sv =
+		    &f->shm->servers[be->servers[m].slot];
+
+		atomic_store(&sv->health, SHM_HEALTH_UP);
+		atomic_store(&sv->admin, be->servers[m].disabled ?
+		    SHM_ADMIN_MAINT : SHM_ADMIN_ACTIVE);
+		atomic_store(&sv->inflight, 0);
+		atomic_store(&sv->up_since_ms, 0);
+	}
+	if ((f->pool = balancer_build(f->shm, be)) == NULL)
+		fail_msg("balancer_build");
+}
+
+/* 1,000 random pools, every algorithm, random states: picks stay valid. */
+static void
+test_fuzz(void **state)
+{
+	uint64_t seed = 20240601;
+	struct sockaddr_in6 six;
+	struct http_msg *msg = malloc(sizeof(*msg));
+	char uri[32];
+
+	(void)state;
+	assert_non_null(msg);
+	for (int round = 0; round < 1000; round++) {
+		char servers[40 * 64];
+		uint32_t n = 1 + (uint32_t)(bal_random(&seed) % 30);
+		int off = 0;
+		struct fixture f;
+
+		for (uint32_t i = 0; i < n; i++)
+			off += fuzz_server(servers + off, sizeof(servers) - off,
+			    &seed, i);
+		fx_open(&f, "balance = leastconn\n", servers);
+		for (size_t a = 0; a < NALGORITHMS; a++) {
+			fuzz_rebuild(&f, a, bal_random(&seed));
+			assert_int_equal(f.pool->be->balance, a);
+			fuzz_tables(f.pool);
+			for (int k = 0; k < 12; k++) {
+				uint32_t m = (uint32_t)(bal_random(&seed) % n);
+				uint64_t s = bal_random(&seed);
+				int pick;
+
+				/* Stir one member's state and load. */
+				atomic_store(&fx_server(&f, (int)m)->health,
+				    s % 3 == 0 ? SHM_HEALTH_DOWN :
+				    SHM_HEALTH_UP);
+				atomic_store(&fx_server(&f, (int)m)->admin,
+				    (s >> 8) % 4 == 0 ? SHM_ADMIN_DRAIN :
+				    SHM_ADMIN_ACTIVE);
+				atomic_store(&fx_server(&f, (int)m)->inflight,
+				    (uint32_t)(s >> 16) % 100);
+				atomic_store(&fx_server(&f,
+				    (int)m)->up_since_ms, (s >> 32) % 2 ?
+				    NOW_MS - (s >> 40) % 8000 : 0);
+				fuzz_request(&f, &seed, &six, msg, uri);
+				pick = fx_pick(&f);
+				fuzz_check(&f, pick);
+			}
+		}
+		fx_close(&f);
+	}
+	free(msg);
+}
+
+/* NULL pools are refused and freeing NULL is a no-op. */
+static void
+test_null(void **state)
+{
+	struct bal_request req = { 0 };
+
+	(void)state;
+	assert_int_equal(balancer_pick(NULL, NULL, &req), -1);
+	balancer_free(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_effective_weight),
+		cmocka_unit_test(test_slow_start_share),
+		cmocka_unit_test(test_backups_every_algorithm),
+		cmocka_unit_test(test_skips_unusable_every_algorithm),
+		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_null),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
