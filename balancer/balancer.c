@@ -100,6 +100,53 @@ balancer_free(struct bal_pool *pool)
 	free(pool);
 }
 
+static bool
+bal_excluded(const struct bal_request *req, uint32_t m)
+{
+	for (uint32_t i = 0; i < req->nexclude; i++)
+		if (req->exclude[i] == m)
+			return true;
+	return false;
+}
+
+/*
+ * A retry must go to another server than those tried: when the algorithm
+ * chose a tried one, take the least loaded usable member not tried yet.
+ */
+static int
+bal_pick_other(struct shm *shm, const struct bal_pool *pool,
+    const struct bal_request *req, bool backup)
+{
+	int c = backup ? 1 : 0, best = -1;
+	uint64_t best_load = 0, best_w = 1;
+
+	for (uint32_t i = 0; i < pool->nmembers[c]; i++) {
+		uint32_t m = pool->members[c][i];
+		uint64_t load, w;
+
+		if (bal_excluded(req, m) || !bal_usable(shm, pool, m))
+			continue;
+		load = shm_inflight(shm, pool->slot[m]);
+		w = bal_effective_weight(shm, pool, m, req->now_ms);
+		if (best < 0 || load * best_w < best_load * w) {
+			best = (int)m;
+			best_load = load;
+			best_w = w;
+		}
+	}
+	return best;
+}
+
+bool
+balancer_has_other(const struct shm *shm, const struct bal_pool *pool,
+    const struct bal_request *req)
+{
+	for (uint32_t m = 0; m < pool->n; m++)
+		if (!bal_excluded(req, m) && bal_usable(shm, pool, m))
+			return true;
+	return false;
+}
+
 int
 balancer_pick(struct shm *shm, const struct bal_pool *pool,
     const struct bal_request *req)
@@ -127,6 +174,8 @@ balancer_pick(struct shm *shm, const struct bal_pool *pool,
 			m = bal_hash_lookup(shm, pool, req, hash, c == 1);
 		else
 			m = fn(shm, pool, req, c == 1);
+		if (m >= 0 && bal_excluded(req, (uint32_t)m))
+			m = bal_pick_other(shm, pool, req, c == 1);
 		if (m >= 0)
 			return m;
 	}
@@ -146,7 +195,7 @@ bal_usable(const struct shm *shm, const struct bal_pool *pool, uint32_t m)
 	return atomic_load_explicit(&sv->admin, memory_order_acquire) ==
 	    SHM_ADMIN_ACTIVE &&
 	    atomic_load_explicit(&sv->health, memory_order_acquire) ==
-	    SHM_HEALTH_UP;
+	    SHM_HEALTH_UP && outlier_admits(sv);
 }
 
 bool

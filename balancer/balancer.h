@@ -30,6 +30,8 @@ struct bal_request {
 	const struct http_msg *msg;	/* header:/cookie: keys; may be NULL */
 	uint64_t now_ms;		/* CLOCK_MONOTONIC, for slow start */
 	uint64_t *rng;			/* the caller's xorshift64 state, != 0 */
+	const uint32_t *exclude;	/* members not to pick (tried already) */
+	uint32_t nexclude;
 };
 
 /* A point on the consistent-hash ring. */
@@ -76,6 +78,34 @@ void balancer_free(struct bal_pool *pool);
  */
 int balancer_pick(struct shm *shm, const struct bal_pool *pool,
     const struct bal_request *req);
+
+/* Is any member usable that req does not exclude (a retry has somewhere to go)? */
+bool balancer_has_other(const struct shm *shm, const struct bal_pool *pool,
+    const struct bal_request *req);
+
+/* ---- outlier.c: passive failure handling ---- */
+
+struct shm_server_sh;
+
+enum outlier_claim {
+	OUTLIER_NORMAL,		/* not ejected: send as usual */
+	OUTLIER_TRIAL,		/* this request is the half-open trial */
+	OUTLIER_BUSY,		/* ejected, or another worker has the trial */
+};
+
+/* May the server be picked now (not ejected, or its ejection has run out)? */
+bool outlier_admits(const struct shm_server_sh *sv);
+/* After a pick: take the half-open trial if the server needs one. */
+enum outlier_claim outlier_claim(struct shm *shm, uint32_t slot);
+/*
+ * The request to member m succeeded (a response head, not a 5xx when
+ * fail_on_5xx) or failed (connect error, reset or timeout before a
+ * response, invalid response, 5xx when fail_on_5xx). max_fails failures in
+ * a row eject the server for fail_timeout, doubling per ejection in a row
+ * (5 minutes at most), within max_ejected_percent of the pool.
+ */
+void outlier_report(struct shm *shm, const struct bal_pool *pool, uint32_t m,
+    bool ok, bool trial);
 
 /* ---- shared by the algorithms (balancer.c) ---- */
 

@@ -72,6 +72,8 @@ static int config_backend_ref(struct config_ctx *, void *, const char *);
 static int config_server(struct config_ctx *, void *, const char *);
 static int config_hash_key(struct config_ctx *, void *, const char *);
 static int config_hash_bounded(struct config_ctx *, void *, const char *);
+static int config_health_expect(struct config_ctx *, void *, const char *);
+static int config_percent(struct config_ctx *, void *, const char *);
 
 static const struct config_enum config_log_levels[] = {
 	{ "error", LOG_LEVEL_ERROR },
@@ -86,6 +88,25 @@ static const struct config_enum config_balances[] = {
 	{ "leastconn", CONFIG_BALANCE_LEASTCONN },
 	{ "random2", CONFIG_BALANCE_RANDOM2 },
 	{ "hash", CONFIG_BALANCE_HASH },
+	{ NULL, 0 },
+};
+
+static const struct config_enum config_bools[] = {
+	{ "yes", 1 }, { "no", 0 }, { "on", 1 }, { "off", 0 },
+	{ "true", 1 }, { "false", 0 }, { "1", 1 }, { "0", 0 },
+	{ NULL, 0 },
+};
+
+static const struct config_enum config_health_kinds[] = {
+	{ "none", CONFIG_HEALTH_NONE },
+	{ "tcp", CONFIG_HEALTH_TCP },
+	{ "http", CONFIG_HEALTH_HTTP },
+	{ NULL, 0 },
+};
+
+static const struct config_enum config_health_states[] = {
+	{ "up", 0 },
+	{ "down", 1 },
 	{ NULL, 0 },
 };
 
@@ -109,6 +130,10 @@ static const struct config_key config_keys[] = {
 	    NULL, NULL, NULL, NULL),
 	G("max_connections", CONFIG_INT, max_connections, "10000", true, false,
 	    "1", "1000000", NULL, NULL),
+	G("drain_timeout", CONFIG_DURATION, drain_timeout_ms, "30s", true, false,
+	    "1ms", "1h", NULL, NULL),
+	G("log_file", CONFIG_STRING, log_file, NULL, true, false,
+	    NULL, NULL, NULL, NULL),
 
 	F("listen", CONFIG_SPECIAL, listens, NULL, false, true,
 	    NULL, NULL, NULL, config_listen),
@@ -130,6 +155,38 @@ static const struct config_key config_keys[] = {
 	    NULL, NULL, NULL, config_hash_bounded),
 	B("slow_start", CONFIG_DURATION, slow_start_ms, "0", true, false,
 	    "0", "1h", NULL, NULL),
+	B("health_check", CONFIG_ENUM, health_check, "none", true, false,
+	    NULL, NULL, config_health_kinds, NULL),
+	B("health_path", CONFIG_STRING, health_path, NULL, true, false,
+	    NULL, NULL, NULL, NULL),
+	B("health_host", CONFIG_STRING, health_host, NULL, true, false,
+	    NULL, NULL, NULL, NULL),
+	B("health_expect", CONFIG_SPECIAL, health_expect, "200-399", true,
+	    false, NULL, NULL, NULL, config_health_expect),
+	B("health_interval", CONFIG_DURATION, health_interval_ms, "2s", true,
+	    false, "10ms", "1h", NULL, NULL),
+	B("health_timeout", CONFIG_DURATION, health_timeout_ms, "1s", true,
+	    false, "1ms", "1h", NULL, NULL),
+	B("health_rise", CONFIG_INT, health_rise, "2", true, false,
+	    "1", "100", NULL, NULL),
+	B("health_fall", CONFIG_INT, health_fall, "3", true, false,
+	    "1", "100", NULL, NULL),
+	B("health_initial", CONFIG_ENUM, health_initial_down, "up", true, false,
+	    NULL, NULL, config_health_states, NULL),
+	B("max_fails", CONFIG_INT, max_fails, "5", true, false,
+	    "0", "1000", NULL, NULL),
+	B("fail_timeout", CONFIG_DURATION, fail_timeout_ms, "10s", true, false,
+	    "1ms", "5m", NULL, NULL),
+	B("fail_on_5xx", CONFIG_ENUM, fail_on_5xx, "no", true, false,
+	    NULL, NULL, config_bools, NULL),
+	B("max_ejected_percent", CONFIG_SPECIAL, max_ejected_percent, "50%",
+	    true, false, NULL, NULL, NULL, config_percent),
+	B("retries", CONFIG_INT, retries, "2", true, false,
+	    "0", "10", NULL, NULL),
+	B("retry_backoff", CONFIG_DURATION, retry_backoff_ms, "10ms", true,
+	    false, "0", "10s", NULL, NULL),
+	B("retry_budget", CONFIG_SPECIAL, retry_budget_pct, "20%", true, false,
+	    NULL, NULL, NULL, config_percent),
 	B("server", CONFIG_SPECIAL, servers, NULL, true, true,
 	    NULL, NULL, NULL, config_server),
 	B("keepalive", CONFIG_INT, keepalive, "32", true, false,
@@ -162,6 +219,7 @@ struct config_ctx {
 	char *err;
 	size_t errlen;
 	bool failed;
+	const struct config_key *key;	/* the key a special parser serves */
 };
 
 static const char *const config_sect_names[] = {
@@ -451,6 +509,56 @@ config_hash_bounded(struct config_ctx *ctx, void *base, const char *value)
 	return 0;
 }
 
+/* "200-399,404": up to CONFIG_MAX_EXPECT status codes or ranges. */
+static int
+config_health_expect(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct backend_conf *be = base;
+	const char *p = value;
+	char *end;
+	unsigned long lo, hi;
+
+	be->nhealth_expect = 0;
+	while (*p != '\0') {
+		lo = strtoul(p, &end, 10);
+		hi = lo;
+		if (end != p && *end == '-')
+			hi = strtoul(p = end + 1, &end, 10);
+		if (end == p || lo < 100 || hi > 599 || lo > hi ||
+		    (*end != ',' && *end != '\0') ||
+		    be->nhealth_expect == CONFIG_MAX_EXPECT || !isdigit(
+		    (unsigned char)*p)) {
+			config_err(ctx, ctx->lineno, "health_expect: invalid "
+			    "value '%s'; expected status codes or ranges such "
+			    "as 200-399,404 (at most %d)", value,
+			    CONFIG_MAX_EXPECT);
+			return -1;
+		}
+		be->health_expect[be->nhealth_expect++] =
+		    (struct status_range){ (uint16_t)lo, (uint16_t)hi };
+		p = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* "20%" or "20": a whole percentage from 0 to 100 into a uint32_t field. */
+static int
+config_percent(struct config_ctx *ctx, void *base, const char *value)
+{
+	const struct config_key *k = ctx->key;
+	char *end;
+	unsigned long v = strtoul(value, &end, 10);
+
+	if (end == value || !isdigit((unsigned char)value[0]) || v > 100 ||
+	    (*end == '%' ? end[1] != '\0' : *end != '\0')) {
+		config_err(ctx, ctx->lineno, "%s: invalid value '%s'; expected "
+		    "a percentage from 0%% to 100%%", k->key, value);
+		return -1;
+	}
+	*(uint32_t *)(void *)((char *)base + k->off) = (uint32_t)v;
+	return 0;
+}
+
 /* "ADDRESS [weight=N] [backup] [disabled]", words separated by blanks. */
 static int
 config_server(struct config_ctx *ctx, void *base, const char *value)
@@ -576,6 +684,7 @@ config_set(struct config_ctx *ctx, const struct config_key *k, void *base,
 		return (*(char **)(void *)p = config_strdup(ctx, value)) ==
 		    NULL ? -1 : 0;
 	case CONFIG_SPECIAL:
+		ctx->key = k;
 		return k->fn(ctx, base, value);
 	}
 	config_expect(k, expect, sizeof(expect));
@@ -1039,6 +1148,8 @@ config_free_backend(struct backend_conf *be)
 		free(be->servers[i].name);
 	free(be->servers);
 	free(be->hash_key_name);
+	free(be->health_path);
+	free(be->health_host);
 	free(be->name);
 }
 
@@ -1056,6 +1167,7 @@ config_free(struct config *cfg)
 		config_free_backend(&cfg->backends[i]);
 	free(cfg->backends);
 	free(cfg->pidfile);
+	free(cfg->log_file);
 	free(cfg->path);
 	free(cfg);
 }

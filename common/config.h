@@ -25,6 +25,18 @@ enum config_hash_key {
 	CONFIG_HASH_COOKIE,		/* value of cookie hash_key_name */
 };
 
+enum config_health {
+	CONFIG_HEALTH_NONE,
+	CONFIG_HEALTH_TCP,		/* connect succeeds */
+	CONFIG_HEALTH_HTTP,		/* GET health_path answers health_expect */
+};
+
+#define CONFIG_MAX_EXPECT	8	/* status ranges in health_expect */
+
+struct status_range {
+	uint16_t lo, hi;
+};
+
 struct server_conf {
 	char *name;			/* address as written: "127.0.0.1:9001" */
 	struct sockaddr_storage addr;
@@ -45,6 +57,25 @@ struct backend_conf {
 	uint32_t hash_bounded_pct;	/* bounded loads: 125 = 1.25x mean; 0 off */
 	uint32_t slow_start_ms;		/* ramp after coming back up; 0 off */
 	uint32_t pool_slot;		/* shm pool slot (set by shm_publish) */
+	/* active health checks, run by the master */
+	int health_check;		/* enum config_health */
+	char *health_path;		/* NULL: "/" */
+	char *health_host;		/* NULL: the server's address */
+	struct status_range health_expect[CONFIG_MAX_EXPECT];
+	size_t nhealth_expect;
+	uint32_t health_interval_ms;
+	uint32_t health_timeout_ms;
+	uint32_t health_rise;
+	uint32_t health_fall;
+	int health_initial_down;	/* servers start down until checks pass */
+	/* passive failure handling, in the workers */
+	uint32_t max_fails;		/* consecutive failures that eject; 0 off */
+	uint32_t fail_timeout_ms;	/* first ejection; doubles, up to 5 min */
+	int fail_on_5xx;		/* a 5xx response counts as a failure */
+	uint32_t max_ejected_percent;	/* never eject more of the pool */
+	uint32_t retries;		/* extra tries on another server */
+	uint32_t retry_backoff_ms;	/* base of the exponential backoff */
+	uint32_t retry_budget_pct;	/* retries per 100 recent requests */
 	struct server_conf *servers;
 	size_t nservers;
 	uint32_t keepalive;		/* idle pooled conns per worker per server */
@@ -80,6 +111,8 @@ struct config {
 	int log_level;			/* enum log_level */
 	char *pidfile;			/* NULL when not set */
 	uint32_t max_connections;	/* per worker */
+	uint32_t drain_timeout_ms;	/* longest an old worker finishes work */
+	char *log_file;			/* NULL: stderr */
 	struct frontend_conf *frontends;
 	size_t nfrontends;
 	struct backend_conf *backends;

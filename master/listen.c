@@ -1,4 +1,4 @@
-/* Owns the listening sockets: the master opens them and keeps them for its lifetime. */
+/* Owns the listening sockets: the master opens them and keeps them across reloads. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -51,44 +51,134 @@ fail:
 	return -1;
 }
 
-int
-listen_open_all(const struct config *cfg, struct listeners *out)
+static bool
+listen_same(const struct lsock *s, const struct listen_conf *lc)
 {
-	size_t total = 0;
+	return s->addrlen == lc->addrlen &&
+	    memcmp(&s->addr, &lc->addr, lc->addrlen) == 0;
+}
 
+/* How many sockets the pool has for lc's address. */
+static uint32_t
+listen_count(const struct lpool *pool, const struct listen_conf *lc)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < pool->n; i++)
+		if (listen_same(&pool->v[i], lc))
+			n++;
+	return n;
+}
+
+/* Open sockets for lc until the pool has want of them. */
+static int
+listen_fill(struct lpool *pool, const struct listen_conf *lc, uint32_t want)
+{
+	for (uint32_t have = listen_count(pool, lc); have < want; have++) {
+		struct lsock *s;
+
+		if (pool->n == pool->cap) {
+			size_t cap = pool->cap ? pool->cap * 2 : 16;
+			struct lsock *v = realloc(pool->v, cap * sizeof(*v));
+
+			if (v == NULL)
+				return -1;
+			pool->v = v;
+			pool->cap = cap;
+		}
+		s = &pool->v[pool->n];
+		if ((s->fd = listen_open_one(lc)) == -1)
+			return -1;
+		s->addr = lc->addr;
+		s->addrlen = lc->addrlen;
+		s->idx = have;
+		snprintf(s->text, sizeof(s->text), "%s", lc->text);
+		pool->n++;
+	}
+	return 0;
+}
+
+/* Append one assignment to out (capacity was reserved by the caller). */
+static void
+listen_assign(struct listeners *out, const struct lsock *s, uint32_t frontend,
+    uint32_t workers)
+{
+	struct listener *l = &out->v[out->n++];
+
+	l->fd = s->fd;
+	l->frontend = frontend;
+	l->worker = s->idx % workers;
+	snprintf(l->text, sizeof(l->text), "%s", s->text);
+}
+
+int
+listen_prepare(struct lpool *pool, const struct config *cfg,
+    struct listeners *out)
+{
 	out->n = 0;
+	out->v = NULL;
 	for (size_t f = 0; f < cfg->nfrontends; f++)
-		total += cfg->frontends[f].nlistens * cfg->workers;
-	if ((out->v = calloc(total ? total : 1, sizeof(*out->v))) == NULL)
+		for (size_t l = 0; l < cfg->frontends[f].nlistens; l++)
+			if (listen_fill(pool, &cfg->frontends[f].listens[l],
+			    cfg->workers) == -1)
+				return -1;
+	if ((out->v = calloc(pool->n + 1, sizeof(*out->v))) == NULL)
 		return -1;
 	for (size_t f = 0; f < cfg->nfrontends; f++) {
 		const struct frontend_conf *fe = &cfg->frontends[f];
 
-		for (size_t l = 0; l < fe->nlistens; l++) {
-			for (uint32_t w = 0; w < cfg->workers; w++) {
-				struct listener *li = &out->v[out->n];
-
-				if ((li->fd = listen_open_one(&fe->listens[l])) == -1)
-					goto fail;
-				li->frontend = (uint32_t)f;
-				li->worker = w;
-				snprintf(li->text, sizeof(li->text), "%s",
-				    fe->listens[l].text);
-				out->n++;
-			}
-		}
+		for (size_t l = 0; l < fe->nlistens; l++)
+			for (size_t i = 0; i < pool->n; i++)
+				if (listen_same(&pool->v[i], &fe->listens[l]))
+					listen_assign(out, &pool->v[i],
+					    (uint32_t)f, cfg->workers);
 	}
 	return 0;
-fail:
-	listen_close_all(out);
-	return -1;
+}
+
+/* Does any live config listen on s's address? */
+static bool
+listen_in_use(const struct lsock *s, const struct config *const *live,
+    size_t nlive)
+{
+	for (size_t c = 0; c < nlive; c++)
+		for (size_t f = 0; f < live[c]->nfrontends; f++)
+			for (size_t l = 0; l < live[c]->frontends[f].nlistens; l++)
+				if (listen_same(s, &live[c]->frontends[f].listens[l]))
+					return true;
+	return false;
 }
 
 void
-listen_close_all(struct listeners *ls)
+listen_prune(struct lpool *pool, const struct config *const *live, size_t nlive)
 {
-	for (size_t i = 0; i < ls->n; i++)
-		close(ls->v[i].fd);
+	size_t kept = 0;
+
+	for (size_t i = 0; i < pool->n; i++) {
+		if (listen_in_use(&pool->v[i], live, nlive)) {
+			pool->v[kept++] = pool->v[i];
+			continue;
+		}
+		log_info("closing listening socket %s (no longer configured)",
+		    pool->v[i].text);
+		close(pool->v[i].fd);
+	}
+	pool->n = kept;
+}
+
+void
+listen_free(struct lpool *pool)
+{
+	for (size_t i = 0; i < pool->n; i++)
+		close(pool->v[i].fd);
+	free(pool->v);
+	pool->v = NULL;
+	pool->n = pool->cap = 0;
+}
+
+void
+listeners_free(struct listeners *ls)
+{
 	free(ls->v);
 	ls->v = NULL;
 	ls->n = 0;

@@ -1,17 +1,39 @@
-/* Listening sockets: created and owned by the master, one per worker per address. */
+/*
+ * Listening sockets: created and owned by the master for its lifetime, one
+ * SO_REUSEPORT socket per address per worker slot, shared across reloads.
+ */
 #ifndef WEIR_LISTEN_H
 #define WEIR_LISTEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct config;
 
+/* One listening socket in the master's pool. */
+struct lsock {
+	int fd;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	uint32_t idx;			/* j-th socket of this address */
+	char text[64];			/* address as configured, for logs */
+};
+
+/* Every listening socket the master holds. */
+struct lpool {
+	struct lsock *v;
+	size_t n, cap;
+};
+
+/* A socket assigned to a worker of one config generation. */
 struct listener {
 	int fd;
-	uint32_t frontend;		/* index into config.frontends */
-	uint32_t worker;		/* the only worker that accepts on fd */
-	char text[64];			/* address as configured, for logs */
+	uint32_t frontend;		/* index into that config's frontends */
+	uint32_t worker;		/* the only worker of the generation that
+					 * accepts on fd */
+	char text[64];
 };
 
 struct listeners {
@@ -20,11 +42,23 @@ struct listeners {
 };
 
 /*
- * Open every listening socket cfg needs: for each frontend, each listen
- * address and each worker, one SO_REUSEPORT socket. Returns 0, or -1 after
- * closing whatever it opened.
+ * Make sure every listen address of cfg has at least cfg->workers sockets
+ * in pool (opening what is missing; existing ones are reused, so nothing
+ * queued on them is lost), and assign them to cfg's workers: socket j of an
+ * address goes to worker j % workers, so when the worker count shrinks no
+ * socket has to close. Returns 0, or -1 (with a log line) if a socket could
+ * not be opened; sockets opened by a failed call stay in the pool and are
+ * pruned later.
  */
-int listen_open_all(const struct config *cfg, struct listeners *out);
-void listen_close_all(struct listeners *ls);
+int listen_prepare(struct lpool *pool, const struct config *cfg,
+    struct listeners *out);
+/*
+ * Close the sockets of addresses that none of the live configs listens on
+ * (an address removed by a reload, once its old workers are gone).
+ */
+void listen_prune(struct lpool *pool, const struct config *const *live,
+    size_t nlive);
+void listen_free(struct lpool *pool);
+void listeners_free(struct listeners *ls);
 
 #endif

@@ -1,8 +1,10 @@
 /* Command line entry point: parse options, load the config, run the master. */
 #include "autoconf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -69,5 +71,11 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return 0;
 	}
-	return master_run(cfg);
+	if (cfg->log_file != NULL && log_reopen(cfg->log_file) == -1) {
+		fprintf(stderr, "weir: log_file %s: %s\n", cfg->log_file,
+		    strerror(errno));
+		config_free(cfg);
+		return 1;
+	}
+	return master_run(path, cfg);
 }

@@ -1,6 +1,7 @@
 /*
- * The master process: forks the workers, reaps and respawns them, and stops
- * them on request. It never touches request traffic.
+ * The master process: forks the workers, reaps and respawns them, reloads
+ * on SIGHUP (reload.c) and stops them on request. It never touches request
+ * traffic.
  */
 #include "autoconf.h"
 
@@ -19,43 +20,16 @@
 
 #include <event2/event.h>
 
-#include "balancer/balancer.h"
 #include "common/config.h"
 #include "common/log.h"
-#include "master/listen.h"
+#include "master/health.h"
 #include "master/master.h"
 #include "shm/shm.h"
 #include "worker/worker.h"
 
-#define MASTER_STOP_GRACE_SEC	10	/* then SIGKILL what is left */
+#define MASTER_STOP_GRACE_MS	10000	/* fast stop: then SIGKILL what is left */
 #define MASTER_CRASH_WINDOW_MS	1000	/* dying sooner than this is a crash loop */
 #define MASTER_BACKOFF_MAX_MS	5000
-
-struct master;
-
-struct worker_slot {
-	struct master *m;
-	uint32_t idx;
-	pid_t pid;			/* 0 when not running */
-	uint64_t started_ms;
-	uint32_t quick_deaths;		/* consecutive deaths within the crash window */
-	uint32_t wslot;			/* its shm worker slot while it runs */
-	struct event *respawn_ev;
-};
-
-struct master {
-	struct config *cfg;
-	struct shm *shm;
-	struct bal_pool **bals;		/* per backend of cfg */
-	struct listeners ls;
-	struct event_base *base;
-	int sigfd;
-	int pidfd;			/* locked pidfile, -1 when none */
-	struct event *sig_ev;
-	struct event *kill_ev;
-	struct worker_slot *slots;
-	bool stopping;
-};
 
 static uint64_t
 master_now_ms(void)
@@ -66,26 +40,26 @@ master_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void master_schedule_respawn(struct worker_slot *slot);
-
-/* Fork worker idx on the master's sockets; the child never returns. */
-static int
-master_spawn(struct master *m, uint32_t idx)
+int
+master_spawn(struct master *m, struct wproc *w)
 {
+	struct generation *g = w->gen;
 	struct worker_params wp = {
-		.cfg = m->cfg, .shm = m->shm, .bals = m->bals,
-		.listeners = &m->ls, .index = idx, .master_pid = getpid(),
+		.cfg = g->cfg, .shm = m->shm, .bals = g->bals,
+		.listeners = &g->ls, .all = &m->lp, .index = w->idx,
+		.generation = g->id, .master_pid = getpid(),
 	};
-	int wslot = shm_worker_claim(m->shm, 0);
+	int wslot = shm_worker_claim(m->shm, g->id);
 	pid_t pid;
 
 	if (wslot < 0) {
-		log_warnx("no free worker slot in shared memory for worker %u", idx);
+		log_warnx("no free worker slot in shared memory for worker %u",
+		    w->idx);
 		return -1;
 	}
 	wp.wslot = (uint32_t)wslot;
 	if ((pid = fork()) == -1) {
-		log_warn("fork worker %u", idx);
+		log_warn("fork worker %u", w->idx);
 		shm_worker_reclaim(m->shm, (uint32_t)wslot);
 		return -1;
 	}
@@ -96,25 +70,29 @@ master_spawn(struct master *m, uint32_t idx)
 		worker_main(&wp);
 	}
 	shm_worker_set_pid(m->shm, (uint32_t)wslot, pid);
-	m->slots[idx].wslot = (uint32_t)wslot;
-	m->slots[idx].pid = pid;
-	m->slots[idx].started_ms = master_now_ms();
-	log_debug("worker %u started as pid %d", idx, (int)pid);
+	w->wslot = (uint32_t)wslot;
+	w->pid = pid;
+	w->started_ms = master_now_ms();
+	g->nalive++;
+	log_debug("worker %u of generation %u started as pid %d", w->idx, g->id,
+	    (int)pid);
 	return 0;
 }
 
-static void
+static void master_schedule_respawn(struct wproc *w);
+
+void
 master_respawn_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker_slot *slot = arg;
+	struct wproc *w = arg;
 
 	(void)fd;
 	(void)what;
-	if (slot->m->stopping || slot->pid != 0)
+	if (w->m->stopping || w->gen->retired || w->pid != 0)
 		return;
-	log_info("respawning worker %u", slot->idx);
-	if (master_spawn(slot->m, slot->idx) == -1)
-		master_schedule_respawn(slot);
+	log_info("respawning worker %u", w->idx);
+	if (master_spawn(w->m, w) == -1)
+		master_schedule_respawn(w);
 }
 
 /*
@@ -122,57 +100,58 @@ master_respawn_cb(evutil_socket_t fd, short what, void *arg)
  * exponentially while it keeps dying within the crash window.
  */
 static void
-master_schedule_respawn(struct worker_slot *slot)
+master_schedule_respawn(struct wproc *w)
 {
 	uint64_t delay_ms = 0;
 	struct timeval tv;
 
-	if (master_now_ms() - slot->started_ms < MASTER_CRASH_WINDOW_MS)
-		slot->quick_deaths++;
+	if (master_now_ms() - w->started_ms < MASTER_CRASH_WINDOW_MS)
+		w->quick_deaths++;
 	else
-		slot->quick_deaths = 0;
-	if (slot->quick_deaths > 0) {
-		delay_ms = 100ull << (slot->quick_deaths < 7 ? slot->quick_deaths : 7);
+		w->quick_deaths = 0;
+	if (w->quick_deaths > 0) {
+		delay_ms = 100ull << (w->quick_deaths < 7 ? w->quick_deaths : 7);
 		if (delay_ms > MASTER_BACKOFF_MAX_MS)
 			delay_ms = MASTER_BACKOFF_MAX_MS;
 		log_warnx("worker %u is crash-looping; respawn in %llu ms",
-		    slot->idx, (unsigned long long)delay_ms);
+		    w->idx, (unsigned long long)delay_ms);
 	}
 	tv.tv_sec = (time_t)(delay_ms / 1000);
 	tv.tv_usec = (suseconds_t)(delay_ms % 1000) * 1000;
-	evtimer_add(slot->respawn_ev, &tv);
+	evtimer_add(w->respawn_ev, &tv);
 }
 
-/* Which slot held pid, or -1. */
-static int
-master_slot_of(const struct master *m, pid_t pid)
+/* The worker process with this pid, in any generation, or NULL. */
+static struct wproc *
+master_find(const struct master *m, pid_t pid)
 {
-	for (uint32_t i = 0; i < m->cfg->workers; i++)
-		if (m->slots[i].pid == pid)
-			return (int)i;
-	return -1;
-}
-
-static void
-master_log_exit(uint32_t idx, pid_t pid, int status, bool expected)
-{
-	if (WIFSIGNALED(status))
-		log_warnx("worker %u (pid %d) killed by signal %d", idx,
-		    (int)pid, WTERMSIG(status));
-	else if (!expected || WEXITSTATUS(status) != 0)
-		log_warnx("worker %u (pid %d) exited with status %d", idx,
-		    (int)pid, WEXITSTATUS(status));
-	else
-		log_debug("worker %u (pid %d) exited", idx, (int)pid);
+	for (struct generation *g = m->gens; g != NULL; g = g->next)
+		for (uint32_t i = 0; i < g->cfg->workers; i++)
+			if (g->workers[i].pid == pid)
+				return &g->workers[i];
+	return NULL;
 }
 
 static bool
 master_all_exited(const struct master *m)
 {
-	for (uint32_t i = 0; i < m->cfg->workers; i++)
-		if (m->slots[i].pid != 0)
+	for (struct generation *g = m->gens; g != NULL; g = g->next)
+		if (g->nalive > 0)
 			return false;
 	return true;
+}
+
+static void
+master_log_exit(const struct wproc *w, int status, bool expected)
+{
+	if (WIFSIGNALED(status))
+		log_warnx("worker %u (pid %d) killed by signal %d", w->idx,
+		    (int)w->pid, WTERMSIG(status));
+	else if (!expected || WEXITSTATUS(status) != 0)
+		log_warnx("worker %u (pid %d) exited with status %d", w->idx,
+		    (int)w->pid, WEXITSTATUS(status));
+	else
+		log_debug("worker %u (pid %d) exited", w->idx, (int)w->pid);
 }
 
 /*
@@ -181,41 +160,46 @@ master_all_exited(const struct master *m)
  * SIGCHLD, well within a second of the death).
  */
 static void
-master_reclaim(struct master *m, struct worker_slot *slot)
+master_reclaim(struct master *m, struct wproc *w)
 {
-	uint32_t held = shm_worker_reclaim(m->shm, slot->wslot);
+	uint32_t held = shm_worker_reclaim(m->shm, w->wslot);
 
 	if (held > 0)
 		log_warnx("worker %u died with %u requests in flight; shared "
-		    "counters corrected", slot->idx, held);
+		    "counters corrected", w->idx, held);
 }
 
-/* Collect every dead child; respawn workers unless we are stopping. */
+/* Collect every dead child; respawn current workers unless stopping. */
 static void
 master_reap(struct master *m)
 {
+	struct wproc *w;
 	pid_t pid;
-	int status, idx;
+	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if ((idx = master_slot_of(m, pid)) == -1)
+		if ((w = master_find(m, pid)) == NULL)
 			continue;
-		master_log_exit((uint32_t)idx, pid, status, m->stopping);
-		master_reclaim(m, &m->slots[idx]);
-		m->slots[idx].pid = 0;
-		if (!m->stopping)
-			master_schedule_respawn(&m->slots[idx]);
+		master_log_exit(w, status, m->stopping || w->gen->retired);
+		master_reclaim(m, w);
+		w->pid = 0;
+		w->gen->nalive--;
+		if (!m->stopping && !w->gen->retired)
+			master_schedule_respawn(w);
+		else
+			reload_worker_gone(m, w->gen);
 	}
 	if (m->stopping && master_all_exited(m))
 		event_base_loopbreak(m->base);
 }
 
-static void
+void
 master_signal_workers(struct master *m, int sig)
 {
-	for (uint32_t i = 0; i < m->cfg->workers; i++)
-		if (m->slots[i].pid != 0)
-			kill(m->slots[i].pid, sig);
+	for (struct generation *g = m->gens; g != NULL; g = g->next)
+		for (uint32_t i = 0; i < g->cfg->workers; i++)
+			if (g->workers[i].pid != 0)
+				kill(g->workers[i].pid, sig);
 }
 
 static void
@@ -225,25 +209,48 @@ master_kill_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_warnx("workers did not stop within %d s; killing them",
-	    MASTER_STOP_GRACE_SEC);
+	log_warnx("workers did not stop in time; killing them");
 	master_signal_workers(m, SIGKILL);
 }
 
-/* Begin stopping: tell every worker, and kill what outlives the grace period. */
+/*
+ * Stop: SIGTERM/SIGINT at once (workers drop what they have), SIGQUIT
+ * gracefully (workers finish their requests first). Either way SIGKILL
+ * whatever outlives the grace period.
+ */
 static void
 master_stop(struct master *m, int sig)
 {
-	struct timeval grace = { MASTER_STOP_GRACE_SEC, 0 };
+	uint32_t grace_ms = MASTER_STOP_GRACE_MS;
+	struct timeval tv;
 
-	if (m->stopping)
+	if (m->stopping && sig != SIGTERM && sig != SIGINT)
 		return;
-	log_info("received %s; stopping", strsignal(sig));
+	log_info("received %s; %s", strsignal(sig), sig == SIGQUIT ?
+	    "draining, then stopping" : "stopping");
 	m->stopping = true;
+	health_free(m->health);
+	m->health = NULL;
+	if (sig == SIGQUIT)
+		grace_ms += m->gens->cfg->drain_timeout_ms;
 	master_signal_workers(m, sig == SIGQUIT ? SIGQUIT : SIGTERM);
-	evtimer_add(m->kill_ev, &grace);
+	tv.tv_sec = grace_ms / 1000;
+	tv.tv_usec = (grace_ms % 1000) * 1000;
+	evtimer_add(m->kill_ev, &tv);
 	if (master_all_exited(m))
 		event_base_loopbreak(m->base);
+}
+
+/* SIGUSR1: reopen our log file and have every worker do the same. */
+static void
+master_reopen_logs(struct master *m)
+{
+	const char *path = m->gens->cfg->log_file;
+
+	if (path != NULL && log_reopen(path) == -1)
+		log_warn("reopen log file %s", path);
+	master_signal_workers(m, SIGUSR1);
+	log_info("log file reopened");
 }
 
 static void
@@ -264,8 +271,11 @@ master_signal_cb(evutil_socket_t fd, short what, void *arg)
 			master_stop(m, (int)si.ssi_signo);
 			break;
 		case SIGHUP:
-			log_warnx("SIGHUP: configuration reload is not "
-			    "implemented yet; still serving");
+			if (!m->stopping)
+				reload_run(m);
+			break;
+		case SIGUSR1:
+			master_reopen_logs(m);
 			break;
 		default:
 			break;
@@ -329,6 +339,8 @@ master_pidfile_open(struct master *m, const char *path)
 		return -1;
 	}
 	m->pidfd = fd;
+	if ((m->pidfile = strdup(path)) == NULL)
+		return -1;
 	return 0;
 }
 
@@ -352,31 +364,16 @@ master_raise_nofile(const struct config *cfg)
 		    (unsigned long long)want);
 }
 
-static int
-master_slots_init(struct master *m)
-{
-	m->slots = calloc(m->cfg->workers, sizeof(*m->slots));
-	if (m->slots == NULL)
-		return -1;
-	for (uint32_t i = 0; i < m->cfg->workers; i++) {
-		m->slots[i].m = m;
-		m->slots[i].idx = i;
-		m->slots[i].respawn_ev = evtimer_new(m->base, master_respawn_cb,
-		    &m->slots[i]);
-		if (m->slots[i].respawn_ev == NULL)
-			return -1;
-	}
-	return 0;
-}
-
 static void
 master_free(struct master *m)
 {
-	if (m->slots != NULL)
-		for (uint32_t i = 0; i < m->cfg->workers; i++)
-			if (m->slots[i].respawn_ev != NULL)
-				event_free(m->slots[i].respawn_ev);
-	free(m->slots);
+	struct generation *g;
+
+	health_free(m->health);
+	while ((g = m->gens) != NULL) {
+		m->gens = g->next;
+		reload_gen_free(m, g);
+	}
 	if (m->sig_ev != NULL)
 		event_free(m->sig_ev);
 	if (m->kill_ev != NULL)
@@ -385,85 +382,67 @@ master_free(struct master *m)
 		event_base_free(m->base);
 	if (m->sigfd != -1)
 		close(m->sigfd);
-	listen_close_all(&m->ls);
-	for (size_t i = 0; m->bals != NULL && i < m->cfg->nbackends; i++)
-		balancer_free(m->bals[i]);
-	free(m->bals);
+	listen_free(&m->lp);
 	shm_free(m->shm);
 	/* Remove only a pidfile we created and locked. */
 	if (m->pidfd != -1) {
-		unlink(m->cfg->pidfile);
+		unlink(m->pidfile);
 		close(m->pidfd);
 	}
-	config_free(m->cfg);
+	free(m->pidfile);
 }
 
-/* Map the config onto shm slots and build each backend's balancer state. */
+/* Set up what every generation shares, then the first generation. */
 static int
-master_balancers_init(struct master *m)
+master_setup(struct master *m, struct config *cfg)
 {
-	char err[256];
+	char err[512];
 
-	if (shm_publish(m->shm, m->cfg, err, sizeof(err)) == -1) {
+	log_route_libevent();
+	if ((m->base = event_base_new()) == NULL)
+		goto fail;
+	if (master_signals_init(m) == -1) {
+		log_warn("signals");
+		goto fail;
+	}
+	if (cfg->pidfile != NULL && master_pidfile_open(m, cfg->pidfile) == -1)
+		goto fail;
+	master_raise_nofile(cfg);
+	if ((m->shm = shm_new(cfg)) == NULL)
+		goto fail;
+	if ((m->gens = reload_gen_new(m, cfg, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		return -1;
 	}
-	m->bals = calloc(m->cfg->nbackends + 1, sizeof(*m->bals));
-	if (m->bals == NULL)
-		return -1;
-	for (size_t i = 0; i < m->cfg->nbackends; i++)
-		if ((m->bals[i] = balancer_build(m->shm,
-		    &m->cfg->backends[i])) == NULL)
-			return -1;
+	m->health = health_new(m->base, m->shm, cfg, NULL);
 	return 0;
-}
-
-/* Set up everything the workers inherit, in order; 0 or -1 with a log line. */
-static int
-master_setup(struct master *m)
-{
-	log_route_libevent();
-	if ((m->base = event_base_new()) == NULL)
-		return -1;
-	if (master_signals_init(m) == -1) {
-		log_warn("signals");
-		return -1;
-	}
-	if (m->cfg->pidfile != NULL &&
-	    master_pidfile_open(m, m->cfg->pidfile) == -1)
-		return -1;
-	master_raise_nofile(m->cfg);
-	if ((m->shm = shm_new(m->cfg)) == NULL)
-		return -1;
-	if (master_balancers_init(m) == -1)
-		return -1;
-	if (listen_open_all(m->cfg, &m->ls) == -1)
-		return -1;
-	return master_slots_init(m);
+fail:
+	config_free(cfg);
+	return -1;
 }
 
 int
-master_run(struct config *cfg)
+master_run(const char *path, struct config *cfg)
 {
-	struct master m = { .cfg = cfg, .sigfd = -1, .pidfd = -1 };
+	struct master m = { .path = path, .sigfd = -1, .pidfd = -1 };
 	int rc = 0;
 
 	log_set_proc("master");
 	log_set_level(cfg->log_level);
-	if (master_setup(&m) == -1) {
+	if (master_setup(&m, cfg) == -1) {
 		log_error("startup failed");
 		master_free(&m);
 		return 1;
 	}
-	for (uint32_t i = 0; i < cfg->workers; i++)
-		if (master_spawn(&m, i) == -1) {
+	for (uint32_t i = 0; i < m.gens->cfg->workers; i++)
+		if (master_spawn(&m, &m.gens->workers[i]) == -1) {
 			master_stop(&m, SIGTERM);
 			rc = 1;
 			break;
 		}
 	if (rc == 0)
 		log_info("weir %s ready: %u workers, %zu frontends",
-		    PACKAGE_VERSION, cfg->workers, cfg->nfrontends);
+		    PACKAGE_VERSION, m.gens->cfg->workers, m.gens->cfg->nfrontends);
 	if (!(m.stopping && master_all_exited(&m)))
 		event_base_dispatch(m.base);
 	log_info("stopped");

@@ -1,10 +1,88 @@
-/* The master process: owns config, shared memory, sockets and the workers. */
+/*
+ * The master process: owns the config generations, shared memory, the
+ * listening sockets and the worker processes. Private to master/.
+ */
 #ifndef WEIR_MASTER_H
 #define WEIR_MASTER_H
 
-struct config;
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
-/* Run the master until told to stop; takes ownership of cfg. Returns the exit code. */
-int master_run(struct config *cfg);
+#include "master/listen.h"
+
+struct config;
+struct event;
+struct event_base;
+struct bal_pool;
+struct health;
+struct master;
+struct generation;
+
+/* One worker process (slot idx of its generation). */
+struct wproc {
+	struct master *m;
+	struct generation *gen;
+	uint32_t idx;
+	pid_t pid;			/* 0 when not running */
+	uint32_t wslot;			/* its shm worker slot while it runs */
+	uint64_t started_ms;
+	uint32_t quick_deaths;		/* consecutive deaths in the crash window */
+	struct event *respawn_ev;
+};
+
+/*
+ * Everything built from one config file: workers of a generation see only
+ * its config, balancer state and socket assignment. A reload makes a new
+ * generation current and retires the old one, which is freed once its last
+ * worker has drained and exited.
+ */
+struct generation {
+	uint32_t id;
+	struct config *cfg;
+	struct bal_pool **bals;		/* per backend of cfg */
+	struct listeners ls;		/* sockets assigned to its workers */
+	struct wproc *workers;		/* [cfg->workers] */
+	uint32_t nalive;		/* its worker processes still running */
+	bool published;			/* its servers hold shm slot references */
+	bool retired;
+	struct generation *next;	/* older */
+};
+
+struct master {
+	const char *path;		/* config file, re-read on SIGHUP */
+	struct generation *gens;	/* newest (current) first */
+	uint32_t next_gen;
+	struct shm *shm;
+	struct lpool lp;
+	struct health *health;
+	struct event_base *base;
+	int sigfd;
+	int pidfd;			/* locked pidfile, -1 when none */
+	char *pidfile;
+	struct event *sig_ev;
+	struct event *kill_ev;
+	bool stopping;
+};
+
+/* Run the master on cfg (read from path) until told to stop; returns the exit code. */
+int master_run(const char *path, struct config *cfg);
+/* Fork the worker w of its generation; 0 or -1. */
+int master_spawn(struct master *m, struct wproc *w);
+/* Timer: respawn a dead worker of the current generation (arg: wproc). */
+void master_respawn_cb(int fd, short what, void *arg);
+/* Signal every running worker of every generation. */
+void master_signal_workers(struct master *m, int sig);
+
+/* reload.c */
+/* Build a generation for cfg (takes ownership); NULL with err set on failure. */
+struct generation *reload_gen_new(struct master *m, struct config *cfg,
+    char *err, size_t errlen);
+/* Free a generation whose workers are all gone, and close unused sockets. */
+void reload_gen_free(struct master *m, struct generation *g);
+/* SIGHUP: re-read the config; on success start a new generation. */
+void reload_run(struct master *m);
+/* A worker of g exited: free g if it was retired and this was its last. */
+void reload_worker_gone(struct master *m, struct generation *g);
 
 #endif

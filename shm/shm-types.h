@@ -32,6 +32,16 @@
  *   is a few instructions wide, errs toward "busier" (harmless for
  *   least-connections), and cannot underflow the counter.
  * - ticket (pool): relaxed fetch_add by workers; each value goes to one pick.
+ * - retry_tokens (pool): workers add a fraction per request and take one
+ *   per retry (relaxed; a retry or two too many under a race is harmless).
+ * - fails, eject, ejections (server): passive failure handling shared by
+ *   every worker. fails is a relaxed counter. eject packs the state and its
+ *   deadline in one word and moves only by compare-and-swap: NONE->OUT by
+ *   the worker that sees the max_fails-th failure, OUT->TRIAL by the one
+ *   worker that gets to send the half-open trial, TRIAL->NONE or ->OUT by
+ *   that worker. ejections (the doubling exponent) is written only by a CAS
+ *   winner; a racing reader at worst doubles one step less. A TRIAL whose
+ *   worker died expires at its deadline and another trial may start.
  * - worker slot pid: written by the master (claim, reclaim); stats fields
  *   only by the worker that owns the slot (relaxed).
  */
@@ -60,6 +70,7 @@ enum shm_admin {
 };
 
 #define SHM_SERVER_BACKUP	0x01
+#define SHM_RETRY_TOKENS_START	10000	/* ten retries (1000 per retry) */
 
 struct shm_header_sh {
 	uint32_t magic;
@@ -79,12 +90,27 @@ struct shm_header_sh {
 	uint64_t total_size;
 };
 
+enum shm_eject {
+	SHM_EJECT_NONE,		/* taking traffic */
+	SHM_EJECT_OUT,		/* ejected until the word's time */
+	SHM_EJECT_TRIAL,	/* one trial request in flight (half-open) until
+				 * the word's time, when a stale trial expires */
+};
+
+/* One word so a single CAS publishes state and time together. */
+#define SHM_EJECT(state, until_ms)	(((uint64_t)(until_ms) << 2) | (state))
+#define SHM_EJECT_STATE(word)		((uint32_t)((word) & 3))
+#define SHM_EJECT_UNTIL(word)		((word) >> 2)
+
 struct shm_server_sh {
 	alignas(SHM_CACHELINE) _Atomic uint32_t inflight;	/* workers */
+	_Atomic uint32_t fails;		/* workers: consecutive failures */
 	alignas(SHM_CACHELINE) _Atomic uint32_t health;	/* master */
 	_Atomic uint32_t admin;				/* master */
 	_Atomic uint64_t up_since_ms;	/* master: CLOCK_MONOTONIC ms it came
 					 * back up (slow start); 0 = no ramp */
+	_Atomic uint64_t eject;		/* workers, by CAS: SHM_EJECT() */
+	_Atomic uint32_t ejections;	/* workers: ejections in a row */
 	uint32_t weight;		/* master */
 	uint32_t flags;			/* master: SHM_SERVER_* */
 	uint32_t used;			/* master: slot holds a server */
@@ -95,6 +121,7 @@ struct shm_server_sh {
 
 struct shm_pool_sh {
 	alignas(SHM_CACHELINE) _Atomic uint64_t ticket;	/* workers */
+	_Atomic int64_t retry_tokens;	/* workers: retry budget, 1/1000 retry */
 	alignas(SHM_CACHELINE) uint32_t used;		/* master */
 	uint32_t refs;					/* master */
 	char name[SHM_NAME_MAX];
@@ -110,7 +137,7 @@ struct shm_worker_sh {
 };
 
 _Static_assert(sizeof(struct shm_header_sh) == 80, "shm header layout");
-_Static_assert(sizeof(struct shm_server_sh) == 3 * SHM_CACHELINE,
+_Static_assert(sizeof(struct shm_server_sh) == 4 * SHM_CACHELINE,
     "shm server layout");
 _Static_assert(offsetof(struct shm_server_sh, health) == SHM_CACHELINE,
     "inflight must own its cache line");

@@ -193,6 +193,9 @@ shm_publish(struct shm *shm, struct config *cfg, char *err, size_t len)
 		if (!shm->pools[p].used || strcmp(shm->pools[p].name, be->name)) {
 			memset(&shm->pools[p], 0, sizeof(shm->pools[p]));
 			shm->pools[p].used = 1;
+			/* A new pool may retry a little before it has traffic. */
+			atomic_store_explicit(&shm->pools[p].retry_tokens,
+			    SHM_RETRY_TOKENS_START, memory_order_relaxed);
 			snprintf(shm->pools[p].name, sizeof(shm->pools[p].name),
 			    "%s", be->name);
 		}
@@ -203,11 +206,18 @@ shm_publish(struct shm *shm, struct config *cfg, char *err, size_t len)
 			int i = shm_server_match(shm, be->name, sc->id);
 			struct shm_server_sh *sv;
 
-			if (i < 0)
+			bool fresh = i < 0;
+
+			if (fresh)
 				i = shm_server_free_slot(shm);
 			sv = &shm->servers[i];
 
 			shm_server_take(sv, be->name, sc->id);
+			/* health_initial = down: no traffic before checks pass. */
+			if (fresh && be->health_check != CONFIG_HEALTH_NONE &&
+			    be->health_initial_down)
+				atomic_store_explicit(&sv->health,
+				    SHM_HEALTH_DOWN, memory_order_release);
 			sv->refs++;
 			sv->weight = sc->weight;
 			sv->flags = sc->backup ? SHM_SERVER_BACKUP : 0;

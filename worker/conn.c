@@ -117,6 +117,9 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case CONN_TUNNEL:
 		conn_abort(c, "tunnel idle timeout");
 		break;
+	case CONN_PROXY:
+		retry_fire(c);		/* the retry backoff ran out */
+		break;
 	case CONN_LINGER:
 		conn_release(c);
 		break;
@@ -159,10 +162,26 @@ conn_flush_client(struct conn *c)
 void
 conn_enter_head(struct conn *c)
 {
+	struct worker *w = c->w;
+
 	c->state = CONN_HEAD;
 	/* No response of the next exchange has started yet. */
 	c->resp_head_done = c->resp_done = false;
-	evtimer_add(c->tev, c->w->fe_client_tv[c->fe - c->w->cfg->frontends]);
+	/*
+	 * A draining worker waits only a short grace for the next request on
+	 * a kept connection: closing at once would race with a request the
+	 * client is already sending.
+	 */
+	evtimer_add(c->tev, w->stopping ? w->drain_grace_tv :
+	    w->fe_client_tv[c->fe - w->cfg->frontends]);
+}
+
+void
+conn_drain_all(struct worker *w)
+{
+	for (struct conn *c = w->conns; c != NULL; c = c->next)
+		if (c->state == CONN_HEAD && buf_len(&c->cin) == 0)
+			conn_enter_head(c);
 }
 
 void
@@ -351,6 +370,12 @@ conn_free(struct conn *c)
 {
 	struct worker *w = c->w;
 
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
 	if (w->nfree < w->nfree_max) {
 		c->next_free = w->free_conns;
 		w->free_conns = c;
@@ -495,6 +520,10 @@ conn_accept(struct worker *w, int fd, uint32_t frontend,
 	}
 	w->nconns++;
 	conn_init(c, w, fd, frontend);
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	w->conns = c;
 	memcpy(&c->peer_sa, peer, peerlen);
 	confval_addr_str(peer, c->peer, sizeof(c->peer));
 	/* peer_ip is peer without the port (and without IPv6 brackets). */

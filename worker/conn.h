@@ -19,6 +19,8 @@ struct upstream;
 struct event;
 struct frontend_conf;
 
+#define CONN_MAX_TRIES	16	/* servers one request may try */
+
 enum conn_state {
 	CONN_HEAD,		/* waiting for (the rest of) a request head */
 	CONN_PROXY,		/* an exchange with a backend is under way */
@@ -67,6 +69,10 @@ struct conn {
 	bool uout_blocked;		/* last send to the backend hit EAGAIN */
 	bool replayable;		/* uout still holds the whole request */
 	unsigned replays;
+	uint32_t tried[CONN_MAX_TRIES];	/* members tried (or busy) so far */
+	uint32_t ntried;
+	bool trial;			/* this attempt is a half-open trial */
+	uint32_t attempts;		/* servers this request was sent toward */
 	bool resp_started;		/* a response byte has arrived */
 	bool resp_head_done;		/* final response head sent to cout */
 	bool resp_done;			/* whole response body is in cout */
@@ -79,6 +85,7 @@ struct conn {
 	bool up_write_dead;		/* backend stopped taking request bytes */
 
 	struct conn *next_free;
+	struct conn *prev, *next;	/* the worker's list of open conns */
 };
 
 /* Take ownership of an accepted client socket fd on frontend. */
@@ -86,6 +93,8 @@ void conn_accept(struct worker *w, int fd, uint32_t frontend,
     const struct sockaddr *peer, socklen_t peerlen);
 /* The upstream connection the conn owns is readable/writable or timed out. */
 void conn_upstream_event(struct conn *c, short what, bool write_side);
+/* Draining: close idle keep-alive conns after a grace; the rest finish. */
+void conn_drain_all(struct worker *w);
 /* Release the freelist (worker exit). */
 void conn_freelist_clear(struct worker *w);
 
@@ -112,5 +121,21 @@ void exchange_release(struct conn *c, bool reusable);
 void exchange_upstream_io(struct conn *c, short what, bool write_side);
 /* Arm the upstream events for the current exchange state. */
 void exchange_update_events(struct conn *c);
+/* Choose another server and connect to it; false if none is left. */
+bool exchange_attempt(struct conn *c);
+/* Report the current attempt failed and drop its connection and count. */
+void exchange_drop_attempt(struct conn *c);
+
+/* retry.c */
+/*
+ * The attempt failed before any response byte: retry on another server if
+ * the request allows it and the budget does, else answer status.
+ */
+void retry_fail(struct conn *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The backoff timer fired: make the next attempt. */
+void retry_fire(struct conn *c);
+/* A request started: add its share to the pool's retry budget. */
+void retry_budget_earn(struct conn *c);
 
 #endif

@@ -22,6 +22,7 @@
 #include "worker/worker.h"
 
 #define EXCHANGE_MAX_REPLAYS	2
+#define EXCHANGE_MAX_TRIES	CONN_MAX_TRIES
 #define CHUNK_OVERHEAD		24	/* size line + CRLF around one chunk */
 #define LAST_CHUNK		"0\r\n\r\n"
 
@@ -52,6 +53,8 @@ exchange_reset(struct conn *c)
 	c->up_eof = c->up_write_dead = false;
 	c->up_errno = 0;
 	c->tunnel_up_shut = c->tunnel_client_shut = false;
+	c->ntried = c->attempts = 0;
+	c->trial = false;
 	buf_reset(&c->uin);
 	buf_reset(&c->uout);
 }
@@ -92,18 +95,65 @@ exchange_req_body_init(struct conn *c)
 		buf_append(&c->cout, continue_100, sizeof(continue_100) - 1);
 }
 
-/* Choose the server for the request whose head is msg; -1 if none is usable. */
-static int
-exchange_pick(struct conn *c, const struct http_msg *msg)
+/*
+ * Choose a server not tried yet for this request and count the request
+ * against it; false if there is none. msg (the request head, for hash keys)
+ * is NULL on retries: the head is no longer in cin then.
+ */
+static bool
+exchange_choose(struct conn *c, const struct http_msg *msg)
 {
 	struct worker *w = c->w;
+	const struct bal_pool *pool = w->bals[c->backend];
 	struct bal_request breq = {
 		.client = (const struct sockaddr *)&c->peer_sa,
 		.uri = c->req.path.p, .uri_len = c->req.path.len,
 		.msg = msg, .rng = &w->rng, .now_ms = worker_now_ms(),
+		.exclude = c->tried,
 	};
+	enum outlier_claim claim;
+	int m;
 
-	return balancer_pick(w->shm, w->bals[c->backend], &breq);
+	while (c->ntried < EXCHANGE_MAX_TRIES) {
+		breq.nexclude = c->ntried;
+		if ((m = balancer_pick(w->shm, pool, &breq)) < 0)
+			return false;
+		c->tried[c->ntried++] = (uint32_t)m;
+		/* An ejected server whose time is up gets exactly one trial. */
+		if ((claim = outlier_claim(w->shm, pool->slot[m])) == OUTLIER_BUSY)
+			continue;
+		c->trial = claim == OUTLIER_TRIAL;
+		c->member = (uint32_t)m;
+		c->server = (int)pool->slot[m];
+		c->attempts++;
+		shm_inflight_inc(w->shm, w->wslot, (uint32_t)c->server);
+		return true;
+	}
+	return false;
+}
+
+/* Open (or take from the pool) a connection to the chosen server. */
+static void
+exchange_connect(struct conn *c)
+{
+	/*
+	 * A request that must not run twice cannot be replayed if a pooled
+	 * connection turns out stale, so have the pool check it first.
+	 */
+	c->up = upstream_acquire(c->w, c->backend, c->member, c,
+	    c->req.idempotent ? UPSTREAM_POOLED : UPSTREAM_POOLED_CHECKED);
+	if (c->up == NULL)
+		retry_fail(c, 502, "%s: connect: %s", exchange_server_name(c),
+		    strerror(errno));
+}
+
+bool
+exchange_attempt(struct conn *c)
+{
+	if (!exchange_choose(c, NULL))
+		return false;
+	exchange_connect(c);
+	return true;
 }
 
 void
@@ -117,7 +167,6 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 		.length = c->req.length, .upgrade = c->req.upgrade,
 	};
 	size_t n;
-	int member;
 
 	exchange_reset(c);
 	c->client_http10 = msg->version_minor == 0;
@@ -125,14 +174,12 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 	c->state = CONN_PROXY;
 	atomic_fetch_add_explicit(&w->shm->workers[w->wslot].requests, 1,
 	    memory_order_relaxed);
-	if ((member = exchange_pick(c, msg)) < 0) {
+	retry_budget_earn(c);
+	if (!exchange_choose(c, msg)) {
 		conn_error(c, 503, "no server available in backend %s",
 		    w->cfg->backends[c->backend].name);
 		return;
 	}
-	c->member = (uint32_t)member;
-	c->server = (int)w->bals[c->backend]->slot[member];
-	shm_inflight_inc(w->shm, w->wslot, (uint32_t)c->server);
 	n = rewrite_request(c->uout.data, c->uout.cap, msg, &c->req, &rw);
 	if (n == 0) {
 		conn_error(c, 431, "request head too large to forward");
@@ -141,15 +188,32 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 	c->uout.end = n;
 	buf_consume(&c->cin, msg->head_len);
 	exchange_req_body_init(c);
-	/*
-	 * A request that must not run twice cannot be replayed if a pooled
-	 * connection turns out stale, so have the pool check it first.
-	 */
-	c->up = upstream_acquire(w, c->backend, c->member, c,
-	    c->req.idempotent ? UPSTREAM_POOLED : UPSTREAM_POOLED_CHECKED);
-	if (c->up == NULL)
-		conn_error(c, 502, "%s: connect: %s", exchange_server_name(c),
-		    strerror(errno));
+	exchange_connect(c);
+}
+
+/*
+ * This attempt failed before any response byte: report it to outlier
+ * detection and drop its connection and count, keeping the request (uout)
+ * for a retry.
+ */
+void
+exchange_drop_attempt(struct conn *c)
+{
+	outlier_report(c->w->shm, c->w->bals[c->backend], c->member, false,
+	    c->trial);
+	if (c->up != NULL) {
+		upstream_close(c->up);
+		c->up = NULL;
+	}
+	if (c->server >= 0) {
+		shm_inflight_dec(c->w->shm, c->w->wslot, (uint32_t)c->server);
+		c->server = -1;
+	}
+	c->trial = false;
+	c->uout_sent = 0;
+	c->uout_blocked = c->up_eof = c->up_write_dead = false;
+	c->up_errno = 0;
+	buf_reset(&c->uin);
 }
 
 /*
@@ -313,11 +377,11 @@ exchange_up_failed(struct conn *c)
 		c->up = upstream_acquire(c->w, c->backend, c->member, c,
 		    UPSTREAM_FRESH);
 		if (c->up == NULL)
-			conn_error(c, 502, "%s: connect: %s",
+			retry_fail(c, 502, "%s: connect: %s",
 			    exchange_server_name(c), strerror(errno));
 		return;
 	}
-	conn_error(c, 502, "%s: %s before a response", exchange_server_name(c),
+	retry_fail(c, 502, "%s: %s before a response", exchange_server_name(c),
 	    c->up_errno ? strerror(c->up_errno) : "connection closed");
 }
 
@@ -329,6 +393,9 @@ exchange_resp_plan(struct conn *c, struct rewrite_resp *rw)
 
 	memset(rw, 0, sizeof(*rw));
 	rw->client_http10 = c->client_http10;
+	/* Draining: this response tells the client to go elsewhere next. */
+	if (c->w->stopping)
+		c->keep_alive = false;
 	/* A request body we did not finish reading would desync the client. */
 	if (!c->req_done)
 		c->keep_alive = false;
@@ -386,6 +453,17 @@ exchange_resp_body_init(struct conn *c)
 	}
 }
 
+/* Tell outlier detection how this attempt went (once per attempt). */
+static void
+exchange_report(struct conn *c, bool ok)
+{
+	if (c->server < 0)
+		return;
+	outlier_report(c->w->shm, c->w->bals[c->backend], c->member, ok,
+	    c->trial);
+	c->trial = false;
+}
+
 /* Count a final response in this worker's stats slot, by status class. */
 static void
 exchange_count_response(struct conn *c, int status)
@@ -411,6 +489,7 @@ exchange_resp_dispatch(struct conn *c, const struct http_msg *msg)
 		return true;
 	}
 	if (c->resp.switching) {
+		exchange_report(c, true);
 		rw.upgrade = rw.keep_alive = true;
 		if (!exchange_resp_emit_head(c, msg, &rw))
 			return false;
@@ -430,6 +509,8 @@ exchange_resp_dispatch(struct conn *c, const struct http_msg *msg)
 	buf_consume(&c->uin, msg->head_len);
 	exchange_resp_body_init(c);
 	exchange_count_response(c, msg->status);
+	exchange_report(c, !(c->w->cfg->backends[c->backend].fail_on_5xx &&
+	    msg->status >= 500));
 	return true;
 }
 
@@ -454,6 +535,7 @@ exchange_resp_head(struct conn *c)
 	if (r == SCAN_INCOMPLETE && !c->up_eof)
 		return false;
 	if (r != SCAN_OK) {
+		exchange_report(c, false);
 		conn_error(c, 502, "%s: %s", name, r == SCAN_INCOMPLETE ?
 		    "closed inside the response head" : r == SCAN_TOO_LARGE ?
 		    "response head too large" : why);
@@ -463,6 +545,7 @@ exchange_resp_head(struct conn *c)
 	if (parser_head(buf_head(&c->uin), head_len, PARSER_RESPONSE, msg,
 	    &why) != 0 ||
 	    framing_response(msg, &c->req, &c->resp, &why) != 0) {
+		exchange_report(c, false);
 		conn_error(c, 502, "%s: invalid response: %s", name, why);
 		return true;
 	}
@@ -534,7 +617,7 @@ exchange_finish(struct conn *c)
 		log_warnx("client %s: %s sent bytes after the response; closing "
 		    "that backend connection", c->peer, exchange_server_name(c));
 	exchange_release(c, reusable);
-	if (c->keep_alive && !c->w->stopping)
+	if (c->keep_alive)
 		conn_enter_head(c);
 	else
 		conn_enter_closing(c);
@@ -672,16 +755,16 @@ exchange_upstream_io(struct conn *c, short what, bool write_side)
 
 	if (write_side) {
 		if (what & EV_TIMEOUT)
-			conn_error(c, 504, "%s: %s", name, up->connecting ?
+			retry_fail(c, 504, "%s: %s", name, up->connecting ?
 			    "connect timed out" : "backend stopped reading");
 		else if (up->connecting && upstream_connect_result(up) == -1)
-			conn_error(c, 502, "%s: connect: %s", name, strerror(errno));
+			retry_fail(c, 502, "%s: connect: %s", name, strerror(errno));
 		else
 			c->uout_blocked = false;
 		return;
 	}
 	if (what & EV_TIMEOUT) {
-		conn_error(c, 504, "%s: no response data within %u ms", name,
+		retry_fail(c, 504, "%s: no response data within %u ms", name,
 		    c->w->cfg->backends[c->backend].response_timeout_ms);
 		return;
 	}

@@ -39,6 +39,8 @@ worker_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static void worker_drain(struct worker *w);
+
 struct accept_ctx {
 	struct worker *w;
 	struct listener *l;
@@ -84,8 +86,12 @@ worker_accept_enable(struct worker *w, bool on)
 void
 worker_conn_closed(struct worker *w)
 {
-	if (!w->accepting && !w->stopping &&
-	    w->nconns < w->cfg->max_connections)
+	if (w->stopping) {
+		if (w->nconns == 0)
+			event_base_loopbreak(w->base);
+		return;
+	}
+	if (!w->accepting && w->nconns < w->cfg->max_connections)
 		worker_accept_enable(w, true);
 }
 
@@ -160,9 +166,16 @@ worker_signal_cb(evutil_socket_t fd, short what, void *arg)
 		switch (si.ssi_signo) {
 		case SIGTERM:
 		case SIGINT:
-		case SIGQUIT:
 			w->stopping = true;
 			event_base_loopbreak(w->base);
+			break;
+		case SIGQUIT:
+			worker_drain(w);
+			break;
+		case SIGUSR1:
+			if (w->cfg->log_file != NULL &&
+			    log_reopen(w->cfg->log_file) == -1)
+				log_warn("reopen log file %s", w->cfg->log_file);
 			break;
 		default:
 			break;
@@ -205,6 +218,7 @@ worker_timeouts_init(struct worker *w)
 		w->be_idle_tv[i] = worker_timeout(w, be->keepalive_timeout_ms);
 	}
 	w->linger_tv = worker_timeout(w, WORKER_LINGER_MS);
+	w->drain_grace_tv = worker_timeout(w, WORKER_DRAIN_GRACE_MS);
 }
 
 /* Buffer capacities: the request head must fit whole in cin and uout. */
@@ -225,32 +239,104 @@ worker_buffers_init(struct worker *w)
 		fatalx("out of memory");
 }
 
-/* Keep this worker's listening sockets, close the others' copies. */
+/* Is fd one of this worker's own listening sockets? */
+static bool
+worker_owns_fd(const struct worker *w, int fd)
+{
+	for (size_t i = 0; i < w->nlisteners; i++)
+		if (w->listeners[i].fd == fd)
+			return true;
+	return false;
+}
+
+/*
+ * Keep this worker's listening sockets and close its copies of every other
+ * socket the master holds: a copy left open would keep a socket alive (and
+ * queueing connections nobody accepts) after the master closed it.
+ */
 static void
-worker_listeners_init(struct worker *w, const struct listeners *all)
+worker_listeners_init(struct worker *w, const struct listeners *mine,
+    const struct lpool *all)
 {
 	struct accept_ctx *ctxs;
 	size_t n = 0;
 
-	w->listeners = calloc(all->n + 1, sizeof(*w->listeners));
-	w->accept_evs = calloc(all->n + 1, sizeof(*w->accept_evs));
-	ctxs = calloc(all->n + 1, sizeof(*ctxs));
+	w->listeners = calloc(mine->n + 1, sizeof(*w->listeners));
+	w->accept_evs = calloc(mine->n + 1, sizeof(*w->accept_evs));
+	ctxs = calloc(mine->n + 1, sizeof(*ctxs));
 	if (w->listeners == NULL || w->accept_evs == NULL || ctxs == NULL)
 		fatalx("out of memory");
-	for (size_t i = 0; i < all->n; i++) {
-		if (all->v[i].worker != w->index) {
-			close(all->v[i].fd);
+	for (size_t i = 0; i < mine->n; i++) {
+		if (mine->v[i].worker != w->index)
 			continue;
-		}
-		w->listeners[n] = all->v[i];
+		w->listeners[n] = mine->v[i];
 		ctxs[n] = (struct accept_ctx){ .w = w, .l = &w->listeners[n] };
-		w->accept_evs[n] = event_new(w->base, all->v[i].fd,
+		w->accept_evs[n] = event_new(w->base, mine->v[i].fd,
 		    EV_READ | EV_PERSIST, worker_accept_cb, &ctxs[n]);
 		if (w->accept_evs[n] == NULL)
 			fatalx("out of memory");
 		n++;
 	}
 	w->nlisteners = n;
+	for (size_t i = 0; i < all->n; i++)
+		if (!worker_owns_fd(w, all->v[i].fd))
+			close(all->v[i].fd);
+}
+
+/*
+ * Stop accepting for good and close our copies of the listening sockets;
+ * the master and the new workers keep them open, so nothing queued on them
+ * is lost.
+ */
+static void
+worker_listeners_close(struct worker *w)
+{
+	worker_accept_enable(w, false);
+	for (size_t i = 0; i < w->nlisteners; i++) {
+		event_free(w->accept_evs[i]);
+		close(w->listeners[i].fd);
+	}
+	w->nlisteners = 0;
+}
+
+static void
+worker_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	log_warnx("drain_timeout reached with %u connections open; exiting",
+	    w->nconns);
+	event_base_loopbreak(w->base);
+}
+
+/*
+ * SIGQUIT (reload or graceful stop): accept nothing new, let every
+ * connection finish its exchange and leave with "Connection: close", give
+ * idle keep-alive connections a short grace to send one last request, and
+ * exit when none is left or drain_timeout says so.
+ */
+static void
+worker_drain(struct worker *w)
+{
+	struct timeval tv = {
+		.tv_sec = w->cfg->drain_timeout_ms / 1000,
+		.tv_usec = (w->cfg->drain_timeout_ms % 1000) * 1000,
+	};
+	struct event *ev;
+
+	if (w->stopping)
+		return;
+	w->stopping = true;
+	log_info("draining %u connections", w->nconns);
+	worker_listeners_close(w);
+	upstream_pools_drain(w);
+	if ((ev = evtimer_new(w->base, worker_drain_timeout_cb, w)) != NULL)
+		evtimer_add(ev, &tv);
+	conn_drain_all(w);
+	if (w->nconns == 0)
+		event_base_loopbreak(w->base);
 }
 
 /* The signals stay blocked (inherited from the master); read them here. */
@@ -313,7 +399,7 @@ worker_main(const struct worker_params *wp)
 	worker_signals_init(&w);
 	worker_timeouts_init(&w);
 	worker_buffers_init(&w);
-	worker_listeners_init(&w, wp->listeners);
+	worker_listeners_init(&w, wp->listeners, wp->all);
 	if (upstream_pools_init(&w) == -1)
 		fatalx("out of memory");
 	if ((w.accept_retry_ev = evtimer_new(w.base, worker_accept_retry_cb,

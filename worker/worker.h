@@ -29,6 +29,7 @@ struct worker {
 	bool accepting;
 	struct event *accept_retry_ev;	/* resumes accepting after EMFILE */
 	uint32_t nconns;		/* open client connections */
+	struct conn *conns;		/* every open client connection */
 	struct conn *free_conns;	/* freelist, bounded by nfree_max */
 	uint32_t nfree, nfree_max;
 	struct upstream_pool *pools;	/* one per (backend, member) */
@@ -43,6 +44,7 @@ struct worker {
 	const struct timeval **be_response_tv;
 	const struct timeval **be_idle_tv;
 	const struct timeval *linger_tv;
+	const struct timeval *drain_grace_tv;
 	/* per-connection buffer capacities (the high-water marks) */
 	size_t cin_cap, cout_cap, uin_cap, uout_cap;
 	struct http_msg *msg;		/* scratch for the head being parsed */
@@ -53,8 +55,10 @@ struct worker_params {
 	const struct config *cfg;
 	struct shm *shm;
 	struct bal_pool **bals;		/* per backend */
-	const struct listeners *listeners;
+	const struct listeners *listeners;	/* its generation's assignment */
+	const struct lpool *all;	/* every socket the master holds */
 	uint32_t index;			/* which listening sockets are ours */
+	uint32_t generation;
 	uint32_t wslot;			/* shm worker slot */
 	pid_t master_pid;
 };
@@ -64,6 +68,7 @@ void worker_main(const struct worker_params *params)
     __attribute__((__noreturn__));
 
 #define WORKER_LINGER_MAX_MS	30000	/* longest we read a closing client */
+#define WORKER_DRAIN_GRACE_MS	1000	/* idle keep-alive grace when draining */
 
 /* CLOCK_MONOTONIC in milliseconds (coarse: cheap, a few ms of resolution). */
 uint64_t worker_now_ms(void);

@@ -31,6 +31,15 @@ The request path picks the mode:
                                 "released X". A held request whose
                                 connection the peer closes is dropped.
 
+Health checks: /healthz, and any request whose User-Agent is
+"weir-health-check", get the status set by /set?health=N (default 200)
+with an empty body. They are counted apart (stats: health_checks, and the
+last request lines, Host headers and heads in health_lines, health_hosts,
+health_heads), never in requests or request_lines.
+/set?blackhole=1 makes the server read each request head and never answer
+(the connection is held until the peer closes it); blackhole=0 ends that
+for the requests that arrive afterwards.
+
 A second listening socket (the control port) answers /stats, /reset, /raw,
 /set?key=value, /held (JSON: the ids held now, oldest first), /release?id=X
 and /release-all (JSON: the ids released, answered once their responses are
@@ -81,6 +90,11 @@ class Stats:
         self.incomplete = 0
         self.bad = 0
         self.max_open = self.open
+        self.health_checks = 0
+        self.health_lines = []
+        self.health_hosts = []
+        self.health_heads = []
+        self.blackholed = 0
 
     def snapshot(self):
         return {
@@ -96,11 +110,16 @@ class Stats:
             "idle_closed": self.idle_closed,
             "incomplete": self.incomplete,
             "bad": self.bad,
+            "health_checks": self.health_checks,
+            "health_lines": self.health_lines[-100:],
+            "health_hosts": self.health_hosts[-100:],
+            "health_heads": self.health_heads[-20:],
+            "blackholed": self.blackholed,
         }
 
 
 STATS = Stats()
-OPTS = {"idle_close_ms": -1, "close_on_reuse": 0}
+OPTS = {"idle_close_ms": -1, "close_on_reuse": 0, "health": 200, "blackhole": 0}
 NAME = "backend"
 
 
@@ -306,6 +325,14 @@ def serve_conn(sock, addr, cid):
                     STATS.bad += 1
                 c.respond(400, "Bad Request", b"bad request\n", close=True)
                 break
+            if OPTS["blackhole"]:
+                blackhole(c)
+                break
+            if is_health_check(req):
+                keep = serve_health(c, head, *req)
+                if not keep:
+                    break
+                continue
             with STATS.lock:
                 STATS.request_lines.append("%s %s %s" % req[:3])
             try:
@@ -330,6 +357,47 @@ def serve_conn(sock, addr, cid):
             pass
         with STATS.lock:
             STATS.open -= 1
+
+
+def blackhole(c):
+    """Never answer: hold the connection until the peer closes it."""
+    with STATS.lock:
+        STATS.blackholed += 1
+    while True:
+        try:
+            r, _, _ = select.select([c.sock], [], [], 1.0)
+        except (OSError, ValueError):
+            return
+        if r and not c.recv():
+            return
+
+
+def is_health_check(req):
+    method, target, version, headers = req
+    return (query_of(target)[0] == "/healthz" or
+            "weir-health-check" in header_values(headers, "user-agent"))
+
+
+def serve_health(c, head, method, target, version, headers):
+    """Answer a health check with the status set by /set?health=N."""
+    close = wants_close(version, headers)
+    try:
+        drain(c, headers)
+    except (Closed, ValueError):
+        return False
+    with STATS.lock:
+        STATS.health_checks += 1
+        STATS.health_lines.append("%s %s %s" % (method, target, version))
+        STATS.health_hosts += header_values(headers, "host") or [None]
+        STATS.health_heads.append(head.decode("latin-1"))
+        del STATS.health_lines[:-1000], STATS.health_hosts[:-1000]
+        del STATS.health_heads[:-100]
+    code = OPTS["health"]
+    try:
+        c.respond(code, "Health", b"", [("X-Backend", NAME)], close=close)
+    except OSError:
+        return False
+    return not close
 
 
 def query_of(target):

@@ -1,0 +1,179 @@
+/*
+ * Owns config generations: building one from a config file, swapping it in
+ * on SIGHUP without dropping anything, and freeing a retired one once its
+ * last worker has drained.
+ */
+#include "autoconf.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "balancer/balancer.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "master/health.h"
+#include "master/master.h"
+#include "shm/shm.h"
+
+/* Balancer state for every backend of g's config. */
+static int
+reload_gen_balancers(struct master *m, struct generation *g)
+{
+	g->bals = calloc(g->cfg->nbackends + 1, sizeof(*g->bals));
+	if (g->bals == NULL)
+		return -1;
+	for (size_t i = 0; i < g->cfg->nbackends; i++)
+		if ((g->bals[i] = balancer_build(m->shm,
+		    &g->cfg->backends[i])) == NULL)
+			return -1;
+	return 0;
+}
+
+static int
+reload_gen_workers(struct master *m, struct generation *g)
+{
+	g->workers = calloc(g->cfg->workers, sizeof(*g->workers));
+	if (g->workers == NULL)
+		return -1;
+	for (uint32_t i = 0; i < g->cfg->workers; i++) {
+		struct wproc *w = &g->workers[i];
+
+		w->m = m;
+		w->gen = g;
+		w->idx = i;
+		w->respawn_ev = evtimer_new(m->base, master_respawn_cb, w);
+		if (w->respawn_ev == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+struct generation *
+reload_gen_new(struct master *m, struct config *cfg, char *err, size_t errlen)
+{
+	struct generation *g = calloc(1, sizeof(*g));
+
+	if (g == NULL) {
+		config_free(cfg);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	g->id = m->next_gen++;
+	g->cfg = cfg;
+	if (shm_publish(m->shm, cfg, err, errlen) == -1)
+		goto fail;
+	g->published = true;
+	if (reload_gen_balancers(m, g) == -1 || reload_gen_workers(m, g) == -1) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (listen_prepare(&m->lp, cfg, &g->ls) == -1) {
+		snprintf(err, errlen, "cannot open the listening sockets "
+		    "(see above)");
+		goto fail;
+	}
+	return g;
+fail:
+	reload_gen_free(m, g);
+	return NULL;
+}
+
+/* The configs of every generation still in m's list. */
+static void
+reload_prune_sockets(struct master *m)
+{
+	const struct config *live[64];
+	size_t n = 0;
+
+	for (struct generation *g = m->gens; g != NULL && n < 64; g = g->next)
+		live[n++] = g->cfg;
+	listen_prune(&m->lp, live, n);
+}
+
+void
+reload_gen_free(struct master *m, struct generation *g)
+{
+	if (g == NULL)
+		return;
+	for (uint32_t i = 0; g->workers != NULL && i < g->cfg->workers; i++)
+		if (g->workers[i].respawn_ev != NULL)
+			event_free(g->workers[i].respawn_ev);
+	free(g->workers);
+	for (size_t i = 0; g->bals != NULL && i < g->cfg->nbackends; i++)
+		balancer_free(g->bals[i]);
+	free(g->bals);
+	listeners_free(&g->ls);
+	if (g->published)
+		shm_unpublish(m->shm, g->cfg);
+	config_free(g->cfg);
+	free(g);
+	if (!m->stopping)
+		reload_prune_sockets(m);
+}
+
+void
+reload_worker_gone(struct master *m, struct generation *g)
+{
+	struct generation **pp;
+
+	if (!g->retired || g->nalive > 0)
+		return;
+	for (pp = &m->gens; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == g) {
+			*pp = g->next;
+			break;
+		}
+	}
+	log_info("generation %u drained", g->id);
+	reload_gen_free(m, g);
+}
+
+/* Tell the old generation's workers to finish their work and exit. */
+static void
+reload_retire(struct master *m, struct generation *old)
+{
+	old->retired = true;
+	for (uint32_t i = 0; i < old->cfg->workers; i++) {
+		evtimer_del(old->workers[i].respawn_ev);
+		if (old->workers[i].pid != 0)
+			kill(old->workers[i].pid, SIGQUIT);
+	}
+	reload_worker_gone(m, old);
+}
+
+void
+reload_run(struct master *m)
+{
+	struct generation *g, *old = m->gens;
+	struct health *h;
+	struct config *cfg;
+	char err[512];
+
+	log_info("reloading configuration from %s", m->path);
+	if (config_load(m->path, &cfg, err, sizeof(err)) == -1 ||
+	    (g = reload_gen_new(m, cfg, err, sizeof(err))) == NULL) {
+		log_error("reload failed: %s; still serving the previous "
+		    "configuration", err);
+		reload_prune_sockets(m);
+		return;
+	}
+	log_set_level(cfg->log_level);
+	g->next = old;
+	m->gens = g;
+	for (uint32_t i = 0; i < cfg->workers; i++) {
+		static const struct timeval retry = { 0, 100000 };
+
+		if (master_spawn(m, &g->workers[i]) == -1)
+			evtimer_add(g->workers[i].respawn_ev, &retry);
+	}
+	h = health_new(m->base, m->shm, cfg, m->health);
+	health_free(m->health);
+	m->health = h;
+	reload_retire(m, old);
+	log_info("reload complete: generation %u, %u workers", g->id,
+	    cfg->workers);
+}

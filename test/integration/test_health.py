@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Active health checks: an http check takes a server failing its health
+path out within fall checks and brings it back within rise; a server that
+stops answering goes down on timeouts; a tcp check notices a closed port
+and a restarted one; health_initial = down keeps traffic off until the
+first rise; health_path and health_host are what the server receives;
+with every server down clients get 503 + Retry-After; a reload keeps the
+consecutive counts and closes the checks in flight. Timings are measured
+from the log lines' own timestamps."""
+import calendar
+import os
+import re
+import signal
+import time
+
+from harness import Env, Tap, check, check_eq, http, socket_inodes, wait_until
+
+t = Tap(budget=80)
+env = Env("health")
+
+INTERVAL, TIMEOUT, FALL, RISE = 0.2, 0.2, 3, 2
+TOLERANCE = 0.5
+FAST = {"health_interval": "200ms", "health_timeout": "200ms",
+        "health_fall": FALL, "health_rise": RISE}
+LOG_TS = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z ")
+
+
+def start(servers, log_level="info", **opts):
+    """weir with one frontend and one backend "app" over servers (Backends)."""
+    o = {"server": [b.addr for b in servers]}
+    o.update(opts)
+    return env.weir(workers=2, log_level=log_level,
+                    frontends={"web": {"listen": "127.0.0.1:auto", "backend": "app"}},
+                    backends={"app": o})
+
+
+def log_time(line):
+    """The wall-clock time (seconds since the epoch) a weir log line carries."""
+    m = LOG_TS.match(line)
+    check(m, "log line without a timestamp: %r" % line)
+    y, mo, d, h, mi, s, ms = (int(x) for x in m.groups())
+    return calendar.timegm((y, mo, d, h, mi, s)) + ms / 1000.0
+
+
+def wait_line(w, offset, pattern, timeout):
+    """The first log line after byte offset matching pattern, or fail."""
+    rx = re.compile(pattern)
+
+    def find():
+        for line in w.log()[offset:].splitlines():
+            if rx.search(line):
+                return line
+        return None
+    line = wait_until(find, timeout, 0.02)
+    check(line, "no log line matching %r within %.1fs; log tail:\n%s"
+          % (pattern, timeout, w.log()[-2000:]))
+    return line
+
+
+def state_line(w, offset, b, state, reason, timeout=5.0):
+    """Wait for 'server app/ADDR STATE: reason' and return (line, its time)."""
+    level = "warn" if state == "DOWN" else "info"
+    line = wait_line(w, offset, r"\[%s\] master\[\d+\]: server app/%s %s: %s"
+                     % (level, re.escape(b.addr), state, reason), timeout)
+    return line, log_time(line)
+
+
+def check_within(elapsed, limit, what):
+    t.diag("  %s after %.2fs (limit %.2fs)" % (what, elapsed, limit))
+    check(elapsed <= limit, "%s took %.2fs, more than %.2fs" % (what, elapsed, limit))
+
+
+def get_many(w, n):
+    """n GETs on new connections; {backend name: count}; all must be 200."""
+    seen = {}
+    for i in range(n):
+        r = http(w.port, "GET", "/echo?i=%d" % i)
+        check_eq(r.status, 200, "status of request %d: %s" % (i, r.summary()))
+        seen[r.get("X-Backend")] = seen.get(r.get("X-Backend"), 0) + 1
+    return seen
+
+
+def checked(b, n=1, timeout=3.0):
+    """Wait until b has answered n health checks (since its last reset)."""
+    ok = wait_until(lambda: b.stats()["health_checks"] >= n, timeout, 0.05)
+    check(ok, "backend %s got no health check within %.0fs" % (b.name, timeout))
+
+
+def master_sockets(w, samples=15):
+    """Fewest sockets the master held over a few samples (checks come and go)."""
+    out = None
+    for _ in range(samples):
+        n = len(socket_inodes(w.pid))
+        out = n if out is None else min(out, n)
+        time.sleep(0.03)
+    return out
+
+
+@t.test("http check, 2 servers: A's /healthz 503 -> DOWN within fall checks, "
+        "no traffic while down; 200 again -> UP within rise, traffic again")
+def _():
+    a, b = env.backend("a1"), env.backend("b1")
+    w = start([a, b], health_check="http", health_path="/healthz", **FAST)
+    checked(a, 2)
+    check("DOWN" not in w.log() and " UP:" not in w.log(),
+          "a state change while every server was healthy:\n" + w.log()[-1500:])
+    off = len(w.log())
+    t0 = time.time()
+    a.set(health=503)
+    line, at = state_line(w, off, a, "DOWN", r"HTTP 503 not in 200-399 \(3/3\)$")
+    check_within(at - t0, FALL * INTERVAL + TIMEOUT + TOLERANCE, "DOWN")
+    a.reset()
+    b.reset()
+    seen = get_many(w, 50)
+    check_eq(a.stats()["requests"], 0, "requests that reached A while it was down")
+    check_eq(b.stats()["requests"], 50, "requests that reached B")
+    check_eq(seen, {"b1": 50}, "backends that answered")
+    off = len(w.log())
+    t0 = time.time()
+    a.set(health=200)
+    line, at = state_line(w, off, a, "UP", r"HTTP 200 \(2/2\)$")
+    check_within(at - t0, RISE * INTERVAL + TOLERANCE, "UP")
+    seen = get_many(w, 20)
+    check(seen.get("a1", 0) >= 5, "A got too little traffic once up: %s" % seen)
+    # The default request: GET the path, Host = the server's address.
+    st = a.stats()
+    check_eq(st["health_lines"][-1], "GET /healthz HTTP/1.1", "health request line")
+    check_eq(st["health_hosts"][-1], a.addr, "health check Host")
+    w.check_clean_stop()
+
+
+@t.test("a server that accepts but never answers goes DOWN with 'timed out', "
+        "comes back UP, and the master holds no check sockets afterwards")
+def _():
+    a, b = env.backend("a2"), env.backend("b2")
+    w = start([a, b], health_check="http", **FAST)
+    checked(a, 1)
+    base = master_sockets(w)
+    off = len(w.log())
+    t0 = time.time()
+    a.set(blackhole=1)
+    line, at = state_line(w, off, a, "DOWN", r"timed out \(3/3\)$")
+    check(": timed out" in line, "reason is not 'timed out': %r" % line)
+    # Each failing check waits out the timeout before the next is due.
+    check_within(at - t0, FALL * (INTERVAL * 1.1 + TIMEOUT) + TOLERANCE, "DOWN")
+    check(a.stats()["blackholed"] >= FALL, "the backend held fewer than %d checks"
+          % FALL)
+    seen = get_many(w, 10)
+    check_eq(seen, {"b2": 10}, "backends that answered while A hangs")
+    off = len(w.log())
+    a.set(blackhole=0)
+    state_line(w, off, a, "UP", r"HTTP 200 \(2/2\)$", 3.0)
+    # Blackholed checks were closed by the master at their timeout.
+    ok = wait_until(lambda: a.stats()["open"] == 0, 2.0, 0.05)
+    check(ok, "backend still has %d connections open" % a.stats()["open"])
+    now = master_sockets(w)
+    check(now <= base, "master holds %d sockets, %d before the checks timed out"
+          % (now, base))
+    w.check_clean_stop()
+
+
+@t.test("tcp check: killed server -> DOWN 'connect refused'; a new one on the "
+        "same port -> UP 'connected' and gets traffic")
+def _():
+    a, b = env.backend("a3"), env.backend("b3")
+    port = a.port
+    w = start([a, b], health_check="tcp", **FAST)
+    time.sleep(3 * INTERVAL)
+    off = len(w.log())
+    t0 = time.time()
+    a.kill()
+    line, at = state_line(w, off, a, "DOWN", r"connect refused \(3/3\)$")
+    check_within(at - t0, FALL * INTERVAL + TIMEOUT + TOLERANCE, "DOWN")
+    seen = get_many(w, 10)
+    check_eq(seen, {"b3": 10}, "backends that answered while A is gone")
+    off = len(w.log())
+    t0 = time.time()
+    a2 = env.backend("a3-again", "--port", str(port))
+    check_eq(a2.port, port, "port of the restarted backend")
+    line, at = state_line(w, off, a2, "UP", r"connected \(2/2\)$")
+    check_within(at - t0, RISE * INTERVAL + TOLERANCE, "UP")
+    seen = get_many(w, 20)
+    check(seen.get("a3-again", 0) >= 5, "restarted A got too little traffic: %s" % seen)
+    w.check_clean_stop()
+
+
+@t.test("health_initial = down: 503 and no request reaches a server before "
+        "its first rise; then it gets the traffic")
+def _():
+    a, b = env.backend("a4"), env.backend("b4")
+    a.set(health=503)           # never rises
+    w = start([a, b], health_check="http", health_initial="down",
+              health_interval="300ms", health_timeout="200ms",
+              health_rise=3, health_fall=FALL)
+    got = []                    # (time received, status, backend)
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline and not (got and got[-1][1] == 200):
+        r = http(w.port, "GET", "/echo")
+        got.append((time.time(), r.status, r.get("X-Backend")))
+        if r.status == 503:
+            check(r.get("Retry-After"), "503 without Retry-After: %s" % r.summary())
+        time.sleep(0.01)
+    line, up_at = state_line(w, 0, b, "UP", r"HTTP 200 \(3/3\)$", 1.0)
+    before = [g for g in got if g[1] != 503]
+    statuses = sorted(set(g[1] for g in got))
+    t.diag("  %d requests, statuses %s; first 200 at %+.3fs from the UP line"
+           % (len(got), statuses, (before[0][0] - up_at) if before else 0))
+    check(len(got) >= 5 and got[0][1] == 503,
+          "expected 503s before the server rose: %s" % got[:5])
+    # A 200 answered well before the UP line (its time is truncated to the
+    # millisecond, and written just after the store) would be a leak.
+    early = [g for g in before if g[0] < up_at - 0.02]
+    check(not early, "answered by a server before it was up: %s" % early[:3])
+    check_eq(a.stats()["requests"], 0, "requests that reached A (never up)")
+    seen = get_many(w, 10)
+    check_eq(seen, {"b4": 10}, "backends that answered after B rose")
+    check(not re.search(r"server app/%s UP" % re.escape(a.addr), w.log()),
+          "A came up although its checks fail")
+    w.check_clean_stop()
+
+
+@t.test("health_path and health_host are what the server receives; defaults "
+        "are GET / and the server's address")
+def _():
+    a, c = env.backend("a5"), env.backend("c5")
+    w = env.weir(workers=2,
+                 frontends={"web": {"listen": "127.0.0.1:auto", "backend": "app"},
+                            "other": {"listen": "127.0.0.1:auto", "backend": "plain"}},
+                 backends={"app": dict(server=a.addr, health_check="http",
+                                       health_path="/custom/check?probe=1",
+                                       health_host="health.example", **FAST),
+                           "plain": dict(server=c.addr, health_check="http", **FAST)})
+    checked(a, 2)
+    checked(c, 2)
+    st = a.stats()
+    check_eq(set(st["health_lines"]), {"GET /custom/check?probe=1 HTTP/1.1"},
+             "health request lines with health_path")
+    check_eq(set(st["health_hosts"]), {"health.example"}, "Host with health_host")
+    head = st["health_heads"][-1]
+    for want in ("\r\nConnection: close\r\n", "\r\nUser-Agent: weir-health-check\r\n"):
+        check(want in head, "%r not in the health request %r" % (want, head))
+    check_eq(st["requests"], 0, "health checks counted as requests")
+    st = c.stats()
+    check_eq(set(st["health_lines"]), {"GET / HTTP/1.1"}, "default request line")
+    check_eq(set(st["health_hosts"]), {c.addr}, "default Host")
+    w.check_clean_stop()
+
+
+@t.test("every server down: clients get 503 with Retry-After; one back up: 200")
+def _():
+    a, b = env.backend("a6"), env.backend("b6")
+    w = start([a, b], health_check="http", **FAST)
+    checked(a, 1)
+    a.set(health=503)
+    b.set(health=500)
+    state_line(w, 0, a, "DOWN", r"HTTP 503 not in 200-399 \(3/3\)$")
+    state_line(w, 0, b, "DOWN", r"HTTP 500 not in 200-399 \(3/3\)$")
+    a.reset()
+    b.reset()
+    for i in range(5):
+        r = http(w.port, "GET", "/echo")
+        check_eq(r.status, 503, "status with every server down: %s" % r.summary())
+        check(r.get("Retry-After"), "503 without Retry-After: %s" % r.summary())
+    check_eq(a.stats()["requests"] + b.stats()["requests"], 0,
+             "requests that reached a down server")
+    off = len(w.log())
+    b.set(health=200)
+    state_line(w, off, b, "UP", r"HTTP 200 \(2/2\)$")
+    check_eq(get_many(w, 5), {"b6": 5}, "backends that answered once B rose")
+    w.check_clean_stop()
+
+
+def reload(w):
+    """SIGHUP and wait for the reload to complete; the log offset after it."""
+    off = len(w.log())
+    os.kill(w.pid, signal.SIGHUP)
+    wait_line(w, off, r"reload complete", 5.0)
+    return len(w.log())
+
+
+@t.test("reload: a server's consecutive failures carry over to the new "
+        "checker (2 before + 1 after = DOWN at 3/3)")
+def _():
+    a, b = env.backend("a7"), env.backend("b7")
+    w = start([a, b], log_level="debug", health_check="http",
+              health_interval="700ms", health_timeout="200ms",
+              health_fall=3, health_rise=2)
+    checked(a, 1)
+    off = len(w.log())
+    a.set(health=503)
+    pat = r"server app/%s check failed: HTTP 503 not in 200-399 \(%d/3\)"
+    wait_line(w, off, pat % (re.escape(a.addr), 2), 3.0)
+    after = reload(w)
+    line, _ = state_line(w, off, a, "DOWN", r"HTTP 503 not in 200-399 \(3/3\)$")
+    check(w.log().index(line) >= after,
+          "A went down before the reload completed; the test proves nothing:\n"
+          + w.log()[off:][-2000:])
+    check(not re.search(pat % (re.escape(a.addr), 1), w.log()[after:]),
+          "the count restarted after the reload:\n" + w.log()[after:][-2000:])
+    w.check_clean_stop(allow_respawn=True)
+
+
+@t.test("reload while a check hangs: the old checker's socket is closed "
+        "(by the master and in the workers forked meanwhile)")
+def _():
+    a, b = env.backend("a8"), env.backend("b8")
+    w = start([a, b], health_check="http", health_interval="200ms",
+              health_timeout="4s", health_fall=3, health_rise=2)
+    a.set(blackhole=1)
+    ok = wait_until(lambda: a.stats()["blackholed"] >= 1, 2.0, 0.02)
+    check(ok, "no health check reached the blackholed backend")
+    check_eq(a.stats()["open"], 1, "connections open at A (one check in flight)")
+    reload(w)
+    # The new checker starts its own check within one interval.
+    ok = wait_until(lambda: a.stats()["blackholed"] >= 2, 2.0, 0.02)
+    check(ok, "the new checker sent no check to A within 2s")
+    ok = wait_until(lambda: a.stats()["open"] == 1, 1.5, 0.05)
+    check(ok, "A still has %d connections open: the old check's socket was "
+          "not closed everywhere (master: %d sockets)"
+          % (a.stats()["open"], len(socket_inodes(w.pid))))
+    a.set(blackhole=0)
+    w.check_clean_stop(allow_respawn=True)
+
+
+t.run(None, env)
