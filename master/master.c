@@ -67,6 +67,8 @@ master_spawn(struct master *m, struct wproc *w)
 		close(m->sigfd);
 		if (m->pidfd != -1)
 			close(m->pidfd);
+		/* A check's socket kept open by a worker would outlive the check. */
+		health_atfork_child(m->health);
 		worker_main(&wp);
 	}
 	shm_worker_set_pid(m->shm, (uint32_t)wslot, pid);
@@ -357,7 +359,8 @@ master_raise_nofile(const struct config *cfg)
 		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (rl.rlim_cur < want)
+	/* Below one descriptor per client it is worth a warning. */
+	if (rl.rlim_cur < (rlim_t)cfg->max_connections + 256)
 		log_warnx("open file limit %llu is below what max_connections = "
 		    "%u needs (%llu): accept will pause when it runs out",
 		    (unsigned long long)rl.rlim_cur, cfg->max_connections,

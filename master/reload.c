@@ -170,9 +170,10 @@ reload_run(struct master *m)
 		if (master_spawn(m, &g->workers[i]) == -1)
 			evtimer_add(g->workers[i].respawn_ev, &retry);
 	}
-	h = health_new(m->base, m->shm, cfg, m->health);
-	health_free(m->health);
-	m->health = h;
+	if ((h = health_new(m->base, m->shm, cfg, m->health)) != NULL) {
+		health_free(m->health);
+		m->health = h;
+	}
 	reload_retire(m, old);
 	log_info("reload complete: generation %u, %u workers", g->id,
 	    cfg->workers);

@@ -218,6 +218,10 @@ shm_publish(struct shm *shm, struct config *cfg, char *err, size_t len)
 			    be->health_initial_down)
 				atomic_store_explicit(&sv->health,
 				    SHM_HEALTH_DOWN, memory_order_release);
+			/* Unchecked now: nothing could ever bring it back up. */
+			if (be->health_check == CONFIG_HEALTH_NONE)
+				atomic_store_explicit(&sv->health,
+				    SHM_HEALTH_UP, memory_order_release);
 			sv->refs++;
 			sv->weight = sc->weight;
 			sv->flags = sc->backup ? SHM_SERVER_BACKUP : 0;

@@ -39,6 +39,10 @@ health_heads), never in requests or request_lines.
 /set?blackhole=1 makes the server read each request head and never answer
 (the connection is held until the peer closes it); blackhole=0 ends that
 for the requests that arrive afterwards.
+/set?fail_status=N (N > 0) makes every normal request (not health checks)
+get status N with a short body, whatever its path; fail_status=0 ends it.
+/set?plain=1 serves every normal request as /echo, whatever its path (a
+server for which /reset, /hold ... are ordinary URLs); plain=0 ends it.
 
 A second listening socket (the control port) answers /stats, /reset, /raw,
 /set?key=value, /held (JSON: the ids held now, oldest first), /release?id=X
@@ -119,7 +123,8 @@ class Stats:
 
 
 STATS = Stats()
-OPTS = {"idle_close_ms": -1, "close_on_reuse": 0, "health": 200, "blackhole": 0}
+OPTS = {"idle_close_ms": -1, "close_on_reuse": 0, "health": 200, "blackhole": 0,
+        "fail_status": 0, "plain": 0}
 NAME = "backend"
 
 
@@ -411,6 +416,10 @@ def handle(c, method, target, version, headers):
     path, q = query_of(target)
     close = wants_close(version, headers)
     fn = MODES.get(path, mode_echo)
+    if OPTS["plain"]:
+        fn = mode_echo
+    if OPTS["fail_status"]:
+        fn = mode_fail
     r = fn(c, method, target, version, headers, q, close)
     with STATS.lock:
         STATS.requests += 1
@@ -615,6 +624,15 @@ def mode_upgrade(c, method, target, version, headers, q, close):
             c.sock.shutdown(socket.SHUT_WR)
             return False
         c.send(d)
+
+
+def mode_fail(c, method, target, version, headers, q, close):
+    """Every request while /set?fail_status=N is on: status N."""
+    drain(c, headers)
+    code = OPTS["fail_status"]
+    c.respond(code, "Failing", ("failing with %d\n" % code).encode(),
+              [("X-Backend", NAME)], close=close)
+    return not close
 
 
 def mode_reset(c, method, target, version, headers, q, close):

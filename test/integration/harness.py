@@ -685,6 +685,53 @@ class Weir:
             check(not os.path.exists(self.pidfile), "pidfile %s not removed" % self.pidfile)
         return res
 
+    def rewrite(self, global_=None, frontends=None, backends=None):
+        """Write a new config to the same file (for a reload): global_ keys
+        are merged into the current ones, frontends / backends replace
+        theirs when given. Listen entries "HOST:auto" get a free port, the
+        others stay; self.ports is updated. The file is replaced by a
+        rename, so a reload never reads half of it. Returns the text."""
+        if global_:
+            self.global_.update(global_)
+        # Without new frontends the resolved ones stay (no new "auto" ports).
+        self.frontends_tmpl = frontends if frontends is not None else self.frontends
+        if backends is not None:
+            self.backends = backends
+        self._resolve_ports()
+        tmp = self.conf + ".tmp"
+        text = write_config(tmp, self.global_, self.frontends, self.backends)
+        os.rename(tmp, self.conf)
+        return text
+
+    def reload(self, timeout=5.0):
+        """SIGHUP the master and wait for "reload complete" or "reload
+        failed" after this point of the log; returns that line (None if
+        neither came within timeout)."""
+        off = len(self.log())
+        kill_pid(self.proc.pid, signal.SIGHUP)
+        rx = re.compile(r"reload (complete|failed)")
+
+        def find():
+            for line in self.log()[off:].splitlines():
+                if rx.search(line):
+                    return line
+            return None
+        return wait_until(find, timeout, 0.02)
+
+    def lines_after(self, offset, pattern):
+        """Log lines after byte offset that match regex pattern."""
+        rx = re.compile(pattern)
+        return [l for l in self.log()[offset:].splitlines() if rx.search(l)]
+
+    def wait_line(self, offset, pattern, timeout=2.0):
+        """The first log line after byte offset matching pattern, waiting up
+        to timeout; raises AssertionError with the log tail if none came."""
+        line = wait_until(lambda: (self.lines_after(offset, pattern) or [None])[0],
+                          timeout, 0.02)
+        check(line, "no log line matching %r within %.1fs; log tail:\n%s"
+              % (pattern, timeout, self.log()[-2500:]))
+        return line
+
 
 # ---------------------------------------------------------------- HTTP client
 
@@ -1022,3 +1069,173 @@ def run_cmd(args, timeout=10, **kw):
     """Run a short command; returns CompletedProcess (text mode)."""
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL, **kw)
+
+
+# ---------------------------------------------------------------- log times
+
+LOG_TS_RE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z ")
+
+
+def log_time(line):
+    """The wall-clock time (seconds since the epoch) a weir log line carries."""
+    import calendar
+    m = LOG_TS_RE.match(line)
+    check(m, "log line without a timestamp: %r" % line)
+    y, mo, d, h, mi, s, ms = (int(x) for x in m.groups())
+    return calendar.timegm((y, mo, d, h, mi, s)) + ms / 1000.0
+
+
+# ---------------------------------------------------------------- load
+
+class Load:
+    """A bounded load generator: threads sending GETs to one port until
+    stop() or duration seconds. "keepalive" threads reuse a connection until
+    a response says Connection: close (or is close-delimited), or until the
+    server closes it while idle (seen before the next request is sent); the
+    "fresh" threads open a new connection per request. Every request that
+    does not end in a complete 200 is a failure and is never retried:
+    connect errors, send errors, resets, timeouts, short reads, protocol
+    errors and other statuses each count once.
+    """
+
+    def __init__(self, port, keepalive=2, fresh=2, duration=6.0, path="/echo",
+                 timeout=5.0, host="127.0.0.1"):
+        import threading
+        self.port = port
+        self.host = host
+        self.nkeep = keepalive
+        self.nfresh = fresh
+        self.duration = duration
+        self.path = path
+        self.timeout = timeout
+        self.lock = threading.Lock()
+        self.stop_ev = threading.Event()
+        self.threads = []
+        self.ok = []             # (monotonic end time, backend, reused conn)
+        self.failures = []       # (monotonic time, thread, what)
+        self.connections = 0
+        self.closed_by_header = 0
+        self.closed_idle = 0     # closed by the server while idle (not failures)
+        self.t0 = None
+
+    def start(self):
+        import threading
+        self.t0 = time.monotonic()
+        self.deadline = self.t0 + self.duration
+        for i in range(self.nkeep):
+            self.threads.append(threading.Thread(
+                target=self._run, args=("ka%d" % i, True), daemon=True))
+        for i in range(self.nfresh):
+            self.threads.append(threading.Thread(
+                target=self._run, args=("new%d" % i, False), daemon=True))
+        for th in self.threads:
+            th.start()
+        return self
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join()
+
+    def join(self):
+        for th in self.threads:
+            th.join(self.duration + self.timeout + 5)
+
+    def running(self):
+        return any(th.is_alive() for th in self.threads)
+
+    @property
+    def requests(self):
+        return len(self.ok) + len(self.failures)
+
+    def backends(self, since=None):
+        """{backend name: successful requests}, optionally only those that
+        ended after monotonic time since."""
+        out = {}
+        with self.lock:
+            for end, name, _ in self.ok:
+                if since is None or end >= since:
+                    out[name] = out.get(name, 0) + 1
+        return out
+
+    def summary(self):
+        return ("%d requests (%d ok, %d failed) on %d connections in %.1fs; "
+                "%d closed after Connection: close, %d closed while idle"
+                % (self.requests, len(self.ok), len(self.failures),
+                   self.connections, time.monotonic() - self.t0,
+                   self.closed_by_header, self.closed_idle))
+
+    def _fail(self, name, what):
+        with self.lock:
+            self.failures.append((time.monotonic(), name, what))
+
+    def _idle_closed(self, c):
+        """True if the server closed (or reset) c while it sat idle; False
+        if it is still open. Unsolicited bytes raise ProtocolError."""
+        import select
+        r, _, _ = select.select([c.sock], [], [], 0)
+        if not r:
+            return False
+        try:
+            d = c.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        if d:
+            raise ProtocolError("%d unsolicited bytes on an idle connection"
+                                % len(c.sock.recv(65536)))
+        return True
+
+    def _run(self, name, keepalive):
+        c = None
+        n = 0
+        while not self.stop_ev.is_set() and time.monotonic() < self.deadline:
+            n += 1
+            stage = "connect"
+            reused = False
+            try:
+                if c is not None:
+                    try:
+                        if self._idle_closed(c):
+                            with self.lock:
+                                self.closed_idle += 1
+                            c.close()
+                            c = None
+                    except ProtocolError as e:
+                        c.close()
+                        c = None
+                        self._fail(name, "before request %d: %s" % (n, e))
+                        continue
+                if c is None:
+                    c = Client(self.port, self.host, self.timeout)
+                    with self.lock:
+                        self.connections += 1
+                else:
+                    reused = True
+                stage = "send"
+                c.request("GET", "%s?load=%s-%d" % (self.path, name, n))
+                stage = "response"
+                r = c.response()
+            except Exception as e:
+                got = len(c.buf) if c is not None else 0
+                self._fail(name, "request %d (%s connection) at %s: %s: %s "
+                           "(%d bytes of a response)"
+                           % (n, "reused" if reused else "new", stage,
+                              type(e).__name__, e, got))
+                if c is not None:
+                    c.close()
+                c = None
+                continue
+            if r.status != 200:
+                self._fail(name, "request %d: %s" % (n, r.summary()[:300]))
+            else:
+                with self.lock:
+                    self.ok.append((time.monotonic(), r.get("X-Backend"), reused))
+            if not keepalive or "close" in r.conn_tokens() or r.framing == "eof":
+                if keepalive:
+                    with self.lock:
+                        self.closed_by_header += 1
+                c.close()
+                c = None
+        if c is not None:
+            c.close()
