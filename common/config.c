@@ -526,6 +526,7 @@ config_health_expect(struct config_ctx *ctx, void *base, const char *value)
 			hi = strtoul(p = end + 1, &end, 10);
 		if (end == p || lo < 100 || hi > 599 || lo > hi ||
 		    (*end != ',' && *end != '\0') ||
+		    (*end == ',' && end[1] == '\0') ||
 		    be->nhealth_expect == CONFIG_MAX_EXPECT || !isdigit(
 		    (unsigned char)*p)) {
 			config_err(ctx, ctx->lineno, "health_expect: invalid "

@@ -390,6 +390,76 @@ test_balancing_keys(void **state)
 	config_free(cfg);
 }
 
+/* Health checks, passive failure handling, retries, drain and log file. */
+static void
+test_failure_keys(void **state)
+{
+	struct config *cfg;
+	const struct backend_conf *be;
+
+	(void)state;
+	cfg = load_ok("[global]\ndrain_timeout = 5s\nlog_file = /tmp/w.log\n"
+	    MINIMAL "health_check = http\nhealth_path = /healthz\n"
+	    "health_host = app.internal\nhealth_expect = 200-299,404\n"
+	    "health_interval = 500ms\nhealth_timeout = 200ms\n"
+	    "health_rise = 4\nhealth_fall = 5\nhealth_initial = down\n"
+	    "max_fails = 7\nfail_timeout = 3s\nfail_on_5xx = yes\n"
+	    "max_ejected_percent = 30%\nretries = 3\nretry_backoff = 20ms\n"
+	    "retry_budget = 15\n");
+	be = &cfg->backends[0];
+	assert_int_equal(cfg->drain_timeout_ms, 5000);
+	assert_string_equal(cfg->log_file, "/tmp/w.log");
+	assert_int_equal(be->health_check, CONFIG_HEALTH_HTTP);
+	assert_string_equal(be->health_path, "/healthz");
+	assert_string_equal(be->health_host, "app.internal");
+	assert_int_equal(be->nhealth_expect, 2);
+	assert_int_equal(be->health_expect[0].lo, 200);
+	assert_int_equal(be->health_expect[0].hi, 299);
+	assert_int_equal(be->health_expect[1].lo, 404);
+	assert_int_equal(be->health_expect[1].hi, 404);
+	assert_int_equal(be->health_interval_ms, 500);
+	assert_int_equal(be->health_timeout_ms, 200);
+	assert_int_equal(be->health_rise, 4);
+	assert_int_equal(be->health_fall, 5);
+	assert_true(be->health_initial_down);
+	assert_int_equal(be->max_fails, 7);
+	assert_int_equal(be->fail_timeout_ms, 3000);
+	assert_true(be->fail_on_5xx);
+	assert_int_equal(be->max_ejected_percent, 30);
+	assert_int_equal(be->retries, 3);
+	assert_int_equal(be->retry_backoff_ms, 20);
+	assert_int_equal(be->retry_budget_pct, 15);
+	config_free(cfg);
+	/* Defaults. */
+	cfg = load_ok(MINIMAL);
+	be = &cfg->backends[0];
+	assert_int_equal(cfg->drain_timeout_ms, 30000);
+	assert_null(cfg->log_file);
+	assert_int_equal(be->health_check, CONFIG_HEALTH_NONE);
+	assert_int_equal(be->nhealth_expect, 1);
+	assert_int_equal(be->health_expect[0].hi, 399);
+	assert_int_equal(be->max_fails, 5);
+	assert_int_equal(be->fail_timeout_ms, 10000);
+	assert_false(be->fail_on_5xx);
+	assert_int_equal(be->max_ejected_percent, 50);
+	assert_int_equal(be->retries, 2);
+	assert_int_equal(be->retry_backoff_ms, 10);
+	assert_int_equal(be->retry_budget_pct, 20);
+	config_free(cfg);
+	load_err(MINIMAL "health_check = icmp\n", NAME ":6:", "'icmp'");
+	load_err(MINIMAL "health_expect = 99\n", NAME ":6:", "200-399,404");
+	load_err(MINIMAL "health_expect = 300-200\n", NAME ":6:", "health_expect");
+	load_err(MINIMAL "health_expect = 200,\n", NAME ":6:", "health_expect");
+	load_err(MINIMAL "health_rise = 0\n", NAME ":6:", "health_rise");
+	load_err(MINIMAL "fail_on_5xx = maybe\n", NAME ":6:", "'maybe'");
+	load_err(MINIMAL "max_ejected_percent = 101%\n", NAME ":6:",
+	    "percentage");
+	load_err(MINIMAL "retry_budget = 20%%\n", NAME ":6:", "percentage");
+	load_err(MINIMAL "retries = 11\n", NAME ":6:", "retries");
+	load_err("[global]\ndrain_timeout = 0\n" MINIMAL, NAME ":2:",
+	    "drain_timeout");
+}
+
 static void
 test_err_values(void **state)
 {
@@ -611,6 +681,7 @@ main(void)
 		cmocka_unit_test(test_err_keys),
 		cmocka_unit_test(test_err_lines),
 		cmocka_unit_test(test_balancing_keys),
+		cmocka_unit_test(test_failure_keys),
 		cmocka_unit_test(test_err_values),
 		cmocka_unit_test(test_err_addresses),
 		cmocka_unit_test(test_err_duplicates),
