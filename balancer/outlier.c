@@ -10,21 +10,13 @@
 
 #include "balancer/balancer.h"
 #include "common/config.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "shm/shm.h"
 
 #define OUTLIER_MAX_EJECT_MS	(5u * 60 * 1000)
 /* A trial not reported by then died with its worker: allow another. */
 #define OUTLIER_TRIAL_MS	60000
-
-static uint64_t
-outlier_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 bool
 outlier_admits(const struct shm_server_sh *sv)
@@ -33,7 +25,7 @@ outlier_admits(const struct shm_server_sh *sv)
 
 	if (SHM_EJECT_STATE(w) == SHM_EJECT_NONE)
 		return true;
-	return outlier_now_ms() >= SHM_EJECT_UNTIL(w);
+	return clock_ms() >= SHM_EJECT_UNTIL(w);
 }
 
 enum outlier_claim
@@ -45,7 +37,7 @@ outlier_claim(struct shm *shm, uint32_t slot)
 
 	if (SHM_EJECT_STATE(w) == SHM_EJECT_NONE)
 		return OUTLIER_NORMAL;
-	now = outlier_now_ms();
+	now = clock_ms();
 	if (now < SHM_EJECT_UNTIL(w))
 		return OUTLIER_BUSY;
 	/* Exactly one worker wins the trial. */
@@ -91,7 +83,7 @@ outlier_eject(struct shm_server_sh *sv, uint64_t w, uint64_t *ms,
 
 	*ms = outlier_duration(be, e);
 	if (!atomic_compare_exchange_strong_explicit(&sv->eject, &w,
-	    SHM_EJECT(SHM_EJECT_OUT, outlier_now_ms() + *ms),
+	    SHM_EJECT(SHM_EJECT_OUT, clock_ms() + *ms),
 	    memory_order_acq_rel, memory_order_relaxed))
 		return false;
 	atomic_store_explicit(&sv->ejections, e + 1, memory_order_relaxed);

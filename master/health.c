@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "common/config.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "master/health.h"
 #include "shm/shm.h"
@@ -80,16 +81,6 @@ struct health {
 
 static void health_io_cb(evutil_socket_t, short, void *);
 static void health_timer_cb(evutil_socket_t, short, void *);
-
-/* The clock the workers use for slow start (worker_now_ms). */
-static uint64_t
-health_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static char *health_sprintf(const char *, ...)
     __attribute__((format(printf, 1, 2)));
@@ -266,7 +257,7 @@ health_result(struct health_server *sv, bool pass, const char *reason)
 		return;
 	}
 	if (now == SHM_HEALTH_UP) {
-		t = health_now_ms();
+		t = clock_ms();
 		atomic_store_explicit(&ss->up_since_ms, t != 0 ? t : 1,
 		    memory_order_release);
 		atomic_store_explicit(&ss->health, SHM_HEALTH_UP,
@@ -302,7 +293,7 @@ health_done(struct health_server *sv, bool pass, const char *reason)
 
 	health_close(sv);
 	health_result(sv, pass, reason);
-	now = health_now_ms();
+	now = clock_ms();
 	health_timer_add(sv, sv->next_ms > now ? sv->next_ms - now : 0);
 }
 
@@ -349,7 +340,7 @@ health_watch(struct health_server *sv, short what)
 static void
 health_abort(struct health_server *sv)
 {
-	uint64_t now = health_now_ms();
+	uint64_t now = clock_ms();
 
 	health_close(sv);
 	health_timer_add(sv, sv->next_ms > now ? sv->next_ms - now : 0);
@@ -485,7 +476,7 @@ static void
 health_start(struct health_server *sv)
 {
 	struct health *h = sv->h;
-	uint64_t now = health_now_ms();
+	uint64_t now = clock_ms();
 
 	sv->next_ms = now + health_jitter(h, sv->p->interval_ms);
 	/* A server in maintenance is not ours to judge until it is back. */

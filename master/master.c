@@ -21,6 +21,7 @@
 #include <event2/event.h>
 
 #include "common/config.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "master/health.h"
 #include "master/master.h"
@@ -30,15 +31,6 @@
 #define MASTER_STOP_GRACE_MS	10000	/* fast stop: then SIGKILL what is left */
 #define MASTER_CRASH_WINDOW_MS	1000	/* dying sooner than this is a crash loop */
 #define MASTER_BACKOFF_MAX_MS	5000
-
-static uint64_t
-master_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int
 master_spawn(struct master *m, struct wproc *w)
@@ -74,7 +66,7 @@ master_spawn(struct master *m, struct wproc *w)
 	shm_worker_set_pid(m->shm, (uint32_t)wslot, pid);
 	w->wslot = (uint32_t)wslot;
 	w->pid = pid;
-	w->started_ms = master_now_ms();
+	w->started_ms = clock_ms();
 	g->nalive++;
 	log_debug("worker %u of generation %u started as pid %d", w->idx, g->id,
 	    (int)pid);
@@ -107,7 +99,7 @@ master_schedule_respawn(struct wproc *w)
 	uint64_t delay_ms = 0;
 	struct timeval tv;
 
-	if (master_now_ms() - w->started_ms < MASTER_CRASH_WINDOW_MS)
+	if (clock_ms() - w->started_ms < MASTER_CRASH_WINDOW_MS)
 		w->quick_deaths++;
 	else
 		w->quick_deaths = 0;

@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/confval.h"
 #include "common/log.h"
@@ -321,7 +322,7 @@ conn_closing_step(struct conn *c)
 	shutdown(c->fd, SHUT_WR);
 	c->state = CONN_LINGER;
 	buf_reset(&c->cin);
-	c->linger_until_ms = worker_now_ms() + WORKER_LINGER_MAX_MS;
+	c->linger_until_ms = clock_ms() + WORKER_LINGER_MAX_MS;
 	evtimer_add(c->tev, c->w->linger_tv);
 	return true;
 }
@@ -334,7 +335,7 @@ conn_closing_step(struct conn *c)
 static void
 conn_linger_step(struct conn *c)
 {
-	if (c->client_eof || worker_now_ms() >= c->linger_until_ms) {
+	if (c->client_eof || clock_ms() >= c->linger_until_ms) {
 		conn_release(c);
 		return;
 	}

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "balancer/balancer.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "shm/shm.h"
@@ -108,7 +109,7 @@ exchange_choose(struct conn *c, const struct http_msg *msg)
 	struct bal_request breq = {
 		.client = (const struct sockaddr *)&c->peer_sa,
 		.uri = c->req.path.p, .uri_len = c->req.path.len,
-		.msg = msg, .rng = &w->rng, .now_ms = worker_now_ms(),
+		.msg = msg, .rng = &w->rng, .now_ms = clock_ms(),
 		.exclude = c->tried,
 	};
 	enum outlier_claim claim;

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "common/config.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "shm/shm.h"
 #include "worker/conn.h"
@@ -29,15 +30,6 @@
 #define WORKER_MIN_BUF		(16 * 1024)
 #define WORKER_UPSTREAM_BUF	(32 * 1024)
 #define WORKER_HEAD_SLACK	(4 * 1024)	/* XFF and framing added on rewrite */
-
-uint64_t
-worker_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void worker_drain(struct worker *w);
 

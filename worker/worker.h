@@ -70,9 +70,6 @@ void worker_main(const struct worker_params *params)
 #define WORKER_LINGER_MAX_MS	30000	/* longest we read a closing client */
 #define WORKER_DRAIN_GRACE_MS	1000	/* idle keep-alive grace when draining */
 
-/* CLOCK_MONOTONIC in milliseconds (coarse: cheap, a few ms of resolution). */
-uint64_t worker_now_ms(void);
-
 /* Add, re-add with a new timeout, or delete ev, only when something changes. */
 void worker_ev_want(struct event *ev, bool *on, const struct timeval **cur,
     bool want, const struct timeval *tv);

@@ -206,7 +206,14 @@ def _():
         for i in range(20):
             check_eq(http(p, "GET", "/echo?one=%d" % i, timeout=3).status, 200,
                      "status via port %d with 1 worker (request %d)" % (p, i))
-        check_eq(len(listen_inodes(p)), 1, "LISTEN sockets on port %d with 1 worker" % p)
+        # The one worker may take over every socket the master keeps (so
+        # nothing queued on one is lost), but none may be left unserved.
+        held = set()
+        for pid in w.worker_pids():
+            held |= socket_inodes(pid)
+        unserved = listen_inodes(p) - held
+        check(not unserved, "LISTEN sockets on port %d that no worker holds: %s"
+              % (p, unserved))
     w.check_clean_stop(allow_respawn=True)
 
 
@@ -407,10 +414,12 @@ def client_conns(port, pid):
 def _():
     a, b = env.backend("ka"), env.backend("kb")
     w = start([a.addr, b.addr])
-    load = Load(w.port, keepalive=3, fresh=3, duration=3.5, timeout=5.0).start()
+    load = Load(w.port, keepalive=4, fresh=3, duration=3.5, timeout=5.0).start()
     time.sleep(1.2)
     before = w.worker_pids()
     victim = before[0]
+    # Stopped, the worker accepts nothing more: its count is exact.
+    os.kill(victim, signal.SIGSTOP)
     n_open = client_conns(w.port, victim)
     os.kill(victim, signal.SIGKILL)
     t0 = time.monotonic()
