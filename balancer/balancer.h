@@ -95,8 +95,11 @@ enum outlier_claim {
 
 /* May the server be picked now (not ejected, or its ejection has run out)? */
 bool outlier_admits(const struct shm_server_sh *sv);
-/* After a pick: take the half-open trial if the server needs one. */
-enum outlier_claim outlier_claim(struct shm *shm, uint32_t slot);
+/* After picking member m: take the half-open trial if it needs one. */
+enum outlier_claim outlier_claim(struct shm *shm, const struct bal_pool *pool,
+    uint32_t m);
+/* The trial request ended with no verdict (client left, local error). */
+void outlier_abandon(struct shm *shm, const struct bal_pool *pool, uint32_t m);
 /*
  * The request to member m succeeded (a response head, not a 5xx when
  * fail_on_5xx) or failed (connect error, reset or timeout before a

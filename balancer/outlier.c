@@ -15,8 +15,7 @@
 #include "shm/shm.h"
 
 #define OUTLIER_MAX_EJECT_MS	(5u * 60 * 1000)
-/* A trial not reported by then died with its worker: allow another. */
-#define OUTLIER_TRIAL_MS	60000
+#define OUTLIER_TRIAL_SLACK_MS	1000
 
 bool
 outlier_admits(const struct shm_server_sh *sv)
@@ -29,23 +28,42 @@ outlier_admits(const struct shm_server_sh *sv)
 }
 
 enum outlier_claim
-outlier_claim(struct shm *shm, uint32_t slot)
+outlier_claim(struct shm *shm, const struct bal_pool *pool, uint32_t m)
 {
-	struct shm_server_sh *sv = &shm->servers[slot];
+	struct shm_server_sh *sv = &shm->servers[pool->slot[m]];
 	uint64_t w = atomic_load_explicit(&sv->eject, memory_order_acquire);
-	uint64_t now;
+	uint64_t now, deadline;
 
 	if (SHM_EJECT_STATE(w) == SHM_EJECT_NONE)
 		return OUTLIER_NORMAL;
 	now = clock_ms();
 	if (now < SHM_EJECT_UNTIL(w))
 		return OUTLIER_BUSY;
-	/* Exactly one worker wins the trial. */
+	/*
+	 * Exactly one worker wins the trial. If it is never reported (its
+	 * worker died), another may start once the trial could not possibly
+	 * still be waiting for its response head.
+	 */
+	deadline = now + pool->be->connect_timeout_ms +
+	    pool->be->response_timeout_ms + OUTLIER_TRIAL_SLACK_MS;
 	if (atomic_compare_exchange_strong_explicit(&sv->eject, &w,
-	    SHM_EJECT(SHM_EJECT_TRIAL, now + OUTLIER_TRIAL_MS),
+	    SHM_EJECT(SHM_EJECT_TRIAL, deadline),
 	    memory_order_acq_rel, memory_order_acquire))
 		return OUTLIER_TRIAL;
 	return OUTLIER_BUSY;
+}
+
+void
+outlier_abandon(struct shm *shm, const struct bal_pool *pool, uint32_t m)
+{
+	struct shm_server_sh *sv = &shm->servers[pool->slot[m]];
+	uint64_t w = atomic_load_explicit(&sv->eject, memory_order_acquire);
+
+	/* Due for a new trial at once; no verdict on the server either way. */
+	if (SHM_EJECT_STATE(w) == SHM_EJECT_TRIAL)
+		atomic_compare_exchange_strong_explicit(&sv->eject, &w,
+		    SHM_EJECT(SHM_EJECT_OUT, clock_ms()), memory_order_acq_rel,
+		    memory_order_relaxed);
 }
 
 /* fail_timeout doubled once per ejection in a row, at most 5 minutes. */

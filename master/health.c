@@ -589,6 +589,13 @@ health_carry(struct health *h, const struct health *prev)
 		if (old != NULL) {
 			h->servers[i].passes = old->passes;
 			h->servers[i].fails = old->fails;
+			/*
+			 * Keep the schedule too, so reloads in quick
+			 * succession do not keep pushing checks back: a check
+			 * that was in flight starts again at once.
+			 */
+			h->servers[i].next_ms = old->phase == HEALTH_IDLE ?
+			    old->next_ms : 1;
 		}
 	}
 	free(by_slot);
@@ -636,10 +643,18 @@ health_new(struct event_base *base, struct shm *shm, const struct config *cfg,
 	}
 	if (health_carry(h, prev) == -1)
 		goto fail;
-	/* Spread the first round over one interval. */
-	for (size_t i = 0; i < h->nservers; i++)
-		health_timer_add(&h->servers[i], health_random_below(h,
-		    h->servers[i].p->interval_ms));
+	/* Spread the first round over one interval (carried ones keep theirs). */
+	for (size_t i = 0; i < h->nservers; i++) {
+		struct health_server *sv = &h->servers[i];
+		uint64_t now = clock_ms();
+
+		if (sv->next_ms != 0)
+			health_timer_add(sv, sv->next_ms > now ?
+			    sv->next_ms - now : 0);
+		else
+			health_timer_add(sv, health_random_below(h,
+			    sv->p->interval_ms));
+	}
 	if (h->nservers > 0)
 		log_debug("health checks for %zu servers", h->nservers);
 	return h;

@@ -16,9 +16,13 @@
 
 #define LISTEN_BACKLOG 4096
 
-/* socket -> options -> bind -> listen; one fail label undoes what was done. */
+/*
+ * socket -> options -> bind, without listen(): a bound socket that is not
+ * listening takes no connections, so a reload that fails later leaves no
+ * socket in the SO_REUSEPORT group that nobody accepts on.
+ */
 static int
-listen_open_one(const struct listen_conf *lc)
+listen_bind_one(const struct listen_conf *lc)
 {
 	int fd, one = 1;
 
@@ -41,10 +45,6 @@ listen_open_one(const struct listen_conf *lc)
 		log_warn("listen %s: bind", lc->text);
 		goto fail;
 	}
-	if (listen(fd, LISTEN_BACKLOG) == -1) {
-		log_warn("listen %s: listen", lc->text);
-		goto fail;
-	}
 	return fd;
 fail:
 	close(fd);
@@ -58,43 +58,88 @@ listen_same(const struct lsock *s, const struct listen_conf *lc)
 	    memcmp(&s->addr, &lc->addr, lc->addrlen) == 0;
 }
 
-/* How many sockets the pool has for lc's address. */
+/* How many sockets v[0..n) has for lc's address. */
 static uint32_t
-listen_count(const struct lpool *pool, const struct listen_conf *lc)
+listen_count(const struct lsock *v, size_t n, const struct listen_conf *lc)
 {
-	uint32_t n = 0;
+	uint32_t count = 0;
 
-	for (size_t i = 0; i < pool->n; i++)
-		if (listen_same(&pool->v[i], lc))
-			n++;
-	return n;
+	for (size_t i = 0; i < n; i++)
+		if (listen_same(&v[i], lc))
+			count++;
+	return count;
 }
 
-/* Open sockets for lc until the pool has want of them. */
 static int
-listen_fill(struct lpool *pool, const struct listen_conf *lc, uint32_t want)
+listen_grow(struct lpool *pool, size_t want)
 {
-	for (uint32_t have = listen_count(pool, lc); have < want; have++) {
-		struct lsock *s;
+	size_t cap = pool->cap ? pool->cap : 16;
+	struct lsock *v;
 
-		if (pool->n == pool->cap) {
-			size_t cap = pool->cap ? pool->cap * 2 : 16;
-			struct lsock *v = realloc(pool->v, cap * sizeof(*v));
+	while (cap < want)
+		cap *= 2;
+	if (cap == pool->cap)
+		return 0;
+	if ((v = realloc(pool->v, cap * sizeof(*v))) == NULL)
+		return -1;
+	pool->v = v;
+	pool->cap = cap;
+	return 0;
+}
 
-			if (v == NULL)
-				return -1;
-			pool->v = v;
-			pool->cap = cap;
+/*
+ * Bind the sockets cfg needs beyond those in pool into fresh (not listening
+ * yet): for every address, enough for cfg's workers.
+ */
+static int
+listen_bind_missing(const struct lpool *pool, const struct config *cfg,
+    struct lpool *fresh)
+{
+	for (size_t f = 0; f < cfg->nfrontends; f++) {
+		const struct frontend_conf *fe = &cfg->frontends[f];
+
+		for (size_t l = 0; l < fe->nlistens; l++) {
+			const struct listen_conf *lc = &fe->listens[l];
+			uint32_t have = listen_count(pool->v, pool->n, lc) +
+			    listen_count(fresh->v, fresh->n, lc);
+
+			for (; have < cfg->workers; have++) {
+				struct lsock *s;
+
+				if (listen_grow(fresh, fresh->n + 1) == -1)
+					return -1;
+				s = &fresh->v[fresh->n];
+				if ((s->fd = listen_bind_one(lc)) == -1)
+					return -1;
+				s->addr = lc->addr;
+				s->addrlen = lc->addrlen;
+				s->idx = have;
+				snprintf(s->text, sizeof(s->text), "%s", lc->text);
+				fresh->n++;
+			}
 		}
-		s = &pool->v[pool->n];
-		if ((s->fd = listen_open_one(lc)) == -1)
-			return -1;
-		s->addr = lc->addr;
-		s->addrlen = lc->addrlen;
-		s->idx = have;
-		snprintf(s->text, sizeof(s->text), "%s", lc->text);
-		pool->n++;
 	}
+	return 0;
+}
+
+/* All or nothing: listen on every fresh socket and move them into pool. */
+static int
+listen_commit(struct lpool *pool, struct lpool *fresh)
+{
+	for (size_t i = 0; i < fresh->n; i++) {
+		if (listen(fresh->v[i].fd, LISTEN_BACKLOG) == -1) {
+			log_warn("listen %s: listen", fresh->v[i].text);
+			return -1;
+		}
+	}
+	if (fresh->n == 0)
+		return 0;
+	if (listen_grow(pool, pool->n + fresh->n) == -1)
+		return -1;
+	memcpy(pool->v + pool->n, fresh->v, fresh->n * sizeof(*fresh->v));
+	pool->n += fresh->n;
+	free(fresh->v);
+	*fresh = (struct lpool){ 0 };
 	return 0;
 }
 
@@ -115,15 +160,17 @@ int
 listen_prepare(struct lpool *pool, const struct config *cfg,
     struct listeners *out)
 {
+	struct lpool fresh = { 0 };
+
 	out->n = 0;
 	out->v = NULL;
-	for (size_t f = 0; f < cfg->nfrontends; f++)
-		for (size_t l = 0; l < cfg->frontends[f].nlistens; l++)
-			if (listen_fill(pool, &cfg->frontends[f].listens[l],
-			    cfg->workers) == -1)
-				return -1;
-	if ((out->v = calloc(pool->n + 1, sizeof(*out->v))) == NULL)
+	if (listen_bind_missing(pool, cfg, &fresh) == -1 ||
+	    listen_commit(pool, &fresh) == -1 ||
+	    (out->v = calloc(pool->n + 1, sizeof(*out->v))) == NULL) {
+		/* Closing sockets that never listened resets nothing. */
+		listen_free(&fresh);
 		return -1;
+	}
 	for (size_t f = 0; f < cfg->nfrontends; f++) {
 		const struct frontend_conf *fe = &cfg->frontends[f];
 

@@ -52,10 +52,7 @@ struct listeners {
  */
 int listen_prepare(struct lpool *pool, const struct config *cfg,
     struct listeners *out);
-/*
- * Close the sockets of addresses that none of the live configs listens on
- * (an address removed by a reload, once its old workers are gone).
- */
+/* Close the sockets of addresses none of the live configs listens on. */
 void listen_prune(struct lpool *pool, const struct config *const *live,
     size_t nlive);
 void listen_free(struct lpool *pool);

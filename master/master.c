@@ -85,8 +85,11 @@ master_respawn_cb(evutil_socket_t fd, short what, void *arg)
 	if (w->m->stopping || w->gen->retired || w->pid != 0)
 		return;
 	log_info("respawning worker %u", w->idx);
-	if (master_spawn(w->m, w) == -1)
+	if (master_spawn(w->m, w) == -1) {
+		/* Counts as dying at once: back off instead of spinning. */
+		w->started_ms = clock_ms();
 		master_schedule_respawn(w);
+	}
 }
 
 /*
@@ -225,8 +228,11 @@ master_stop(struct master *m, int sig)
 	m->stopping = true;
 	health_free(m->health);
 	m->health = NULL;
-	if (sig == SIGQUIT)
-		grace_ms += m->gens->cfg->drain_timeout_ms;
+	/* The longest drain any generation still running may take. */
+	for (struct generation *g = m->gens; sig == SIGQUIT && g != NULL;
+	    g = g->next)
+		if (grace_ms < MASTER_STOP_GRACE_MS + g->cfg->drain_timeout_ms)
+			grace_ms = MASTER_STOP_GRACE_MS + g->cfg->drain_timeout_ms;
 	master_signal_workers(m, sig == SIGQUIT ? SIGQUIT : SIGTERM);
 	tv.tv_sec = grace_ms / 1000;
 	tv.tv_usec = (grace_ms % 1000) * 1000;

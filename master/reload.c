@@ -64,10 +64,18 @@ reload_gen_new(struct master *m, struct config *cfg, char *err, size_t errlen)
 	}
 	g->id = m->next_gen++;
 	g->cfg = cfg;
-	if (shm_publish(m->shm, cfg, err, errlen) == -1)
+	/*
+	 * Everything that can fail comes before the first change visible to
+	 * running workers (shm_publish), so a failed reload changes nothing.
+	 */
+	if (shm_publish_check(m->shm, cfg, err, errlen) == -1)
 		goto fail;
-	g->published = true;
-	if (reload_gen_balancers(m, g) == -1 || reload_gen_workers(m, g) == -1) {
+	if (shm_worker_free_count(m->shm) < cfg->workers) {
+		snprintf(err, errlen, "too many workers still draining from "
+		    "earlier reloads; try again later");
+		goto fail;
+	}
+	if (reload_gen_workers(m, g) == -1) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -76,22 +84,30 @@ reload_gen_new(struct master *m, struct config *cfg, char *err, size_t errlen)
 		    "(see above)");
 		goto fail;
 	}
+	if (shm_publish(m->shm, cfg, err, errlen) == -1)
+		goto fail;
+	g->published = true;
+	if (reload_gen_balancers(m, g) == -1) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	return g;
 fail:
 	reload_gen_free(m, g);
 	return NULL;
 }
 
-/* The configs of every generation still in m's list. */
+/*
+ * Close the sockets of addresses the current config does not listen on.
+ * Retired workers closed their copies when they started draining, so
+ * keeping such a socket would only queue connections nobody accepts.
+ */
 static void
 reload_prune_sockets(struct master *m)
 {
-	const struct config *live[64];
-	size_t n = 0;
+	const struct config *cur = m->gens->cfg;
 
-	for (struct generation *g = m->gens; g != NULL && n < 64; g = g->next)
-		live[n++] = g->cfg;
-	listen_prune(&m->lp, live, n);
+	listen_prune(&m->lp, &cur, 1);
 }
 
 void
@@ -111,8 +127,6 @@ reload_gen_free(struct master *m, struct generation *g)
 		shm_unpublish(m->shm, g->cfg);
 	config_free(g->cfg);
 	free(g);
-	if (!m->stopping)
-		reload_prune_sockets(m);
 }
 
 void
@@ -158,7 +172,6 @@ reload_run(struct master *m)
 	    (g = reload_gen_new(m, cfg, err, sizeof(err))) == NULL) {
 		log_error("reload failed: %s; still serving the previous "
 		    "configuration", err);
-		reload_prune_sockets(m);
 		return;
 	}
 	log_set_level(cfg->log_level);
@@ -175,6 +188,7 @@ reload_run(struct master *m)
 		m->health = h;
 	}
 	reload_retire(m, old);
+	reload_prune_sockets(m);
 	log_info("reload complete: generation %u, %u workers", g->id,
 	    cfg->workers);
 }

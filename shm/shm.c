@@ -1,6 +1,7 @@
 /* Owns the shared-memory segment: layout, slot allocation, worker ledgers. */
 #include "autoconf.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,9 +77,10 @@ shm_new(const struct config *cfg)
 
 	for (size_t i = 0; i < cfg->nbackends; i++)
 		nservers += (uint32_t)cfg->backends[i].nservers;
+	/* Workers: room for many generations draining at once (reloads). */
 	return shm_new_sized(nservers * 4 > 1024 ? nservers * 4 : 1024,
 	    cfg->nbackends * 4 > 64 ? (uint32_t)cfg->nbackends * 4 : 64,
-	    cfg->workers * 4 > 64 ? cfg->workers * 4 : 64);
+	    cfg->workers * 16 > 256 ? cfg->workers * 16 : 256);
 }
 
 void
@@ -112,30 +114,7 @@ shm_server_match(struct shm *shm, const char *pool, const char *addr)
 	return -1;
 }
 
-static int
-shm_server_free_slot(struct shm *shm)
-{
-	for (uint32_t i = 0; i < shm->hdr->max_servers; i++)
-		if (shm_server_idle(&shm->servers[i]))
-			return (int)i;
-	return -1;
-}
 
-static int
-shm_pool_find(struct shm *shm, const char *name)
-{
-	int idle = -1;
-
-	for (uint32_t i = 0; i < shm->hdr->max_pools; i++) {
-		struct shm_pool_sh *p = &shm->pools[i];
-
-		if (p->used && strcmp(p->name, name) == 0)
-			return (int)i;
-		if (idle == -1 && (!p->used || p->refs == 0))
-			idle = (int)i;
-	}
-	return idle;
-}
 
 /* Claim a slot for server (pool, addr), resetting what a previous owner left. */
 static void
@@ -146,91 +125,197 @@ shm_server_take(struct shm_server_sh *sv, const char *pool, const char *addr)
 		return;
 	sv->used = 1;
 	sv->refs = 0;
+	/* Nothing of the previous occupant carries over (it is idle). */
+	atomic_store_explicit(&sv->fails, 0, memory_order_relaxed);
+	atomic_store_explicit(&sv->ejections, 0, memory_order_relaxed);
+	atomic_store_explicit(&sv->eject, SHM_EJECT(SHM_EJECT_NONE, 0),
+	    memory_order_release);
 	snprintf(sv->pool, sizeof(sv->pool), "%s", pool);
 	snprintf(sv->addr, sizeof(sv->addr), "%s", addr);
 	atomic_store_explicit(&sv->health, SHM_HEALTH_UP, memory_order_release);
 	atomic_store_explicit(&sv->up_since_ms, 0, memory_order_release);
 }
 
-/* How many new server slots cfg needs, and how many idle ones there are. */
-static uint32_t
-shm_servers_needed(struct shm *shm, const struct config *cfg, uint32_t *idle)
+/*
+ * The plan of a publish, made before anything is written: the slot of every
+ * server and pool (matched by identity, else a free one), so a publish that
+ * cannot fit changes nothing.
+ */
+struct shm_plan {
+	int *server_slot;		/* per server of cfg, flattened */
+	int *pool_slot;			/* per backend of cfg */
+	bool *taken;			/* server slots this plan uses */
+	bool *pool_taken;
+};
+
+static void
+shm_plan_free(struct shm_plan *pl)
 {
-	uint32_t needed = 0;
+	free(pl->server_slot);
+	free(pl->pool_slot);
+	free(pl->taken);
+	free(pl->pool_taken);
+}
 
-	*idle = 0;
-	for (uint32_t i = 0; i < shm->hdr->max_servers; i++)
-		if (shm_server_idle(&shm->servers[i]))
-			(*idle)++;
-	for (size_t b = 0; b < cfg->nbackends; b++) {
-		const struct backend_conf *be = &cfg->backends[b];
+/* Matched slots first, so a fresh server never takes a re-added one's slot. */
+static int
+shm_plan_servers(struct shm *shm, const struct config *cfg,
+    struct shm_plan *pl, char *err, size_t len)
+{
+	size_t k = 0, nfresh = 0;
+	uint32_t next = 0;
 
-		for (size_t s = 0; s < be->nservers; s++)
-			if (shm_server_match(shm, be->name, be->servers[s].id) < 0)
-				needed++;
+	for (size_t b = 0; b < cfg->nbackends; b++)
+		for (size_t s = 0; s < cfg->backends[b].nservers; s++, k++) {
+			pl->server_slot[k] = shm_server_match(shm,
+			    cfg->backends[b].name, cfg->backends[b].servers[s].id);
+			if (pl->server_slot[k] >= 0)
+				pl->taken[pl->server_slot[k]] = true;
+			else
+				nfresh++;
+		}
+	for (k = 0; nfresh > 0; k++) {
+		if (pl->server_slot[k] >= 0)
+			continue;
+		while (next < shm->hdr->max_servers && (pl->taken[next] ||
+		    !shm_server_idle(&shm->servers[next])))
+			next++;
+		if (next == shm->hdr->max_servers) {
+			snprintf(err, len, "shared memory full: no slot for %zu "
+			    "more servers (restart weir to grow it)", nfresh);
+			return -1;
+		}
+		pl->taken[next] = true;
+		pl->server_slot[k] = (int)next;
+		nfresh--;
 	}
-	return needed;
+	return 0;
+}
+
+static int
+shm_plan_pools(struct shm *shm, const struct config *cfg, struct shm_plan *pl,
+    char *err, size_t len)
+{
+	for (size_t b = 0; b < cfg->nbackends; b++) {
+		const char *name = cfg->backends[b].name;
+		int p = -1;
+
+		for (uint32_t i = 0; i < shm->hdr->max_pools && p < 0; i++)
+			if (shm->pools[i].used && strcmp(shm->pools[i].name,
+			    name) == 0)
+				p = (int)i;
+		for (uint32_t i = 0; i < shm->hdr->max_pools && p < 0; i++)
+			if (!pl->pool_taken[i] && (!shm->pools[i].used ||
+			    shm->pools[i].refs == 0))
+				p = (int)i;
+		if (p < 0) {
+			snprintf(err, len, "shared memory full: no slot for "
+			    "backend %s (restart weir to grow it)", name);
+			return -1;
+		}
+		pl->pool_taken[p] = true;
+		pl->pool_slot[b] = p;
+	}
+	return 0;
+}
+
+static int
+shm_plan_make(struct shm *shm, const struct config *cfg, struct shm_plan *pl,
+    char *err, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t b = 0; b < cfg->nbackends; b++)
+		n += cfg->backends[b].nservers;
+	pl->server_slot = calloc(n + 1, sizeof(*pl->server_slot));
+	pl->pool_slot = calloc(cfg->nbackends + 1, sizeof(*pl->pool_slot));
+	pl->taken = calloc(shm->hdr->max_servers, sizeof(*pl->taken));
+	pl->pool_taken = calloc(shm->hdr->max_pools, sizeof(*pl->pool_taken));
+	if (pl->server_slot == NULL || pl->pool_slot == NULL ||
+	    pl->taken == NULL || pl->pool_taken == NULL) {
+		snprintf(err, len, "out of memory");
+		return -1;
+	}
+	if (shm_plan_servers(shm, cfg, pl, err, len) == -1 ||
+	    shm_plan_pools(shm, cfg, pl, err, len) == -1)
+		return -1;
+	return 0;
+}
+
+int
+shm_publish_check(struct shm *shm, const struct config *cfg, char *err,
+    size_t len)
+{
+	struct shm_plan pl = { 0 };
+	int rc = shm_plan_make(shm, cfg, &pl, err, len);
+
+	shm_plan_free(&pl);
+	return rc;
+}
+
+/* Take pool slot p for backend be. */
+static void
+shm_pool_take(struct shm *shm, int p, struct backend_conf *be)
+{
+	struct shm_pool_sh *pool = &shm->pools[p];
+
+	if (!pool->used || strcmp(pool->name, be->name) != 0) {
+		memset(pool, 0, sizeof(*pool));
+		pool->used = 1;
+		/* A new pool may retry a little before it has traffic. */
+		atomic_store_explicit(&pool->retry_tokens,
+		    SHM_RETRY_TOKENS_START, memory_order_relaxed);
+		snprintf(pool->name, sizeof(pool->name), "%s", be->name);
+	}
+	pool->refs++;
+	be->pool_slot = (uint32_t)p;
+}
+
+/* Write server sc of be into slot i (fresh: it had another identity). */
+static void
+shm_server_write(struct shm_server_sh *sv, const struct backend_conf *be,
+    struct server_conf *sc, int i)
+{
+	bool fresh = !sv->used || strcmp(sv->pool, be->name) != 0 ||
+	    strcmp(sv->addr, sc->id) != 0;
+
+	shm_server_take(sv, be->name, sc->id);
+	/* health_initial = down: no traffic before checks pass. */
+	if (fresh && be->health_check != CONFIG_HEALTH_NONE &&
+	    be->health_initial_down)
+		atomic_store_explicit(&sv->health, SHM_HEALTH_DOWN,
+		    memory_order_release);
+	/* Unchecked now: nothing could ever bring it back up. */
+	if (be->health_check == CONFIG_HEALTH_NONE)
+		atomic_store_explicit(&sv->health, SHM_HEALTH_UP,
+		    memory_order_release);
+	sv->refs++;
+	sv->weight = sc->weight;
+	sv->flags = sc->backup ? SHM_SERVER_BACKUP : 0;
+	atomic_store_explicit(&sv->admin, sc->disabled ? SHM_ADMIN_MAINT :
+	    SHM_ADMIN_ACTIVE, memory_order_release);
+	sc->slot = (uint32_t)i;
 }
 
 int
 shm_publish(struct shm *shm, struct config *cfg, char *err, size_t len)
 {
-	uint32_t idle, needed = shm_servers_needed(shm, cfg, &idle);
+	struct shm_plan pl = { 0 };
+	size_t k = 0;
 
-	if (needed > idle || cfg->nbackends > shm->hdr->max_pools) {
-		snprintf(err, len, "shared memory full: %u new servers for %u "
-		    "free slots (restart weir to grow it)", needed, idle);
+	if (shm_plan_make(shm, cfg, &pl, err, len) == -1) {
+		shm_plan_free(&pl);
 		return -1;
 	}
 	for (size_t b = 0; b < cfg->nbackends; b++) {
 		struct backend_conf *be = &cfg->backends[b];
-		int p = shm_pool_find(shm, be->name);
 
-		if (p < 0) {
-			snprintf(err, len, "shared memory full: no pool slot");
-			return -1;
-		}
-		if (!shm->pools[p].used || strcmp(shm->pools[p].name, be->name)) {
-			memset(&shm->pools[p], 0, sizeof(shm->pools[p]));
-			shm->pools[p].used = 1;
-			/* A new pool may retry a little before it has traffic. */
-			atomic_store_explicit(&shm->pools[p].retry_tokens,
-			    SHM_RETRY_TOKENS_START, memory_order_relaxed);
-			snprintf(shm->pools[p].name, sizeof(shm->pools[p].name),
-			    "%s", be->name);
-		}
-		shm->pools[p].refs++;
-		be->pool_slot = (uint32_t)p;
-		for (size_t s = 0; s < be->nservers; s++) {
-			struct server_conf *sc = &be->servers[s];
-			int i = shm_server_match(shm, be->name, sc->id);
-			struct shm_server_sh *sv;
-
-			bool fresh = i < 0;
-
-			if (fresh)
-				i = shm_server_free_slot(shm);
-			sv = &shm->servers[i];
-
-			shm_server_take(sv, be->name, sc->id);
-			/* health_initial = down: no traffic before checks pass. */
-			if (fresh && be->health_check != CONFIG_HEALTH_NONE &&
-			    be->health_initial_down)
-				atomic_store_explicit(&sv->health,
-				    SHM_HEALTH_DOWN, memory_order_release);
-			/* Unchecked now: nothing could ever bring it back up. */
-			if (be->health_check == CONFIG_HEALTH_NONE)
-				atomic_store_explicit(&sv->health,
-				    SHM_HEALTH_UP, memory_order_release);
-			sv->refs++;
-			sv->weight = sc->weight;
-			sv->flags = sc->backup ? SHM_SERVER_BACKUP : 0;
-			atomic_store_explicit(&sv->admin, sc->disabled ?
-			    SHM_ADMIN_MAINT : SHM_ADMIN_ACTIVE,
-			    memory_order_release);
-			sc->slot = (uint32_t)i;
-		}
+		shm_pool_take(shm, pl.pool_slot[b], be);
+		for (size_t s = 0; s < be->nservers; s++, k++)
+			shm_server_write(&shm->servers[pl.server_slot[k]], be,
+			    &be->servers[s], pl.server_slot[k]);
 	}
+	shm_plan_free(&pl);
 	return 0;
 }
 
@@ -246,6 +331,18 @@ shm_unpublish(struct shm *shm, const struct config *cfg)
 			if (shm->servers[be->servers[s].slot].refs > 0)
 				shm->servers[be->servers[s].slot].refs--;
 	}
+}
+
+uint32_t
+shm_worker_free_count(const struct shm *shm)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < shm->hdr->max_workers; i++)
+		if (atomic_load_explicit(&shm->workers[i].pid,
+		    memory_order_relaxed) == 0)
+			n++;
+	return n;
 }
 
 int

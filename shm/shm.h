@@ -35,9 +35,14 @@ void shm_free(struct shm *shm);
  * set when the segment is full (nothing is changed then).
  */
 int shm_publish(struct shm *shm, struct config *cfg, char *err, size_t len);
+/* Would shm_publish(cfg) fit? The same error, but nothing is written. */
+int shm_publish_check(struct shm *shm, const struct config *cfg, char *err,
+    size_t len);
 /* Master: a generation is gone; its slots may be reused once idle. */
 void shm_unpublish(struct shm *shm, const struct config *cfg);
 
+/* Master: how many worker slots are free. */
+uint32_t shm_worker_free_count(const struct shm *shm);
 /* Master: a free worker slot for a worker about to be forked, or -1. */
 int shm_worker_claim(struct shm *shm, uint32_t generation);
 void shm_worker_set_pid(struct shm *shm, uint32_t wslot, pid_t pid);

@@ -63,6 +63,10 @@ exchange_reset(struct conn *c)
 void
 exchange_release(struct conn *c, bool reusable)
 {
+	/* A trial that ended with no verdict must not hold its server out. */
+	if (c->trial && c->server >= 0)
+		outlier_abandon(c->w->shm, c->w->bals[c->backend], c->member);
+	c->trial = false;
 	if (c->up != NULL) {
 		upstream_release(c->up, reusable);
 		c->up = NULL;
@@ -121,7 +125,8 @@ exchange_choose(struct conn *c, const struct http_msg *msg)
 			return false;
 		c->tried[c->ntried++] = (uint32_t)m;
 		/* An ejected server whose time is up gets exactly one trial. */
-		if ((claim = outlier_claim(w->shm, pool->slot[m])) == OUTLIER_BUSY)
+		if ((claim = outlier_claim(w->shm, pool, (uint32_t)m)) ==
+		    OUTLIER_BUSY)
 			continue;
 		c->trial = claim == OUTLIER_TRIAL;
 		c->member = (uint32_t)m;
@@ -754,6 +759,12 @@ exchange_upstream_io(struct conn *c, short what, bool write_side)
 	struct upstream *up = c->up;
 	ssize_t n;
 
+	if ((what & EV_TIMEOUT) && (c->resp_started || c->state == CONN_TUNNEL)) {
+		/* The server answered: a slow body or tunnel is not a failure. */
+		conn_error(c, 504, "%s: %s", name, write_side ?
+		    "backend stopped reading" : "no data within response_timeout");
+		return;
+	}
 	if (write_side) {
 		if (what & EV_TIMEOUT)
 			retry_fail(c, 504, "%s: %s", name, up->connecting ?

@@ -89,12 +89,13 @@ test_half_open_trial(void **state)
 
 	(void)state;
 	slot = f.pool->slot[0];
+	(void)slot;
 	fail_n(&f, 0, 3);
-	assert_int_equal(outlier_claim(f.shm, slot), OUTLIER_BUSY);
+	assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_BUSY);
 	usleep(130 * 1000);
 	assert_true(bal_usable(f.shm, f.pool, 0));
-	assert_int_equal(outlier_claim(f.shm, slot), OUTLIER_TRIAL);
-	assert_int_equal(outlier_claim(f.shm, slot), OUTLIER_BUSY);
+	assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_TRIAL);
+	assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_BUSY);
 	assert_false(bal_usable(f.shm, f.pool, 0));
 	/* The trial fails: out again, for twice as long. */
 	outlier_report(f.shm, f.pool, 0, false, true);
@@ -102,11 +103,28 @@ test_half_open_trial(void **state)
 	usleep(130 * 1000);
 	assert_false(bal_usable(f.shm, f.pool, 0));
 	usleep(120 * 1000);
-	assert_int_equal(outlier_claim(f.shm, slot), OUTLIER_TRIAL);
+	assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_TRIAL);
 	outlier_report(f.shm, f.pool, 0, true, true);
 	assert_int_equal(state_of(&f, 0), SHM_EJECT_NONE);
-	assert_int_equal(outlier_claim(f.shm, slot), OUTLIER_NORMAL);
+	assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_NORMAL);
 	assert_int_equal(atomic_load(&f.shm->servers[slot].ejections), 0);
+	teardown_pool(&f);
+}
+
+/* A trial that ends with no verdict frees the way for the next one at once. */
+static void
+test_abandoned_trial(void **state)
+{
+	struct fixture f = setup_pool("3", "");
+
+	(void)state;
+	fail_n(&f, 0, 3);
+	usleep(130 * 1000);
+	assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_TRIAL);
+	assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_BUSY);
+	outlier_abandon(f.shm, f.pool, 0);
+	assert_true(bal_usable(f.shm, f.pool, 0));
+	assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_TRIAL);
 	teardown_pool(&f);
 }
 
@@ -162,6 +180,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ejects_after_max_fails),
 		cmocka_unit_test(test_half_open_trial),
+		cmocka_unit_test(test_abandoned_trial),
 		cmocka_unit_test(test_max_ejected_percent),
 		cmocka_unit_test(test_off),
 		cmocka_unit_test(test_one_ejection_across_processes),
