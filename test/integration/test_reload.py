@@ -165,7 +165,7 @@ def _():
 
 
 @t.test("reload changes workers 2 -> 3 -> 1 and listen addresses: the added "
-        "one serves, the removed one refuses after the drain")
+        "one serves, the removed one refuses at once")
 def _():
     a = env.backend("la")
     w = env.weir(workers=2, frontends=front("127.0.0.1:auto", "127.0.0.1:auto"),
@@ -174,11 +174,23 @@ def _():
     w.rewrite(global_={"workers": 3},
               frontends=front("127.0.0.1:%d" % p1, "127.0.0.1:auto"))
     p3 = w.ports["web"][1]
+    # An idle keep-alive connection keeps the old generation draining.
+    idle = Client(p1)
+    idle.request("GET", "/echo?idle=1")
+    check_eq(idle.response().status, 200, "idle connection's request")
     line = w.reload()
     check_reloaded(w, line)
     check(re.search(r"reload complete: generation 1, 3 workers", line),
           "reload line: %r" % line)
     wait_workers(w, 3)
+    # The removed address stops taking connections with the reload itself.
+    try:
+        http(p2, timeout=2)
+        check(False, "removed address 127.0.0.1:%d accepts right after the "
+              "reload" % p2)
+    except ConnectionRefusedError:
+        pass
+    idle.close()
     check(w.wait_log(r"generation 0 drained", 3.0), "generation 0 never drained:\n"
           + w.log()[-2000:])
     for p in (p1, p3):
@@ -212,6 +224,36 @@ def _():
         unserved = listen_inodes(p) - held
         check(not unserved, "LISTEN sockets on port %d that no worker holds: %s"
               % (p, unserved))
+    w.check_clean_stop(allow_respawn=True)
+
+
+@t.test("a reload that fails late (an address in use) changes nothing: no new "
+        "socket joins the listeners, a server it would disable keeps serving")
+def _():
+    import socket as so
+    a = env.backend("fa")
+    b = env.backend("fb")
+    w = env.weir(workers=2, frontends=front("127.0.0.1:auto"),
+                 backends={"app": {"server": [a.addr, b.addr]}})
+    p1 = w.ports["web"][0]
+    before = listen_inodes(p1)
+    busy = so.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        w.rewrite(global_={"workers": 4},
+                  frontends=front("127.0.0.1:%d" % p1,
+                                  "127.0.0.1:%d" % busy.getsockname()[1]),
+                  backends={"app": {"server": [a.addr, b.addr + " disabled"]}})
+        line = w.reload()
+        check(line and "reload failed" in line, "reload line: %r" % line)
+    finally:
+        busy.close()
+    check_eq(listen_inodes(p1), before, "LISTEN sockets on port %d after the "
+             "failed reload" % p1)
+    seen = counts_by_backend(p1, 40)
+    check_eq(sorted(seen.values()), [20, 20],
+             "requests per backend after the failed reload: %s" % seen)
     w.check_clean_stop(allow_respawn=True)
 
 

@@ -194,6 +194,59 @@ test_reclaim_dead_worker(void **state)
 	shm_free(shm);
 }
 
+/* A slot handed to a new server forgets its previous occupant's ejection. */
+static void
+test_recycled_slot_is_clean(void **state)
+{
+	struct shm *shm = shm_new_sized(2, 4, 4);
+	struct config *old = load_published(shm, FRONT "[backend app]\n"
+	    "server = 127.0.0.1:9001\n");
+	uint32_t slot = old->backends[0].servers[0].slot;
+	struct config *neu;
+
+	(void)state;
+	atomic_store(&shm->servers[slot].eject,
+	    SHM_EJECT(SHM_EJECT_OUT, UINT32_MAX));
+	atomic_store(&shm->servers[slot].fails, 4);
+	shm_unpublish(shm, old);
+	neu = load_published(shm, FRONT "[backend app]\n"
+	    "server = 127.0.0.1:9005\nserver = 127.0.0.1:9006\n");
+	for (int i = 0; i < 2; i++) {
+		uint32_t s = neu->backends[0].servers[i].slot;
+
+		assert_int_equal(SHM_EJECT_STATE(atomic_load(
+		    &shm->servers[s].eject)), SHM_EJECT_NONE);
+		assert_int_equal(atomic_load(&shm->servers[s].fails), 0);
+	}
+	config_free(old);
+	config_free(neu);
+	shm_free(shm);
+}
+
+/*
+ * A server re-added while its old slot is idle keeps that slot, even when
+ * fresh servers listed before it need every other free slot.
+ */
+static void
+test_readded_server_keeps_slot(void **state)
+{
+	struct shm *shm = shm_new_sized(2, 4, 4);
+	struct config *old = load_published(shm, FRONT "[backend app]\n"
+	    "server = 127.0.0.1:9001\n");
+	uint32_t slot = old->backends[0].servers[0].slot;
+	struct config *neu;
+
+	(void)state;
+	shm_unpublish(shm, old);
+	neu = load_published(shm, FRONT "[backend app]\n"
+	    "server = 127.0.0.1:9002\nserver = 127.0.0.1:9001\n");
+	assert_int_equal(neu->backends[0].servers[1].slot, slot);
+	assert_int_not_equal(neu->backends[0].servers[0].slot, slot);
+	config_free(old);
+	config_free(neu);
+	shm_free(shm);
+}
+
 /* A publish that does not fit changes nothing and says why. */
 static void
 test_publish_full(void **state)
@@ -221,6 +274,8 @@ main(void)
 		cmocka_unit_test(test_inflight_shared_across_fork),
 		cmocka_unit_test(test_reclaim_dead_worker),
 		cmocka_unit_test(test_publish_full),
+		cmocka_unit_test(test_recycled_slot_is_clean),
+		cmocka_unit_test(test_readded_server_keeps_slot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
