@@ -213,7 +213,9 @@ uint32_t
 bal_effective_weight(const struct shm *shm, const struct bal_pool *pool,
     uint32_t m, uint64_t now_ms)
 {
-	uint32_t w = pool->weight[m], ramp = pool->be->slow_start_ms, floor;
+	/* In 1/BAL_WEIGHT_SCALE units, so even weight 1 can ramp. */
+	uint32_t w = pool->weight[m] * BAL_WEIGHT_SCALE;
+	uint32_t ramp = pool->be->slow_start_ms, floor;
 	uint64_t up, elapsed, eff;
 
 	if (ramp == 0)
@@ -228,7 +230,7 @@ bal_effective_weight(const struct shm *shm, const struct bal_pool *pool,
 		return w;
 	eff = (uint64_t)w * elapsed / ramp;
 	/* Never zero: a server that is up must get some traffic to prove it. */
-	floor = w / 16 > 1 ? w / 16 : 1;
+	floor = w / 16;
 	return eff > floor ? (uint32_t)eff : floor;
 }
 

@@ -115,9 +115,11 @@ void outlier_report(struct shm *shm, const struct bal_pool *pool, uint32_t m,
 /* Is member m usable now (admin active, health up)? */
 bool bal_usable(const struct shm *shm, const struct bal_pool *pool, uint32_t m);
 /*
- * Member m's weight now: the configured weight, ramped linearly from 1/16
- * of it (at least 1) up to full over slow_start after it came back up.
+ * Member m's weight now, in 1/BAL_WEIGHT_SCALE units: the configured weight
+ * times BAL_WEIGHT_SCALE, ramped linearly from 1/16 of that up to full over
+ * slow_start after the server came back up.
  */
+#define BAL_WEIGHT_SCALE	256
 uint32_t bal_effective_weight(const struct shm *shm, const struct bal_pool *pool,
     uint32_t m, uint64_t now_ms);
 /* Next value of a xorshift64 generator. */

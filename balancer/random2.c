@@ -95,7 +95,7 @@ static bool
 bal_random2_keep(struct shm *shm, const struct bal_pool *pool,
     const struct bal_request *req, uint32_t m, uint32_t *eff)
 {
-	uint32_t w = pool->weight[m];
+	uint32_t w = pool->weight[m] * BAL_WEIGHT_SCALE;
 
 	if (!bal_usable(shm, pool, m))
 		return false;

@@ -97,7 +97,7 @@ bal_roundrobin_take(struct shm *shm, const struct bal_pool *pool,
 
 	if (!bal_usable(shm, pool, m))
 		return false;
-	w = pool->weight[m];
+	w = pool->weight[m] * BAL_WEIGHT_SCALE;
 	if ((eff = bal_effective_weight(shm, pool, m, req->now_ms)) >= w)
 		return true;
 	return bal_random_below(req->rng, w) < eff;

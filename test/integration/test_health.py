@@ -129,6 +129,31 @@ def _():
     w.check_clean_stop()
 
 
+@t.test("slow_start = 3s: a server that comes back UP gets a small share at "
+        "first and its full share once the ramp is over")
+def _():
+    a, b = env.backend("a2"), env.backend("b2")
+    w = start([a, b], health_check="http", health_path="/healthz",
+              slow_start="3s", **FAST)
+    checked(a, 2)
+    off = len(w.log())
+    a.set(health=503)
+    state_line(w, off, a, "DOWN", r"HTTP 503")
+    off = len(w.log())
+    a.set(health=200)
+    _, up_at = state_line(w, off, a, "UP", r"HTTP 200")
+    early = get_many(w, 100)
+    t.diag("  first 100 requests after UP (%.2fs): %s" % (time.time() - up_at, early))
+    # Weight ramps from 1/16 over 3 s: well under half of the first requests.
+    check(early.get("a2", 0) <= 30, "A got %d of the first 100 requests "
+          "right after coming back" % early.get("a2", 0))
+    time.sleep(max(0.0, up_at + 3.2 - time.time()))
+    late = get_many(w, 100)
+    check(40 <= late.get("a2", 0) <= 60, "A got %d of 100 requests once the "
+          "ramp was over" % late.get("a2", 0))
+    w.check_clean_stop()
+
+
 @t.test("a server that accepts but never answers goes DOWN with 'timed out', "
         "comes back UP, and the master holds no check sockets afterwards")
 def _():

@@ -105,6 +105,8 @@ fx_ramp(struct fixture *f, int m, uint64_t elapsed_ms)
 	atomic_store(&fx_server(f, m)->up_since_ms, NOW_MS - elapsed_ms);
 }
 
+#define S BAL_WEIGHT_SCALE
+
 /* Effective weight: 1/16 at first, linear, full after slow_start. */
 static void
 test_effective_weight(void **state)
@@ -114,42 +116,45 @@ test_effective_weight(void **state)
 	(void)state;
 	fx_open(&f, "slow_start = 10s\n", "server = 127.0.0.1:9001 weight=16\n"
 	    "server = 127.0.0.1:9002 weight=256\nserver = 127.0.0.1:9003\n");
-	/* Not ramping (up_since 0): the configured weight. */
-	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 16);
+	/* Not ramping (up_since 0): the configured weight (in 1/S units). */
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 16 * S);
 	fx_ramp(&f, 0, 0);
-	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 1);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), S);
 	fx_ramp(&f, 0, 5000);
-	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 8);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 8 * S);
 	fx_ramp(&f, 0, 9999);
-	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 15);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS),
+	    16 * S * 9999 / 10000);
 	fx_ramp(&f, 0, 10000);
-	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 16);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 16 * S);
 	fx_ramp(&f, 0, 3600000);
-	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 16);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 16 * S);
 	/* A clock read just before the master's stamp: the floor. */
 	atomic_store(&fx_server(&f, 0)->up_since_ms, NOW_MS + 5);
-	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 1);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), S);
 
-	/* Linear and never below max(1, weight/16) = 16 for weight 256. */
+	/* Linear and never below 1/16 of the full weight. */
 	for (uint64_t e = 0, prev = 0; e <= 10000; e += 250) {
 		uint32_t w;
 
 		fx_ramp(&f, 1, e);
 		w = bal_effective_weight(f.shm, f.pool, 1, NOW_MS);
 		assert_true(w >= prev);
-		assert_int_equal(w, 256 * e / 10000 > 16 ?
-		    256 * e / 10000 : 16);
+		assert_int_equal(w, 256 * S * e / 10000 > 16 * S ?
+		    256 * S * e / 10000 : 16 * S);
 		prev = w;
 	}
-	/* Weight 1 stays 1 all along. */
+	/* Weight 1 ramps too: 1/16 at first, half-way at half the time. */
 	fx_ramp(&f, 2, 100);
-	assert_int_equal(bal_effective_weight(f.shm, f.pool, 2, NOW_MS), 1);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 2, NOW_MS), S / 16);
+	fx_ramp(&f, 2, 5000);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 2, NOW_MS), S / 2);
 	fx_close(&f);
 
 	/* slow_start off: up_since does not matter. */
 	fx_open(&f, "", "server = 127.0.0.1:9001 weight=16\n");
 	fx_ramp(&f, 0, 1);
-	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 16);
+	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 16 * S);
 	fx_close(&f);
 }
 
