@@ -122,7 +122,7 @@ static const struct config_enum config_health_states[] = {
 
 /* Every key: section, name, type, field, default, reloadable, limits. */
 static const struct config_key config_keys[] = {
-	G("workers", CONFIG_SPECIAL, workers, "auto", false, false,
+	G("workers", CONFIG_SPECIAL, workers, "auto", true, false,
 	    NULL, NULL, NULL, config_workers),
 	G("log_level", CONFIG_ENUM, log_level, "info", true, false,
 	    NULL, NULL, config_log_levels, NULL),
@@ -135,7 +135,7 @@ static const struct config_key config_keys[] = {
 	G("log_file", CONFIG_STRING, log_file, NULL, true, false,
 	    NULL, NULL, NULL, NULL),
 
-	F("listen", CONFIG_SPECIAL, listens, NULL, false, true,
+	F("listen", CONFIG_SPECIAL, listens, NULL, true, true,
 	    NULL, NULL, NULL, config_listen),
 	F("backend", CONFIG_SPECIAL, backend_name, NULL, true, false,
 	    NULL, NULL, NULL, config_backend_ref),

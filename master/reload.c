@@ -175,6 +175,16 @@ reload_run(struct master *m)
 		return;
 	}
 	log_set_level(cfg->log_level);
+	/* The pidfile is held (locked) from startup; it cannot move. */
+	if ((cfg->pidfile == NULL) != (m->pidfile == NULL) ||
+	    (cfg->pidfile != NULL && strcmp(cfg->pidfile, m->pidfile) != 0))
+		log_warnx("pidfile cannot change on reload; keeping %s (restart "
+		    "weir to change it)", m->pidfile ? m->pidfile : "none");
+	/* A new log_file takes effect now, for the master and new workers. */
+	if (cfg->log_file != NULL && (old->cfg->log_file == NULL ||
+	    strcmp(cfg->log_file, old->cfg->log_file) != 0) &&
+	    log_reopen(cfg->log_file) == -1)
+		log_warn("log_file %s", cfg->log_file);
 	g->next = old;
 	m->gens = g;
 	for (uint32_t i = 0; i < cfg->workers; i++) {
