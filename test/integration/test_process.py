@@ -3,6 +3,7 @@
 and shared with the workers, respawn after SIGKILL, clean SIGTERM/SIGINT
 shutdown with the pidfile, IPv6 listen, workers = auto."""
 import os
+import re
 import signal
 import time
 
@@ -118,6 +119,33 @@ def _():
         check(listen_inodes(p) & mine, "new worker %d holds no LISTEN socket of port %d"
               % (new, p))
     check_eq(len(listen_inodes(ports()[0])), 3, "LISTEN sockets after respawn (same sockets)")
+
+
+@t.test("a worker that keeps dying at once is respawned with growing backoff")
+def _():
+    w3 = env.weir(workers=1,
+                  frontends={"web": {"listen": "127.0.0.1:auto", "backend": "app"}},
+                  backends={"app": {"server": [b1.addr]}})
+    killed = []
+    # Kill each replacement as soon as it appears: a crash loop.
+    for _ in range(4):
+        pid = wait_until(lambda: (w3.worker_pids() or [None])[0], 5.0, 0.002)
+        check(pid, "no worker to kill; log:\n" + w3.log()[-1500:])
+        os.kill(pid, signal.SIGKILL)
+        killed.append((pid, time.monotonic()))
+        wait_until(lambda: pid not in w3.worker_pids(), 2.0, 0.002)
+    delays = [int(x) for x in re.findall(r"crash-looping; respawn in (\d+) ms",
+                                         w3.log())]
+    t.diag("  backoff delays logged: %s" % delays)
+    check(len(delays) >= 2, "no crash-loop backoff logged:\n" + w3.log()[-1500:])
+    check(delays == sorted(delays) and delays[-1] > delays[0],
+          "backoff did not grow: %s" % delays)
+    # It still comes back, and serves.
+    check(wait_until(lambda: w3.worker_pids(), 8.0, 0.02),
+          "no worker after the crash loop")
+    check_eq(http(w3.port, "GET", "/echo?after=1", timeout=8).status, 200,
+             "status after the crash loop")
+    w3.stop()
 
 
 @t.test("requests sent right after a worker is killed are all served")
