@@ -16,6 +16,7 @@
 #include "balancer/balancer.h"
 #include "common/config.h"
 #include "shm/shm.h"
+#include "test/unit/balfix.h"
 #include "worker/http.h"
 
 #define CFG_HEAD "[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n" \
@@ -43,22 +44,8 @@ struct fixture {
 static void
 fx_open(struct fixture *f, const char *opts, const char *servers)
 {
-	size_t len = strlen(CFG_HEAD) + strlen(opts) + strlen(servers) + 1;
-	char *text, err[256];
-
 	memset(f, 0, sizeof(*f));
-	if ((text = malloc(len)) == NULL)
-		fail_msg("malloc");
-	snprintf(text, len, "%s%s%s", CFG_HEAD, opts, servers);
-	if (config_load_string("t.ini", text, &f->cfg, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
-	free(text);
-	if ((f->shm = shm_new_sized(1024, 64, 64)) == NULL)
-		fail_msg("shm_new_sized");
-	if (shm_publish(f->shm, f->cfg, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
-	if ((f->pool = balancer_build(f->shm, &f->cfg->backends[0])) == NULL)
-		fail_msg("balancer_build");
+	balfix_build(CFG_HEAD, opts, servers, &f->cfg, &f->shm, &f->pool);
 	f->rng = 0xda942042e4dd58b5ULL;
 	f->req.rng = &f->rng;
 	f->req.msg = &f->msg;
@@ -67,9 +54,7 @@ fx_open(struct fixture *f, const char *opts, const char *servers)
 static void
 fx_close(struct fixture *f)
 {
-	balancer_free(f->pool);
-	shm_free(f->shm);
-	config_free(f->cfg);
+	balfix_teardown(f->cfg, f->shm, f->pool);
 }
 
 static struct shm_server_sh *

@@ -13,6 +13,7 @@
 #include "balancer/balancer.h"
 #include "common/config.h"
 #include "shm/shm.h"
+#include "test/unit/balfix.h"
 
 #define CFG_HEAD "[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n" \
 	"[backend app]\nbalance = random2\n"
@@ -34,22 +35,8 @@ struct fixture {
 static void
 fx_open(struct fixture *f, const char *servers)
 {
-	char *text, err[256];
-	size_t len = strlen(CFG_HEAD) + strlen(servers) + 1;
-
 	memset(f, 0, sizeof(*f));
-	if ((text = malloc(len)) == NULL)
-		fail_msg("malloc");
-	snprintf(text, len, "%s%s", CFG_HEAD, servers);
-	if (config_load_string("t.ini", text, &f->cfg, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
-	free(text);
-	if ((f->shm = shm_new_sized(1024, 64, 64)) == NULL)
-		fail_msg("shm_new_sized");
-	if (shm_publish(f->shm, f->cfg, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
-	if ((f->pool = balancer_build(f->shm, &f->cfg->backends[0])) == NULL)
-		fail_msg("balancer_build");
+	balfix_build(CFG_HEAD, "", servers, &f->cfg, &f->shm, &f->pool);
 	f->rng = 0x853c49e6748fea9bULL;
 	f->req.rng = &f->rng;
 }
@@ -57,9 +44,7 @@ fx_open(struct fixture *f, const char *servers)
 static void
 fx_close(struct fixture *f)
 {
-	balancer_free(f->pool);
-	shm_free(f->shm);
-	config_free(f->cfg);
+	balfix_teardown(f->cfg, f->shm, f->pool);
 }
 
 static struct shm_server_sh *

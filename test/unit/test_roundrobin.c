@@ -16,6 +16,7 @@
 #include "balancer/balancer.h"
 #include "common/config.h"
 #include "shm/shm.h"
+#include "test/unit/balfix.h"
 
 #define CFG_HEAD "[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n" \
 	"[backend app]\nbalance = roundrobin\n"
@@ -31,18 +32,8 @@ struct fixture {
 static void
 fx_open(struct fixture *f, const char *servers)
 {
-	char text[4096], err[256];
-
 	memset(f, 0, sizeof(*f));
-	snprintf(text, sizeof(text), "%s%s", CFG_HEAD, servers);
-	if (config_load_string("t.ini", text, &f->cfg, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
-	if ((f->shm = shm_new_sized(1024, 64, 64)) == NULL)
-		fail_msg("shm_new_sized");
-	if (shm_publish(f->shm, f->cfg, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
-	if ((f->pool = balancer_build(f->shm, &f->cfg->backends[0])) == NULL)
-		fail_msg("balancer_build");
+	balfix_build(CFG_HEAD, "", servers, &f->cfg, &f->shm, &f->pool);
 	f->rng = 0x9e3779b97f4a7c15ULL;
 	f->req.rng = &f->rng;
 }
@@ -50,9 +41,7 @@ fx_open(struct fixture *f, const char *servers)
 static void
 fx_close(struct fixture *f)
 {
-	balancer_free(f->pool);
-	shm_free(f->shm);
-	config_free(f->cfg);
+	balfix_teardown(f->cfg, f->shm, f->pool);
 }
 
 static struct shm_server_sh *
