@@ -32,22 +32,10 @@ static const char *const algorithms[] = {
 };
 #define NALGORITHMS (sizeof(algorithms) / sizeof(algorithms[0]))
 
-struct fixture {
-	struct config *cfg;
-	struct shm *shm;
-	struct bal_pool *pool;
-	uint64_t rng;
-	struct bal_request req;
-	struct sockaddr_in client;
-};
-
 static void
-fx_open(struct fixture *f, const char *opts, const char *servers)
+fx_open(struct balfix *f, const char *opts, const char *servers)
 {
-	memset(f, 0, sizeof(*f));
-	balfix_build(CFG_HEAD, opts, servers, &f->cfg, &f->shm, &f->pool);
-	f->rng = 0x5851f42d4c957f2dULL;
-	f->req.rng = &f->rng;
+	balfix_open(f, CFG_HEAD, opts, servers, 0x5851f42d4c957f2dULL);
 	f->req.now_ms = NOW_MS;
 	f->client.sin_family = AF_INET;
 	f->client.sin_addr.s_addr = htonl(0xc0000201);
@@ -56,38 +44,17 @@ fx_open(struct fixture *f, const char *opts, const char *servers)
 	f->req.uri_len = 1;
 }
 
-static void
-fx_close(struct fixture *f)
-{
-	balfix_teardown(f->cfg, f->shm, f->pool);
-}
-
-static struct shm_server_sh *
-fx_server(struct fixture *f, int m)
-{
-	return &f->shm->servers[f->pool->slot[m]];
-}
-
-static int
-fx_pick(struct fixture *f)
-{
-	int m = balancer_pick(f->shm, f->pool, &f->req);
-
-	assert_true(m >= -1 && m < (int)f->pool->n);
-	return m;
-}
-
 /* Vary the hash key from pick to pick so hash pools spread too. */
 static void
-fx_next_client(struct fixture *f)
+fx_next_client(struct balfix *f)
 {
 	f->client.sin_addr.s_addr = htonl((uint32_t)bal_random(&f->rng));
 }
 
 static void
-fx_ramp(struct fixture *f, int m, uint64_t elapsed_ms)
+fx_ramp(struct balfix *f, int m, uint64_t elapsed_ms)
 {
-	atomic_store(&fx_server(f, m)->up_since_ms, NOW_MS - elapsed_ms);
+	atomic_store(&balfix_server(f, m)->up_since_ms, NOW_MS - elapsed_ms);
 }
 
 #define S BAL_WEIGHT_SCALE
@@ -96,7 +63,7 @@ fx_ramp(struct fixture *f, int m, uint64_t elapsed_ms)
 static void
 test_effective_weight(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 
 	(void)state;
 	fx_open(&f, "slow_start = 10s\n", "server = 127.0.0.1:9001 weight=16\n"
@@ -115,7 +82,7 @@ test_effective_weight(void **state)
 	fx_ramp(&f, 0, 3600000);
 	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 16 * S);
 	/* A clock read just before the master's stamp: the floor. */
-	atomic_store(&fx_server(&f, 0)->up_since_ms, NOW_MS + 5);
+	atomic_store(&balfix_server(&f, 0)->up_since_ms, NOW_MS + 5);
 	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), S);
 
 	/* Linear and never below 1/16 of the full weight. */
@@ -134,20 +101,20 @@ test_effective_weight(void **state)
 	assert_int_equal(bal_effective_weight(f.shm, f.pool, 2, NOW_MS), S / 16);
 	fx_ramp(&f, 2, 5000);
 	assert_int_equal(bal_effective_weight(f.shm, f.pool, 2, NOW_MS), S / 2);
-	fx_close(&f);
+	balfix_close(&f);
 
 	/* slow_start off: up_since does not matter. */
 	fx_open(&f, "", "server = 127.0.0.1:9001 weight=16\n");
 	fx_ramp(&f, 0, 1);
 	assert_int_equal(bal_effective_weight(f.shm, f.pool, 0, NOW_MS), 16 * S);
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 /* Share of picks member 0 gets while ramping, elapsed ms into a 10 s ramp. */
 static double
 ramp_share(const char *algorithm, uint64_t elapsed, bool hold)
 {
-	struct fixture f;
+	struct balfix f;
 	char opts[128];
 	int counts[2] = { 0 };
 	const int picks = 4000;
@@ -158,15 +125,15 @@ ramp_share(const char *algorithm, uint64_t elapsed, bool hold)
 	    "server = 127.0.0.1:9002 weight=10\n");
 	fx_ramp(&f, 0, elapsed);
 	for (int i = 0; i < picks; i++) {
-		int m = fx_pick(&f);
+		int m = balfix_pick(&f);
 
 		assert_true(m >= 0);
 		counts[m]++;
 		/* leastconn needs load to tell weights apart: hold it. */
 		if (hold)
-			atomic_fetch_add(&fx_server(&f, m)->inflight, 1);
+			atomic_fetch_add(&balfix_server(&f, m)->inflight, 1);
 	}
-	fx_close(&f);
+	balfix_close(&f);
 	return (double)counts[0] / picks;
 }
 
@@ -213,7 +180,7 @@ test_backups_every_algorithm(void **state)
 {
 	(void)state;
 	for (size_t a = 0; a < NALGORITHMS; a++) {
-		struct fixture f;
+		struct balfix f;
 		char opts[64];
 
 		snprintf(opts, sizeof(opts), "balance = %s\n", algorithms[a]);
@@ -221,19 +188,19 @@ test_backups_every_algorithm(void **state)
 		    "server = 127.0.0.1:9002\nserver = 127.0.0.1:9003 backup\n"
 		    "server = 127.0.0.1:9004 weight=3\n");
 		for (int i = 0; i < 200; i++, fx_next_client(&f)) {
-			int m = fx_pick(&f);
+			int m = balfix_pick(&f);
 
 			assert_true(m == 1 || m == 3);
 		}
-		atomic_store(&fx_server(&f, 1)->health, SHM_HEALTH_DOWN);
+		atomic_store(&balfix_server(&f, 1)->health, SHM_HEALTH_DOWN);
 		for (int i = 0; i < 200; i++, fx_next_client(&f))
-			assert_int_equal(fx_pick(&f), 3);
-		atomic_store(&fx_server(&f, 3)->admin, SHM_ADMIN_DRAIN);
+			assert_int_equal(balfix_pick(&f), 3);
+		atomic_store(&balfix_server(&f, 3)->admin, SHM_ADMIN_DRAIN);
 		{
 			int counts[4] = { 0 };
 
 			for (int i = 0; i < 400; i++, fx_next_client(&f)) {
-				int m = fx_pick(&f);
+				int m = balfix_pick(&f);
 
 				assert_true(m == 0 || m == 2);
 				counts[m]++;
@@ -241,15 +208,15 @@ test_backups_every_algorithm(void **state)
 			/* Both backups serve (hash: over many clients). */
 			assert_true(counts[0] > 100 && counts[2] > 100);
 		}
-		atomic_store(&fx_server(&f, 0)->admin, SHM_ADMIN_MAINT);
+		atomic_store(&balfix_server(&f, 0)->admin, SHM_ADMIN_MAINT);
 		for (int i = 0; i < 50; i++, fx_next_client(&f))
-			assert_int_equal(fx_pick(&f), 2);
-		atomic_store(&fx_server(&f, 2)->health, SHM_HEALTH_DOWN);
-		assert_int_equal(fx_pick(&f), -1);
-		atomic_store(&fx_server(&f, 3)->admin, SHM_ADMIN_ACTIVE);
+			assert_int_equal(balfix_pick(&f), 2);
+		atomic_store(&balfix_server(&f, 2)->health, SHM_HEALTH_DOWN);
+		assert_int_equal(balfix_pick(&f), -1);
+		atomic_store(&balfix_server(&f, 3)->admin, SHM_ADMIN_ACTIVE);
 		for (int i = 0; i < 50; i++, fx_next_client(&f))
-			assert_int_equal(fx_pick(&f), 3);
-		fx_close(&f);
+			assert_int_equal(balfix_pick(&f), 3);
+		balfix_close(&f);
 	}
 }
 
@@ -266,7 +233,7 @@ test_skips_unusable_every_algorithm(void **state)
 	(void)state;
 	for (size_t a = 0; a < NALGORITHMS; a++) {
 		for (int b = 0; b < 3; b++) {
-			struct fixture f;
+			struct balfix f;
 			char opts[64];
 			int counts[6] = { 0 };
 
@@ -279,18 +246,18 @@ test_skips_unusable_every_algorithm(void **state)
 			    "server = 127.0.0.1:9005 weight=9\n"
 			    "server = 127.0.0.1:9006 disabled\n");
 			for (int m = 0; m < 6; m += 2) {
-				atomic_store(&fx_server(&f, m)->admin,
+				atomic_store(&balfix_server(&f, m)->admin,
 				    bad[b][0]);
-				atomic_store(&fx_server(&f, m)->health,
+				atomic_store(&balfix_server(&f, m)->health,
 				    bad[b][1]);
 			}
 			for (int i = 0; i < 600; i++, fx_next_client(&f))
-				counts[fx_pick(&f)]++;
+				counts[balfix_pick(&f)]++;
 			assert_int_equal(counts[0] + counts[2] + counts[4], 0);
 			assert_int_equal(counts[5], 0);
 			assert_int_equal(counts[1] + counts[3], 600);
 			assert_true(counts[1] > 150 && counts[3] > 150);
-			fx_close(&f);
+			balfix_close(&f);
 		}
 	}
 }
@@ -311,7 +278,7 @@ fuzz_server(char *out, size_t len, uint64_t *seed, uint32_t i)
 
 /* A random request: client v4/v6/none, a uri, and maybe the key headers. */
 static void
-fuzz_request(struct fixture *f, uint64_t *seed, struct sockaddr_in6 *six,
+fuzz_request(struct balfix *f, uint64_t *seed, struct sockaddr_in6 *six,
     struct http_msg *msg, char *uri)
 {
 	uint64_t r = bal_random(seed);
@@ -349,7 +316,7 @@ fuzz_request(struct fixture *f, uint64_t *seed, struct sockaddr_in6 *six,
 
 /* Check one pick against the truth of the moment. */
 static void
-fuzz_check(struct fixture *f, int m)
+fuzz_check(struct balfix *f, int m)
 {
 	bool primary = false, any = false;
 
@@ -388,7 +355,7 @@ fuzz_tables(const struct bal_pool *pool)
  * segment serve all four algorithms of a fuzz round.
  */
 static void
-fuzz_rebuild(struct fixture *f, size_t algorithm, uint64_t r)
+fuzz_rebuild(struct balfix *f, size_t algorithm, uint64_t r)
 {
 	static const struct {
 		enum config_hash_key key;
@@ -438,7 +405,7 @@ test_fuzz(void **state)
 		char servers[40 * 64];
 		uint32_t n = 1 + (uint32_t)(bal_random(&seed) % 30);
 		int off = 0;
-		struct fixture f;
+		struct balfix f;
 
 		for (uint32_t i = 0; i < n; i++)
 			off += fuzz_server(servers + off, sizeof(servers) - off,
@@ -454,23 +421,23 @@ test_fuzz(void **state)
 				int pick;
 
 				/* Stir one member's state and load. */
-				atomic_store(&fx_server(&f, (int)m)->health,
+				atomic_store(&balfix_server(&f, (int)m)->health,
 				    s % 3 == 0 ? SHM_HEALTH_DOWN :
 				    SHM_HEALTH_UP);
-				atomic_store(&fx_server(&f, (int)m)->admin,
+				atomic_store(&balfix_server(&f, (int)m)->admin,
 				    (s >> 8) % 4 == 0 ? SHM_ADMIN_DRAIN :
 				    SHM_ADMIN_ACTIVE);
-				atomic_store(&fx_server(&f, (int)m)->inflight,
+				atomic_store(&balfix_server(&f, (int)m)->inflight,
 				    (uint32_t)(s >> 16) % 100);
-				atomic_store(&fx_server(&f,
+				atomic_store(&balfix_server(&f,
 				    (int)m)->up_since_ms, (s >> 32) % 2 ?
 				    NOW_MS - (s >> 40) % 8000 : 0);
 				fuzz_request(&f, &seed, &six, msg, uri);
-				pick = fx_pick(&f);
+				pick = balfix_pick(&f);
 				fuzz_check(&f, pick);
 			}
 		}
-		fx_close(&f);
+		balfix_close(&f);
 	}
 	free(msg);
 }

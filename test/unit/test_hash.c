@@ -32,35 +32,11 @@
  */
 #define SPREAD_SDS	4.0
 
-struct fixture {
-	struct config *cfg;
-	struct shm *shm;
-	struct bal_pool *pool;
-	uint64_t rng;
-	struct bal_request req;
-	struct http_msg msg;
-};
-
 static void
-fx_open(struct fixture *f, const char *opts, const char *servers)
+fx_open(struct balfix *f, const char *opts, const char *servers)
 {
-	memset(f, 0, sizeof(*f));
-	balfix_build(CFG_HEAD, opts, servers, &f->cfg, &f->shm, &f->pool);
-	f->rng = 0xda942042e4dd58b5ULL;
-	f->req.rng = &f->rng;
+	balfix_open(f, CFG_HEAD, opts, servers, 0xda942042e4dd58b5ULL);
 	f->req.msg = &f->msg;
-}
-
-static void
-fx_close(struct fixture *f)
-{
-	balfix_teardown(f->cfg, f->shm, f->pool);
-}
-
-static struct shm_server_sh *
-fx_server(struct fixture *f, int m)
-{
-	return &f->shm->servers[f->pool->slot[m]];
 }
 
 /* "server = ..." lines for ports base.. with weights w (NULL: all 1). */
@@ -82,7 +58,7 @@ servers_text(uint32_t n, const uint32_t *w, uint32_t skip)
 }
 
 static void
-fx_open_n(struct fixture *f, const char *opts, uint32_t n, const uint32_t *w,
+fx_open_n(struct balfix *f, const char *opts, uint32_t n, const uint32_t *w,
     uint32_t skip)
 {
 	char *text = servers_text(n, w, skip);
@@ -93,7 +69,7 @@ fx_open_n(struct fixture *f, const char *opts, uint32_t n, const uint32_t *w,
 
 /* Key k of the test's key set: 8 bytes of a fixed pseudo-random stream. */
 static void
-key_uri(struct fixture *f, uint32_t k, char *buf)
+key_uri(struct balfix *f, uint32_t k, char *buf)
 {
 	uint64_t s = 0x9e3779b97f4a7c15ULL * (k + 1);
 
@@ -105,7 +81,7 @@ key_uri(struct fixture *f, uint32_t k, char *buf)
 
 /* The member key k goes to, as the server's identity (port). */
 static int
-key_pick(struct fixture *f, uint32_t k)
+key_pick(struct balfix *f, uint32_t k)
 {
 	char buf[24];
 	int m;
@@ -117,7 +93,7 @@ key_pick(struct fixture *f, uint32_t k)
 }
 
 static uint32_t
-port_of(struct fixture *f, int m)
+port_of(struct balfix *f, int m)
 {
 	const struct sockaddr_in *sin =
 	    (const void *)&f->cfg->backends[0].servers[m].addr;
@@ -126,7 +102,7 @@ port_of(struct fixture *f, int m)
 }
 
 static void
-check_spread(struct fixture *f, uint32_t n, const uint32_t *w)
+check_spread(struct balfix *f, uint32_t n, const uint32_t *w)
 {
 	int counts[64] = { 0 };
 	double wsum = 0;
@@ -157,11 +133,11 @@ test_spread_equal(void **state)
 {
 	(void)state;
 	for (uint32_t n = 3; n <= 50; n += n < 12 ? 1 : 5 - n % 5) {
-		struct fixture f;
+		struct balfix f;
 
 		fx_open_n(&f, "hash_key = uri\n", n, NULL, UINT32_MAX);
 		check_spread(&f, n, NULL);
-		fx_close(&f);
+		balfix_close(&f);
 	}
 }
 
@@ -170,12 +146,12 @@ static void
 test_spread_weighted(void **state)
 {
 	static const uint32_t w[8] = { 1, 2, 4, 4, 3, 4, 2, 4 };
-	struct fixture f;
+	struct balfix f;
 
 	(void)state;
 	fx_open_n(&f, "hash_key = uri\n", 8, w, UINT32_MAX);
 	check_spread(&f, 8, w);
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 /*
@@ -191,13 +167,13 @@ test_removal_moves_only_its_keys(void **state)
 	(void)state;
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		uint32_t n = sizes[s];
-		struct fixture all;
+		struct balfix all;
 
 		fx_open_n(&all, "hash_key = uri\n", n, NULL, UINT32_MAX);
 		for (uint32_t k = 0; k < NKEYS; k++)
 			before[k] = (int)port_of(&all, key_pick(&all, k));
 		for (uint32_t gone = 0; gone < n; gone += n / 5) {
-			struct fixture less;
+			struct balfix less;
 			uint32_t moved = 0, port = 9001 + gone;
 
 			fx_open_n(&less, "hash_key = uri\n", n, NULL, gone);
@@ -212,9 +188,9 @@ test_removal_moves_only_its_keys(void **state)
 				assert_int_equal(now, before[k]);
 			}
 			assert_true(moved <= NKEYS / n + NKEYS / 50);
-			fx_close(&less);
+			balfix_close(&less);
 		}
-		fx_close(&all);
+		balfix_close(&all);
 	}
 }
 
@@ -223,7 +199,7 @@ static void
 test_down_moves_only_its_keys(void **state)
 {
 	static int before[NKEYS];
-	struct fixture f;
+	struct balfix f;
 	bool took[20] = { false };
 	int heirs = 0;
 
@@ -231,7 +207,7 @@ test_down_moves_only_its_keys(void **state)
 	fx_open_n(&f, "hash_key = uri\n", 20, NULL, UINT32_MAX);
 	for (uint32_t k = 0; k < NKEYS; k++)
 		before[k] = key_pick(&f, k);
-	atomic_store(&fx_server(&f, 5)->health, SHM_HEALTH_DOWN);
+	atomic_store(&balfix_server(&f, 5)->health, SHM_HEALTH_DOWN);
 	for (uint32_t k = 0; k < NKEYS; k++) {
 		int now = key_pick(&f, k);
 
@@ -245,17 +221,17 @@ test_down_moves_only_its_keys(void **state)
 		heirs += took[i];
 	assert_true(heirs >= 10);
 	/* Back up: every key returns. */
-	atomic_store(&fx_server(&f, 5)->health, SHM_HEALTH_UP);
+	atomic_store(&balfix_server(&f, 5)->health, SHM_HEALTH_UP);
 	for (uint32_t k = 0; k < NKEYS; k += 7)
 		assert_int_equal(key_pick(&f, k), before[k]);
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 /* The ring depends on identities only: config order does not matter. */
 static void
 test_stable_across_builds(void **state)
 {
-	struct fixture a, b;
+	struct balfix a, b;
 
 	(void)state;
 	fx_open(&a, "hash_key = uri\n", "server = 10.0.0.1:80\n"
@@ -275,19 +251,19 @@ test_stable_across_builds(void **state)
 		assert_string_equal(a.cfg->backends[0].servers[
 		    key_pick(&a, k)].id, b.cfg->backends[0].servers[
 		    key_pick(&b, k)].id);
-	fx_close(&a);
-	fx_close(&b);
+	balfix_close(&a);
+	balfix_close(&b);
 }
 
 /* Take away one request from a random busy member. */
 static void
-finish_one(struct fixture *f, uint32_t n)
+finish_one(struct balfix *f, uint32_t n)
 {
 	for (uint32_t tries = 0; tries < 4 * n; tries++) {
 		int m = (int)(bal_random(&f->rng) % n);
 
-		if (atomic_load(&fx_server(f, m)->inflight) > 0) {
-			atomic_fetch_sub(&fx_server(f, m)->inflight, 1);
+		if (atomic_load(&balfix_server(f, m)->inflight) > 0) {
+			atomic_fetch_sub(&balfix_server(f, m)->inflight, 1);
 			return;
 		}
 	}
@@ -300,7 +276,7 @@ finish_one(struct fixture *f, uint32_t n)
 static void
 test_bounded_loads(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 	const uint32_t n = 10;
 
 	(void)state;
@@ -312,12 +288,12 @@ test_bounded_loads(void **state)
 		int m;
 
 		for (uint32_t s = 0; s < n; s++)
-			total += atomic_load(&fx_server(&f, (int)s)->inflight);
+			total += atomic_load(&balfix_server(&f, (int)s)->inflight);
 		cap = ((total + 1) * 125 + 100 * n - 1) / (100 * n);
 		/* Four hot keys, a few cold ones. */
 		m = key_pick(&f, i % 5 == 0 ? i : i % 4);
 		assert_true(m >= 0);
-		load = atomic_fetch_add(&fx_server(&f, m)->inflight, 1) + 1;
+		load = atomic_fetch_add(&balfix_server(&f, m)->inflight, 1) + 1;
 		if (load > cap)
 			fail_msg("pick %u: member %d at %u > cap %llu", i, m,
 			    load, (unsigned long long)cap);
@@ -325,14 +301,14 @@ test_bounded_loads(void **state)
 		if (bal_random(&f.rng) % 3 == 0)
 			finish_one(&f, n);
 	}
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 /* Unbounded, one hot key sticks to one member whatever its load. */
 static void
 test_unbounded_sticks(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 	int first;
 
 	(void)state;
@@ -340,9 +316,9 @@ test_unbounded_sticks(void **state)
 	first = key_pick(&f, 42);
 	for (int i = 0; i < 1000; i++) {
 		assert_int_equal(key_pick(&f, 42), first);
-		atomic_fetch_add(&fx_server(&f, first)->inflight, 1);
+		atomic_fetch_add(&balfix_server(&f, first)->inflight, 1);
 	}
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 /* With weights, each member's cap is its weight's share of the bound. */
@@ -350,7 +326,7 @@ static void
 test_bounded_weighted(void **state)
 {
 	static const uint32_t w[4] = { 1, 3, 2, 2 };
-	struct fixture f;
+	struct balfix f;
 
 	(void)state;
 	fx_open_n(&f, "hash_key = uri\nhash_bounded = 1.5\n", 4, w, UINT32_MAX);
@@ -360,14 +336,14 @@ test_bounded_weighted(void **state)
 		int m;
 
 		for (int s = 0; s < 4; s++)
-			total += atomic_load(&fx_server(&f, s)->inflight);
+			total += atomic_load(&balfix_server(&f, s)->inflight);
 		slots = ((total + 1) * 150 + 99) / 100;
 		m = key_pick(&f, 7);
 		cap = (w[m] * slots + 8 - 1) / 8;
-		load = atomic_fetch_add(&fx_server(&f, m)->inflight, 1) + 1;
+		load = atomic_fetch_add(&balfix_server(&f, m)->inflight, 1) + 1;
 		assert_true(load <= cap);
 	}
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 /* ---- keys ---- */
@@ -387,19 +363,19 @@ add_header(struct http_msg *msg, const char *name, const char *value)
 static uint32_t
 hash_of(const char *bytes)
 {
-	struct fixture f;
+	struct balfix f;
 	uint32_t h = 0;
 
 	fx_open(&f, "hash_key = uri\n", "server = 127.0.0.1:9001\n");
 	f.req.uri = bytes;
 	f.req.uri_len = strlen(bytes);
 	assert_true(bal_hash_key(f.pool, &f.req, &h));
-	fx_close(&f);
+	balfix_close(&f);
 	return h;
 }
 
 static bool
-key_of(struct fixture *f, uint32_t *h)
+key_of(struct balfix *f, uint32_t *h)
 {
 	return bal_hash_key(f->pool, &f->req, h);
 }
@@ -407,7 +383,7 @@ key_of(struct fixture *f, uint32_t *h)
 static void
 test_key_ip(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 	struct sockaddr_in a = { 0 }, b = { 0 };
 	struct sockaddr_in6 c = { 0 }, d = { 0 }, mapped = { 0 };
 	uint32_t ha, hb, hc, hd, hm;
@@ -450,13 +426,13 @@ test_key_ip(void **state)
 	/* No address: no key (round robin takes over). */
 	f.req.client = NULL;
 	assert_false(key_of(&f, &hm));
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 static void
 test_key_uri(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 	uint32_t h1, h2;
 
 	(void)state;
@@ -473,13 +449,13 @@ test_key_uri(void **state)
 	assert_int_equal(h1, h2);
 	f.req.uri = NULL;
 	assert_false(key_of(&f, &h2));
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 static void
 test_key_header(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 	uint32_t h;
 
 	(void)state;
@@ -494,13 +470,13 @@ test_key_header(void **state)
 	assert_int_equal(h, hash_of("alice"));
 	f.req.msg = NULL;
 	assert_false(key_of(&f, &h));
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 static void
 test_key_cookie(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 	uint32_t h, xyz = hash_of("xyz");
 
 	(void)state;
@@ -535,14 +511,14 @@ test_key_cookie(void **state)
 	memset(&f.msg, 0, sizeof(f.msg));
 	add_header(&f.msg, "Set-Cookie", "sid=xyz");
 	assert_false(key_of(&f, &h));
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 /* No key: the request goes round robin instead. */
 static void
 test_absent_key_round_robin(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 	int counts[3] = { 0 };
 
 	(void)state;
@@ -559,7 +535,7 @@ test_absent_key_round_robin(void **state)
 	for (int i = 0; i < 100; i++)
 		assert_int_equal(balancer_pick(f.shm, f.pool, &f.req),
 		    counts[0]);
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 int

@@ -18,90 +18,46 @@
 #define CFG_HEAD "[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n" \
 	"[backend app]\nbalance = leastconn\n"
 
-struct fixture {
-	struct config *cfg;
-	struct shm *shm;
-	struct bal_pool *pool;
-	uint64_t rng;
-	struct bal_request req;
-};
-
 static void
-fx_open(struct fixture *f, const char *servers)
+fx_open(struct balfix *f, const char *servers)
 {
-	memset(f, 0, sizeof(*f));
-	balfix_build(CFG_HEAD, "", servers, &f->cfg, &f->shm, &f->pool);
-	f->rng = 0x2545f4914f6cdd1dULL;
-	f->req.rng = &f->rng;
-}
-
-static void
-fx_close(struct fixture *f)
-{
-	balfix_teardown(f->cfg, f->shm, f->pool);
-}
-
-static struct shm_server_sh *
-fx_server(struct fixture *f, int m)
-{
-	return &f->shm->servers[f->pool->slot[m]];
-}
-
-static void
-fx_set_inflight(struct fixture *f, int m, uint32_t n)
-{
-	atomic_store(&fx_server(f, m)->inflight, n);
-}
-
-static uint32_t
-fx_inflight(struct fixture *f, int m)
-{
-	return atomic_load(&fx_server(f, m)->inflight);
-}
-
-static int
-fx_pick(struct fixture *f)
-{
-	int m = balancer_pick(f->shm, f->pool, &f->req);
-
-	assert_true(m >= -1 && m < (int)f->pool->n);
-	return m;
+	balfix_open(f, CFG_HEAD, "", servers, 0x2545f4914f6cdd1dULL);
 }
 
 /* The lowest inflight/weight wins, whatever its position. */
 static void
 test_weighted_minimum(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 
 	(void)state;
 	fx_open(&f, "server = 127.0.0.1:9001 weight=5\n"
 	    "server = 127.0.0.1:9002\nserver = 127.0.0.1:9003 weight=2\n");
 	/* 4/5 < 1/1 = 2/2 */
-	fx_set_inflight(&f, 0, 4);
-	fx_set_inflight(&f, 1, 1);
-	fx_set_inflight(&f, 2, 2);
+	balfix_set_inflight(&f, 0, 4);
+	balfix_set_inflight(&f, 1, 1);
+	balfix_set_inflight(&f, 2, 2);
 	for (int i = 0; i < 10; i++)
-		assert_int_equal(fx_pick(&f), 0);
+		assert_int_equal(balfix_pick(&f), 0);
 	/* 6/5 > 1/1 > 1/2: the last one, not the first. */
-	fx_set_inflight(&f, 0, 6);
-	fx_set_inflight(&f, 2, 1);
+	balfix_set_inflight(&f, 0, 6);
+	balfix_set_inflight(&f, 2, 1);
 	for (int i = 0; i < 10; i++)
-		assert_int_equal(fx_pick(&f), 2);
+		assert_int_equal(balfix_pick(&f), 2);
 	/* 10/5 = 2/1 = 4/2: all three tie and take turns. */
-	fx_set_inflight(&f, 0, 10);
-	fx_set_inflight(&f, 1, 2);
-	fx_set_inflight(&f, 2, 4);
+	balfix_set_inflight(&f, 0, 10);
+	balfix_set_inflight(&f, 1, 2);
+	balfix_set_inflight(&f, 2, 4);
 	{
 		int counts[3] = { 0 };
 
 		for (int i = 0; i < 30; i++)
-			counts[fx_pick(&f)]++;
+			counts[balfix_pick(&f)]++;
 		assert_int_equal(counts[0], 10);
 		assert_int_equal(counts[1], 10);
 		assert_int_equal(counts[2], 10);
 	}
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 /*
@@ -116,7 +72,7 @@ test_oracle(void **state)
 
 	(void)state;
 	for (int round = 0; round < 300; round++) {
-		struct fixture f;
+		struct balfix f;
 		char servers[2048];
 		uint32_t n = 1 + bal_random(&seed) % 12, w[12], in[12];
 		bool up[12], backup[12], min_set[12] = { false }, seen[12] = {
@@ -135,9 +91,9 @@ test_oracle(void **state)
 		}
 		fx_open(&f, servers);
 		for (uint32_t i = 0; i < n; i++) {
-			fx_set_inflight(&f, (int)i, in[i]);
+			balfix_set_inflight(&f, (int)i, in[i]);
 			if (!up[i])
-				atomic_store(&fx_server(&f, (int)i)->health,
+				atomic_store(&balfix_server(&f, (int)i)->health,
 				    SHM_HEALTH_DOWN);
 		}
 		/* The oracle: class first, then the least in/w in it. */
@@ -160,17 +116,17 @@ test_oracle(void **state)
 			}
 		}
 		if (cls == -1) {
-			assert_int_equal(fx_pick(&f), -1);
-			fx_close(&f);
+			assert_int_equal(balfix_pick(&f), -1);
+			balfix_close(&f);
 			continue;
 		}
 		for (int k = 0; k < ntie; k++) {
-			int m = fx_pick(&f);
+			int m = balfix_pick(&f);
 
 			assert_true(m >= 0 && min_set[m] && !seen[m]);
 			seen[m] = true;
 		}
-		fx_close(&f);
+		balfix_close(&f);
 	}
 }
 
@@ -178,27 +134,27 @@ test_oracle(void **state)
 static void
 test_ties_rotate(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 	int counts[3] = { 0 };
 
 	(void)state;
 	fx_open(&f, "server = 127.0.0.1:9001\nserver = 127.0.0.1:9002\n"
 	    "server = 127.0.0.1:9003\n");
 	for (int i = 0; i < 300; i++)
-		counts[fx_pick(&f)]++;
+		counts[balfix_pick(&f)]++;
 	assert_int_equal(counts[0], 100);
 	assert_int_equal(counts[1], 100);
 	assert_int_equal(counts[2], 100);
 
 	/* A down one does not skew the turns of the others. */
 	memset(counts, 0, sizeof(counts));
-	atomic_store(&fx_server(&f, 0)->health, SHM_HEALTH_DOWN);
+	atomic_store(&balfix_server(&f, 0)->health, SHM_HEALTH_DOWN);
 	for (int i = 0; i < 300; i++)
-		counts[fx_pick(&f)]++;
+		counts[balfix_pick(&f)]++;
 	assert_int_equal(counts[0], 0);
 	assert_int_equal(counts[1], 150);
 	assert_int_equal(counts[2], 150);
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 /*
@@ -209,61 +165,61 @@ test_ties_rotate(void **state)
 static void
 test_fills_by_weight(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 
 	(void)state;
 	fx_open(&f, "server = 127.0.0.1:9001 weight=3\n"
 	    "server = 127.0.0.1:9002\n");
 	for (int i = 0; i < 400; i++) {
-		int m = fx_pick(&f);
+		int m = balfix_pick(&f);
 
 		assert_true(m >= 0);
-		atomic_fetch_add(&fx_server(&f, m)->inflight, 1);
+		atomic_fetch_add(&balfix_server(&f, m)->inflight, 1);
 	}
-	assert_int_equal(fx_inflight(&f, 0), 300);
-	assert_int_equal(fx_inflight(&f, 1), 100);
-	fx_close(&f);
+	assert_int_equal(balfix_inflight(&f, 0), 300);
+	assert_int_equal(balfix_inflight(&f, 1), 100);
+	balfix_close(&f);
 }
 
 /* Down, draining and maintenance members never win, however idle. */
 static void
 test_never_unusable(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 
 	(void)state;
 	fx_open(&f, "server = 127.0.0.1:9001\nserver = 127.0.0.1:9002\n"
 	    "server = 127.0.0.1:9003\nserver = 127.0.0.1:9004\n"
 	    "server = 127.0.0.1:9005 backup\n");
-	fx_set_inflight(&f, 3, 1000);
-	atomic_store(&fx_server(&f, 0)->health, SHM_HEALTH_DOWN);
-	atomic_store(&fx_server(&f, 1)->admin, SHM_ADMIN_DRAIN);
-	atomic_store(&fx_server(&f, 2)->admin, SHM_ADMIN_MAINT);
+	balfix_set_inflight(&f, 3, 1000);
+	atomic_store(&balfix_server(&f, 0)->health, SHM_HEALTH_DOWN);
+	atomic_store(&balfix_server(&f, 1)->admin, SHM_ADMIN_DRAIN);
+	atomic_store(&balfix_server(&f, 2)->admin, SHM_ADMIN_MAINT);
 	for (int i = 0; i < 50; i++)
-		assert_int_equal(fx_pick(&f), 3);
+		assert_int_equal(balfix_pick(&f), 3);
 	/* The last primary goes: the idle backup, never a primary. */
-	atomic_store(&fx_server(&f, 3)->health, SHM_HEALTH_DOWN);
+	atomic_store(&balfix_server(&f, 3)->health, SHM_HEALTH_DOWN);
 	for (int i = 0; i < 50; i++)
-		assert_int_equal(fx_pick(&f), 4);
-	atomic_store(&fx_server(&f, 4)->admin, SHM_ADMIN_MAINT);
-	assert_int_equal(fx_pick(&f), -1);
-	fx_close(&f);
+		assert_int_equal(balfix_pick(&f), 4);
+	atomic_store(&balfix_server(&f, 4)->admin, SHM_ADMIN_MAINT);
+	assert_int_equal(balfix_pick(&f), -1);
+	balfix_close(&f);
 }
 
 /* Large counts do not overflow the cross-multiplication. */
 static void
 test_large_counts(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 
 	(void)state;
 	fx_open(&f, "server = 127.0.0.1:9001 weight=256\n"
 	    "server = 127.0.0.1:9002 weight=255\n");
-	fx_set_inflight(&f, 0, 4000000000u);
-	fx_set_inflight(&f, 1, 3990000000u);
+	balfix_set_inflight(&f, 0, 4000000000u);
+	balfix_set_inflight(&f, 1, 3990000000u);
 	/* 4.0e9/256 = 15.6e6 < 3.99e9/255 = 15.65e6 */
-	assert_int_equal(fx_pick(&f), 0);
-	fx_close(&f);
+	assert_int_equal(balfix_pick(&f), 0);
+	balfix_close(&f);
 }
 
 int

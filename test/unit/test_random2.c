@@ -24,48 +24,10 @@
  */
 static const double chi2_001[] = { 0, 10.83, 13.82, 16.27, 18.47, 20.52 };
 
-struct fixture {
-	struct config *cfg;
-	struct shm *shm;
-	struct bal_pool *pool;
-	uint64_t rng;
-	struct bal_request req;
-};
-
 static void
-fx_open(struct fixture *f, const char *servers)
+fx_open(struct balfix *f, const char *servers)
 {
-	memset(f, 0, sizeof(*f));
-	balfix_build(CFG_HEAD, "", servers, &f->cfg, &f->shm, &f->pool);
-	f->rng = 0x853c49e6748fea9bULL;
-	f->req.rng = &f->rng;
-}
-
-static void
-fx_close(struct fixture *f)
-{
-	balfix_teardown(f->cfg, f->shm, f->pool);
-}
-
-static struct shm_server_sh *
-fx_server(struct fixture *f, int m)
-{
-	return &f->shm->servers[f->pool->slot[m]];
-}
-
-static void
-fx_set_inflight(struct fixture *f, int m, uint32_t n)
-{
-	atomic_store(&fx_server(f, m)->inflight, n);
-}
-
-static int
-fx_pick(struct fixture *f)
-{
-	int m = balancer_pick(f->shm, f->pool, &f->req);
-
-	assert_true(m >= -1 && m < (int)f->pool->n);
-	return m;
+	balfix_open(f, CFG_HEAD, "", servers, 0x853c49e6748fea9bULL);
 }
 
 /* "server = ..." lines for n servers with the given weights. */
@@ -103,26 +65,26 @@ chi_square(const int *counts, const uint32_t *w, int n, int total)
 static void
 test_two_less_loaded(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 
 	(void)state;
 	fx_open(&f, "server = 127.0.0.1:9001 weight=3\n"
 	    "server = 127.0.0.1:9002\nserver = 127.0.0.1:9003\n");
-	atomic_store(&fx_server(&f, 2)->health, SHM_HEALTH_DOWN);
+	atomic_store(&balfix_server(&f, 2)->health, SHM_HEALTH_DOWN);
 	/* 5/3 < 2/1 */
-	fx_set_inflight(&f, 0, 5);
-	fx_set_inflight(&f, 1, 2);
+	balfix_set_inflight(&f, 0, 5);
+	balfix_set_inflight(&f, 1, 2);
 	for (int i = 0; i < 1000; i++)
-		assert_int_equal(fx_pick(&f), 0);
+		assert_int_equal(balfix_pick(&f), 0);
 	/* 7/3 > 2/1 */
-	fx_set_inflight(&f, 0, 7);
+	balfix_set_inflight(&f, 0, 7);
 	for (int i = 0; i < 1000; i++)
-		assert_int_equal(fx_pick(&f), 1);
+		assert_int_equal(balfix_pick(&f), 1);
 	/* One usable member: that one, loaded or not. */
-	atomic_store(&fx_server(&f, 1)->admin, SHM_ADMIN_MAINT);
+	atomic_store(&balfix_server(&f, 1)->admin, SHM_ADMIN_MAINT);
 	for (int i = 0; i < 100; i++)
-		assert_int_equal(fx_pick(&f), 0);
-	fx_close(&f);
+		assert_int_equal(balfix_pick(&f), 0);
+	balfix_close(&f);
 }
 
 /*
@@ -136,7 +98,7 @@ test_never_the_worst(void **state)
 
 	(void)state;
 	for (int round = 0; round < 200; round++) {
-		struct fixture f;
+		struct balfix f;
 		uint32_t n = 2 + bal_random(&seed) % 30, w[32], in[32];
 		bool up[32];
 		int worst = -1, usable = 0, nworst = 0;
@@ -151,9 +113,9 @@ test_never_the_worst(void **state)
 		fx_open(&f, text);
 		free(text);
 		for (uint32_t i = 0; i < n; i++) {
-			fx_set_inflight(&f, (int)i, in[i]);
+			balfix_set_inflight(&f, (int)i, in[i]);
 			if (!up[i])
-				atomic_store(&fx_server(&f, (int)i)->health,
+				atomic_store(&balfix_server(&f, (int)i)->health,
 				    SHM_HEALTH_DOWN);
 		}
 		for (uint32_t i = 0; i < n; i++) {
@@ -176,7 +138,7 @@ test_never_the_worst(void **state)
 				nworst++;
 		}
 		for (int k = 0; k < 200; k++) {
-			int m = fx_pick(&f);
+			int m = balfix_pick(&f);
 
 			if (usable == 0) {
 				assert_int_equal(m, -1);
@@ -186,7 +148,7 @@ test_never_the_worst(void **state)
 			if (usable > 1 && nworst == 1)
 				assert_int_not_equal(m, worst);
 		}
-		fx_close(&f);
+		balfix_close(&f);
 	}
 }
 
@@ -195,7 +157,7 @@ static void
 test_frequency_by_weight(void **state)
 {
 	static const uint32_t w[4] = { 1, 2, 3, 4 };
-	struct fixture f;
+	struct balfix f;
 	int counts[4] = { 0 };
 	char *text = servers_text(4, w);
 
@@ -203,9 +165,9 @@ test_frequency_by_weight(void **state)
 	fx_open(&f, text);
 	free(text);
 	for (int i = 0; i < 100000; i++)
-		counts[fx_pick(&f)]++;
+		counts[balfix_pick(&f)]++;
 	assert_true(chi_square(counts, w, 4, 100000) < chi2_001[3]);
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 /*
@@ -218,7 +180,7 @@ test_frequency_mostly_down(void **state)
 {
 	uint32_t w[300], wu[3] = { 1, 2, 3 };
 	static const int usable[3] = { 17, 150, 299 };
-	struct fixture f;
+	struct balfix f;
 	int counts[300] = { 0 }, cu[3];
 	char *text;
 
@@ -232,15 +194,15 @@ test_frequency_mostly_down(void **state)
 	free(text);
 	for (int i = 0; i < 300; i++)
 		if (i != usable[0] && i != usable[1] && i != usable[2])
-			atomic_store(&fx_server(&f, i)->health,
+			atomic_store(&balfix_server(&f, i)->health,
 			    SHM_HEALTH_DOWN);
 	for (int i = 0; i < 30000; i++)
-		counts[fx_pick(&f)]++;
+		counts[balfix_pick(&f)]++;
 	for (int k = 0; k < 3; k++)
 		cu[k] = counts[usable[k]];
 	assert_int_equal(cu[0] + cu[1] + cu[2], 30000);
 	assert_true(chi_square(cu, wu, 3, 30000) < chi2_001[2]);
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 /* Two members, equal weights, one loaded: the draws are never the same one. */
@@ -248,7 +210,7 @@ static void
 test_two_distinct_draws(void **state)
 {
 	uint32_t w[200];
-	struct fixture f;
+	struct balfix f;
 	char *text;
 
 	(void)state;
@@ -260,38 +222,38 @@ test_two_distinct_draws(void **state)
 	/* Only a heavy and a light member are up; the heavy one is busier. */
 	for (int i = 0; i < 200; i++)
 		if (i != 7 && i != 8)
-			atomic_store(&fx_server(&f, i)->admin, SHM_ADMIN_DRAIN);
-	fx_set_inflight(&f, 8, 1000);
+			atomic_store(&balfix_server(&f, i)->admin, SHM_ADMIN_DRAIN);
+	balfix_set_inflight(&f, 8, 1000);
 	for (int i = 0; i < 2000; i++)
-		assert_int_equal(fx_pick(&f), 7);
-	fx_close(&f);
+		assert_int_equal(balfix_pick(&f), 7);
+	balfix_close(&f);
 }
 
 /* Backups only when every primary is out; -1 with nothing usable. */
 static void
 test_backups(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 
 	(void)state;
 	fx_open(&f, "server = 127.0.0.1:9001\nserver = 127.0.0.1:9002 backup\n"
 	    "server = 127.0.0.1:9003\nserver = 127.0.0.1:9004 backup\n");
 	for (int i = 0; i < 200; i++) {
-		int m = fx_pick(&f);
+		int m = balfix_pick(&f);
 
 		assert_true(m == 0 || m == 2);
 	}
-	atomic_store(&fx_server(&f, 0)->health, SHM_HEALTH_DOWN);
-	atomic_store(&fx_server(&f, 2)->admin, SHM_ADMIN_MAINT);
+	atomic_store(&balfix_server(&f, 0)->health, SHM_HEALTH_DOWN);
+	atomic_store(&balfix_server(&f, 2)->admin, SHM_ADMIN_MAINT);
 	for (int i = 0; i < 200; i++) {
-		int m = fx_pick(&f);
+		int m = balfix_pick(&f);
 
 		assert_true(m == 1 || m == 3);
 	}
-	atomic_store(&fx_server(&f, 1)->health, SHM_HEALTH_DOWN);
-	atomic_store(&fx_server(&f, 3)->health, SHM_HEALTH_DOWN);
-	assert_int_equal(fx_pick(&f), -1);
-	fx_close(&f);
+	atomic_store(&balfix_server(&f, 1)->health, SHM_HEALTH_DOWN);
+	atomic_store(&balfix_server(&f, 3)->health, SHM_HEALTH_DOWN);
+	assert_int_equal(balfix_pick(&f), -1);
+	balfix_close(&f);
 }
 
 int

@@ -21,49 +21,17 @@
 #define CFG_HEAD "[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n" \
 	"[backend app]\nbalance = roundrobin\n"
 
-struct fixture {
-	struct config *cfg;
-	struct shm *shm;
-	struct bal_pool *pool;
-	uint64_t rng;
-	struct bal_request req;
-};
-
 static void
-fx_open(struct fixture *f, const char *servers)
+fx_open(struct balfix *f, const char *servers)
 {
-	memset(f, 0, sizeof(*f));
-	balfix_build(CFG_HEAD, "", servers, &f->cfg, &f->shm, &f->pool);
-	f->rng = 0x9e3779b97f4a7c15ULL;
-	f->req.rng = &f->rng;
+	balfix_open(f, CFG_HEAD, "", servers, 0x9e3779b97f4a7c15ULL);
 }
 
 static void
-fx_close(struct fixture *f)
-{
-	balfix_teardown(f->cfg, f->shm, f->pool);
-}
-
-static struct shm_server_sh *
-fx_server(struct fixture *f, int m)
-{
-	return &f->shm->servers[f->pool->slot[m]];
-}
-
-static int
-fx_pick(struct fixture *f)
-{
-	int m = balancer_pick(f->shm, f->pool, &f->req);
-
-	assert_true(m >= -1 && m < (int)f->pool->n);
-	return m;
-}
-
-static void
-fx_count(struct fixture *f, int picks, int *counts)
+fx_count(struct balfix *f, int picks, int *counts)
 {
 	for (int i = 0; i < picks; i++) {
-		int m = fx_pick(f);
+		int m = balfix_pick(f);
 
 		assert_true(m >= 0);
 		counts[m]++;
@@ -78,13 +46,13 @@ static void
 test_smooth_sequence(void **state)
 {
 	static const int expect[7] = { 0, 0, 1, 0, 2, 0, 0 };
-	struct fixture f;
+	struct balfix f;
 
 	(void)state;
 	fx_open(&f, W511);
 	for (int i = 0; i < 70; i++)
-		assert_int_equal(fx_pick(&f), expect[i % 7]);
-	fx_close(&f);
+		assert_int_equal(balfix_pick(&f), expect[i % 7]);
+	balfix_close(&f);
 }
 
 /* Weights 250,50,50 (any multiple) pick in the very same order as 5,1,1. */
@@ -92,22 +60,22 @@ static void
 test_scaled_weights(void **state)
 {
 	static const int expect[7] = { 0, 0, 1, 0, 2, 0, 0 };
-	struct fixture f;
+	struct balfix f;
 
 	(void)state;
 	fx_open(&f, "server = 127.0.0.1:9001 weight=250\n"
 	    "server = 127.0.0.1:9002 weight=50\n"
 	    "server = 127.0.0.1:9003 weight=50\n");
 	for (int i = 0; i < 70; i++)
-		assert_int_equal(fx_pick(&f), expect[i % 7]);
-	fx_close(&f);
+		assert_int_equal(balfix_pick(&f), expect[i % 7]);
+	balfix_close(&f);
 }
 
 /* 7,000 picks give exactly 5,000 / 1,000 / 1,000. */
 static void
 test_weights_exact(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 	int counts[3] = { 0 };
 
 	(void)state;
@@ -116,7 +84,7 @@ test_weights_exact(void **state)
 	assert_int_equal(counts[0], 5000);
 	assert_int_equal(counts[1], 1000);
 	assert_int_equal(counts[2], 1000);
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 /*
@@ -129,13 +97,13 @@ test_weights_exact(void **state)
 static void
 test_no_bursts(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 	int seq[700], last[3] = { -1, -1, -1 }, run = 0, longest = 0;
 
 	(void)state;
 	fx_open(&f, W511);
 	for (int i = 0; i < 700; i++) {
-		seq[i] = fx_pick(&f);
+		seq[i] = balfix_pick(&f);
 		run = i > 0 && seq[i] == seq[i - 1] ? run + 1 : 1;
 		if (seq[i] == 0 && run > longest)
 			longest = run;
@@ -156,7 +124,7 @@ test_no_bursts(void **state)
 			assert_true(c[1] - len / 7 < 2 && len / 7 - c[1] < 2);
 		}
 	}
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 /* Larger random weights: the period holds each member exactly weight times. */
@@ -167,7 +135,7 @@ test_random_weights_exact(void **state)
 
 	(void)state;
 	for (int round = 0; round < 20; round++) {
-		struct fixture f;
+		struct balfix f;
 		char servers[2048];
 		uint32_t w[12], total = 0, n = 2 + bal_random(&seed) % 10;
 		int off = 0, counts[12] = { 0 };
@@ -183,7 +151,7 @@ test_random_weights_exact(void **state)
 		fx_count(&f, (int)total * 3, counts);
 		for (uint32_t i = 0; i < n; i++)
 			assert_int_equal(counts[i], (int)w[i] * 3);
-		fx_close(&f);
+		balfix_close(&f);
 	}
 }
 
@@ -191,40 +159,40 @@ test_random_weights_exact(void **state)
 static void
 test_skips_unusable(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 	int counts[3] = { 0 };
 
 	(void)state;
 	fx_open(&f, W511);
-	atomic_store(&fx_server(&f, 1)->health, SHM_HEALTH_DOWN);
+	atomic_store(&balfix_server(&f, 1)->health, SHM_HEALTH_DOWN);
 	fx_count(&f, 6000, counts);
 	assert_int_equal(counts[0], 5000);
 	assert_int_equal(counts[1], 0);
 	assert_int_equal(counts[2], 1000);
 
 	memset(counts, 0, sizeof(counts));
-	atomic_store(&fx_server(&f, 1)->health, SHM_HEALTH_UP);
-	atomic_store(&fx_server(&f, 0)->admin, SHM_ADMIN_MAINT);
+	atomic_store(&balfix_server(&f, 1)->health, SHM_HEALTH_UP);
+	atomic_store(&balfix_server(&f, 0)->admin, SHM_ADMIN_MAINT);
 	fx_count(&f, 2000, counts);
 	assert_int_equal(counts[0], 0);
 	assert_int_equal(counts[1], 1000);
 	assert_int_equal(counts[2], 1000);
 
 	memset(counts, 0, sizeof(counts));
-	atomic_store(&fx_server(&f, 0)->admin, SHM_ADMIN_ACTIVE);
-	atomic_store(&fx_server(&f, 2)->admin, SHM_ADMIN_DRAIN);
+	atomic_store(&balfix_server(&f, 0)->admin, SHM_ADMIN_ACTIVE);
+	atomic_store(&balfix_server(&f, 2)->admin, SHM_ADMIN_DRAIN);
 	fx_count(&f, 6000, counts);
 	assert_int_equal(counts[0], 5000);
 	assert_int_equal(counts[1], 1000);
 	assert_int_equal(counts[2], 0);
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 /* "disabled" in the config starts a member in maintenance. */
 static void
 test_disabled(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 	int counts[3] = { 0 };
 
 	(void)state;
@@ -234,7 +202,7 @@ test_disabled(void **state)
 	assert_int_equal(counts[0], 0);
 	assert_int_equal(counts[1], 200);
 	assert_int_equal(counts[2], 100);
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 /*
@@ -245,7 +213,7 @@ test_disabled(void **state)
 static void
 test_backups(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 	int counts[5] = { 0 };
 
 	(void)state;
@@ -260,8 +228,8 @@ test_backups(void **state)
 	assert_int_equal(counts[1] + counts[3] + counts[4], 0);
 
 	memset(counts, 0, sizeof(counts));
-	atomic_store(&fx_server(&f, 0)->health, SHM_HEALTH_DOWN);
-	atomic_store(&fx_server(&f, 2)->admin, SHM_ADMIN_MAINT);
+	atomic_store(&balfix_server(&f, 0)->health, SHM_HEALTH_DOWN);
+	atomic_store(&balfix_server(&f, 2)->admin, SHM_ADMIN_MAINT);
 	fx_count(&f, 400, counts);
 	assert_int_equal(counts[0] + counts[2], 0);
 	assert_int_equal(counts[1], 100);
@@ -269,9 +237,9 @@ test_backups(void **state)
 	assert_int_equal(counts[4], 200);
 
 	/* Two equal backups alternate strictly. */
-	atomic_store(&fx_server(&f, 4)->health, SHM_HEALTH_DOWN);
+	atomic_store(&balfix_server(&f, 4)->health, SHM_HEALTH_DOWN);
 	for (int i = 0, prev = -1; i < 20; i++) {
-		int m = fx_pick(&f);
+		int m = balfix_pick(&f);
 
 		assert_true(m == 1 || m == 3);
 		assert_int_not_equal(m, prev);
@@ -279,20 +247,20 @@ test_backups(void **state)
 	}
 
 	/* A primary coming back takes over at once. */
-	atomic_store(&fx_server(&f, 2)->admin, SHM_ADMIN_ACTIVE);
+	atomic_store(&balfix_server(&f, 2)->admin, SHM_ADMIN_ACTIVE);
 	for (int i = 0; i < 10; i++)
-		assert_int_equal(fx_pick(&f), 2);
+		assert_int_equal(balfix_pick(&f), 2);
 
-	atomic_store(&fx_server(&f, 2)->health, SHM_HEALTH_DOWN);
-	atomic_store(&fx_server(&f, 1)->health, SHM_HEALTH_DOWN);
-	atomic_store(&fx_server(&f, 3)->admin, SHM_ADMIN_DRAIN);
-	assert_int_equal(fx_pick(&f), -1);
-	fx_close(&f);
+	atomic_store(&balfix_server(&f, 2)->health, SHM_HEALTH_DOWN);
+	atomic_store(&balfix_server(&f, 1)->health, SHM_HEALTH_DOWN);
+	atomic_store(&balfix_server(&f, 3)->admin, SHM_ADMIN_DRAIN);
+	assert_int_equal(balfix_pick(&f), -1);
+	balfix_close(&f);
 }
 
 /* Run picks in nproc forked processes at once; counts land in shared memory. */
 static void
-fork_picks(struct fixture *f, int nproc, int picks, _Atomic int *counts)
+fork_picks(struct balfix *f, int nproc, int picks, _Atomic int *counts)
 {
 	int status;
 
@@ -321,7 +289,7 @@ fork_picks(struct fixture *f, int nproc, int picks, _Atomic int *counts)
 static void
 test_shared_across_processes(void **state)
 {
-	struct fixture f;
+	struct balfix f;
 	_Atomic int *counts = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
@@ -336,13 +304,13 @@ test_shared_across_processes(void **state)
 	/* With one member down the others' totals stay exact too. */
 	for (int i = 0; i < 3; i++)
 		atomic_store(&counts[i], 0);
-	atomic_store(&fx_server(&f, 1)->health, SHM_HEALTH_DOWN);
+	atomic_store(&balfix_server(&f, 1)->health, SHM_HEALTH_DOWN);
 	fork_picks(&f, 4, 6000, counts);
 	assert_int_equal(atomic_load(&counts[0]), 20000);
 	assert_int_equal(atomic_load(&counts[1]), 0);
 	assert_int_equal(atomic_load(&counts[2]), 4000);
 	munmap((void *)counts, 4096);
-	fx_close(&f);
+	balfix_close(&f);
 }
 
 int
