@@ -24,6 +24,9 @@ The request path picks the mode:
   /garbage                      a response that is not HTTP
   /bad-cl-te, /bad-two-cl       responses with ambiguous framing
   /resp-close                   a response with "Connection: close"
+  /extra                        204 No Content and, in the same write, a
+                                fake "200 OK" with body "evil" that no
+                                request asked for; the connection stays open
   /sink?stall_ms=&stall_every=&stall_each_ms=
                                 read the body slowly; JSON length and sha256
   /hold?id=X                    read the request, then answer nothing until
@@ -561,6 +564,13 @@ def mode_status(c, method, target, version, headers, q, close):
     return not close
 
 
+def mode_extra(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    c.send(b"HTTP/1.1 204 No Content\r\n\r\n"
+           b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil")
+    return not close
+
+
 def mode_info(c, method, target, version, headers, q, close):
     drain(c, headers)
     code = int(q.get("code", "103"))
@@ -785,6 +795,7 @@ MODES = {
     "/bad-cl-te": mode_bad_cl_te,
     "/bad-two-cl": mode_bad_two_cl,
     "/resp-close": mode_resp_close,
+    "/extra": mode_extra,
     "/sink": mode_sink,
     "/hold": mode_hold,
 }

@@ -170,6 +170,43 @@ def _():
     healthy()
 
 
+@t.test("slowloris: a head sent one byte every 300ms gets 408 and a close "
+        "about client_timeout (1s) after connecting, long before it completes")
+def _():
+    head = b"GET /echo HTTP/1.1\r\nHost: weir.test\r\nUser-Agent: slowloris\r\n\r\n"
+    got = b""
+    late = 0.0          # how late our own 300ms sleeps woke: this run's slack
+    with Client(w.port, timeout=5) as c:
+        t0 = time.monotonic()
+        sent = 0
+        # Send until weir answers; the whole head would need ~17s.
+        while sent < len(head) and time.monotonic() - t0 < 10:
+            try:
+                c.send(head[sent:sent + 1])
+            except OSError:
+                break
+            sent += 1
+            before = time.monotonic()
+            got = c.read_some(0.3)
+            late = max(late, time.monotonic() - before - 0.3)
+            if got:
+                break
+        dt = time.monotonic() - t0
+        closed = c.wait_closed(2.0)
+        got += c.extra
+    t.diag("  408 after %.2fs and %d of %d bytes (own scheduling slack %.2fs)"
+           % (dt, sent, len(head), late))
+    check(got.startswith(b"HTTP/1.1 408 "), "no 408 after %.1fs and %d of %d "
+          "head bytes: %r" % (dt, sent, len(head), got[:200]))
+    check(sent < len(head) // 2, "the 408 came only after %d of %d bytes" %
+          (sent, len(head)))
+    # The deadline runs from the connect, not from the last byte: 1s plus
+    # scheduling, and however late this client itself was woken.
+    check(dt <= 1.5 + late, "408 after %.2fs, expected about 1s" % dt)
+    check(closed, "connection still open after the 408")
+    healthy()
+
+
 @t.test("idle keep-alive client is closed after client_timeout (1s)")
 def _():
     with Client(w.port, timeout=5) as c:

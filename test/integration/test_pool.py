@@ -136,4 +136,40 @@ def _():
     w.check_clean_stop()
 
 
+@t.test("a backend that sends bytes after a complete response is not pooled: "
+        "the next request goes on a new backend connection and no client "
+        "sees the stray response")
+def _():
+    b = env.backend("extra")
+    w = start(b, workers=1, keepalive=8)
+    with Client(w.port) as c:
+        c.request("GET", "/echo?i=1")
+        first = c.response()
+        check_eq(first.status, 200, "first request")
+        c.request("GET", "/extra")
+        r = c.response()
+        check_eq(r.status, 204, "the 204 before the stray bytes")
+        check_eq(r.body, b"", "body of the 204")
+        stray = c.read_some(0.3)
+        check_eq(stray, b"", "bytes after the 204 on the client connection")
+        # The same client connection and another: each answered by the
+        # backend on a new connection, never by the stray "200 evil".
+        c.request("GET", "/echo?i=2")
+        after = c.response()
+        other = http(w.port, "GET", "/echo?i=3")
+    for i, resp in ((2, after), (3, other)):
+        check(b"evil" not in resp.body, "request %d got the stray response: %s"
+              % (i, resp.summary()))
+        check_eq(resp.status, 200, "status of request %d" % i)
+    doc = after.json()
+    check(doc["conn_id"] != first.json()["conn_id"],
+          "request 2 reused the backend connection that sent stray bytes "
+          "(conn %s)" % doc["conn_id"])
+    check_eq(doc["req_on_conn"], 1, "requests on request 2's backend connection")
+    check_eq(b.stats()["connections"], 2, "backend connections")
+    check(w.wait_log(r"sent bytes after the response; closing that backend "
+                     r"connection"), "no log line for the stray bytes")
+    w.check_clean_stop()
+
+
 t.run(None, env)

@@ -13,7 +13,9 @@
 
 #include "balancer/balancer.h"
 #include "common/config.h"
+#include "common/clock.h"
 #include "shm/shm.h"
+#include "test/unit/race.h"
 
 struct fixture {
 	struct config *cfg;
@@ -174,6 +176,64 @@ test_one_ejection_across_processes(void **state)
 	teardown_pool(&f);
 }
 
+/* A trial race: the pool under test and the trials a round handed out. */
+struct trial_race {
+	struct fixture f;
+	struct race *rc;
+};
+
+/* Before a round: the server is out and its time is already up. */
+static void
+trial_race_expire(int r, void *arg)
+{
+	struct trial_race *tr = arg;
+	struct shm_server_sh *sv = &tr->f.shm->servers[tr->f.pool->slot[0]];
+
+	(void)r;
+	atomic_store(&tr->rc->scratch[0], 0);
+	atomic_store(&sv->eject, SHM_EJECT(SHM_EJECT_OUT, clock_ms() - 1));
+}
+
+static int
+trial_race_claim(int k, int r, void *arg)
+{
+	struct trial_race *tr = arg;
+
+	(void)k;
+	(void)r;
+	if (outlier_claim(tr->f.shm, tr->f.pool, 0) == OUTLIER_TRIAL)
+		atomic_fetch_add(&tr->rc->scratch[0], 1);
+	return 0;
+}
+
+static int
+trial_race_check(int r, void *arg)
+{
+	struct trial_race *tr = arg;
+	long won = atomic_load(&tr->rc->scratch[0]);
+
+	if (won == 1)
+		return 0;
+	print_error("round %d: %ld processes got the trial\n", r, won);
+	return -1;
+}
+
+/*
+ * Four processes (more than this machine's cores) released together at an
+ * expired ejection, 200 times: every time exactly one gets the trial.
+ */
+static void
+test_one_trial_across_processes(void **state)
+{
+	struct trial_race tr = { .f = setup_pool("3", ""), .rc = race_new() };
+
+	(void)state;
+	race_run(tr.rc, 4, 200, trial_race_claim, trial_race_expire,
+	    trial_race_check, &tr);
+	race_free(tr.rc);
+	teardown_pool(&tr.f);
+}
+
 int
 main(void)
 {
@@ -184,6 +244,7 @@ main(void)
 		cmocka_unit_test(test_max_ejected_percent),
 		cmocka_unit_test(test_off),
 		cmocka_unit_test(test_one_ejection_across_processes),
+		cmocka_unit_test(test_one_trial_across_processes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

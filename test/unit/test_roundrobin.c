@@ -17,6 +17,7 @@
 #include "common/config.h"
 #include "shm/shm.h"
 #include "test/unit/balfix.h"
+#include "test/unit/race.h"
 
 #define CFG_HEAD "[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n" \
 	"[backend app]\nbalance = roundrobin\n"
@@ -313,6 +314,81 @@ test_shared_across_processes(void **state)
 	balfix_close(&f);
 }
 
+#define RACE_MEMBERS	16
+#define RACE_PROCS	6	/* more than the cores, so some are preempted */
+#define RACE_ROUNDS	5
+#define RACE_PICKS	100000	/* per process and round: they overlap for sure */
+
+/* A ticket race: the pool under test; picks per member in rc->scratch. */
+struct ticket_race {
+	struct balfix f;
+	struct race *rc;
+};
+
+static int
+ticket_race_picks(int k, int r, void *arg)
+{
+	struct ticket_race *tr = arg;
+	long counts[RACE_MEMBERS] = { 0 };
+
+	(void)k;
+	(void)r;
+	for (int i = 0; i < RACE_PICKS; i++) {
+		int m = balancer_pick(tr->f.shm, tr->f.pool, &tr->f.req);
+
+		if (m < 0 || m >= RACE_MEMBERS)
+			return -1;
+		counts[m]++;
+	}
+	for (int m = 0; m < RACE_MEMBERS; m++)
+		atomic_fetch_add(&tr->rc->scratch[m], counts[m]);
+	return 0;
+}
+
+/*
+ * Equal weights: member m is exactly the tickets t with t % 16 == m. If
+ * every ticket went to exactly one pick, every member has the same count
+ * and the ticket moved once per pick; a ticket picked twice (and the next
+ * skipped) puts one member ahead of another.
+ */
+static int
+ticket_race_check(int r, void *arg)
+{
+	struct ticket_race *tr = arg;
+	long want = (long)RACE_PROCS * RACE_PICKS * (r + 1) / RACE_MEMBERS;
+	uint64_t ticket = atomic_load(&tr->f.pool->shared->ticket);
+	int bad = 0;
+
+	for (int m = 0; m < RACE_MEMBERS; m++)
+		if (atomic_load(&tr->rc->scratch[m]) != want)
+			bad++;
+	if (bad == 0 && ticket == (uint64_t)want * RACE_MEMBERS)
+		return 0;
+	print_error("round %d: %d members off %ld picks (member 0: %ld), "
+	    "ticket %llu\n", r, bad, want, atomic_load(&tr->rc->scratch[0]),
+	    (unsigned long long)ticket);
+	return -1;
+}
+
+/* Processes racing for tickets: each ticket goes to exactly one pick. */
+static void
+test_ticket_race(void **state)
+{
+	struct ticket_race tr = { .rc = race_new() };
+	char servers[RACE_MEMBERS * 32];
+	size_t off = 0;
+
+	(void)state;
+	for (int m = 0; m < RACE_MEMBERS; m++)
+		off += (size_t)snprintf(servers + off, sizeof(servers) - off,
+		    "server = 127.0.0.1:%d\n", 9001 + m);
+	fx_open(&tr.f, servers);
+	race_run(tr.rc, RACE_PROCS, RACE_ROUNDS, ticket_race_picks, NULL,
+	    ticket_race_check, &tr);
+	race_free(tr.rc);
+	balfix_close(&tr.f);
+}
+
 int
 main(void)
 {
@@ -326,6 +402,7 @@ main(void)
 		cmocka_unit_test(test_disabled),
 		cmocka_unit_test(test_backups),
 		cmocka_unit_test(test_shared_across_processes),
+		cmocka_unit_test(test_ticket_race),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

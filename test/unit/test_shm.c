@@ -194,6 +194,123 @@ test_reclaim_dead_worker(void **state)
 	shm_free(shm);
 }
 
+/* No server's in-flight count has wrapped below zero. */
+static void
+assert_no_wrap(struct shm *shm, uint32_t nservers)
+{
+	for (uint32_t s = 0; s < nservers; s++)
+		assert_true(shm_inflight(shm, s) < 1000);
+}
+
+/* A worker in slot wslot takes what it is told, then is SIGKILLed. */
+static void
+run_and_kill(struct shm *shm, uint32_t wslot, const uint32_t *incs,
+    size_t nincs, uint32_t dec_server, uint32_t marker)
+{
+	pid_t pid;
+	int status;
+
+	if ((pid = fork()) == 0) {
+		for (size_t i = 0; i < nincs; i++)
+			shm_inflight_inc(shm, wslot, incs[i]);
+		if (dec_server != UINT32_MAX)
+			shm_inflight_dec(shm, wslot, dec_server);
+		shm_inflight_inc(shm, wslot, marker);
+		pause();
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	shm_worker_set_pid(shm, wslot, pid);
+	while (shm_inflight(shm, marker) == 0)
+		usleep(1000);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+}
+
+/*
+ * Reclaiming a slot twice subtracts nothing the second time, and the next
+ * worker in that slot answers only for its own requests.
+ */
+static void
+test_reclaim_twice_and_reuse(void **state)
+{
+	struct shm *shm = shm_new_sized(16, 4, 8);
+	int live = shm_worker_claim(shm, 0), b = shm_worker_claim(shm, 0);
+	const uint32_t first[] = { 3, 3, 3, 5 }, second[] = { 3 };
+
+	(void)state;
+	shm_inflight_inc(shm, (uint32_t)live, 3);
+	shm_inflight_inc(shm, (uint32_t)live, 3);
+	run_and_kill(shm, (uint32_t)b, first, 4, UINT32_MAX, 7);
+	assert_int_equal(shm_worker_reclaim(shm, (uint32_t)b), 5);
+	assert_int_equal(shm_inflight(shm, 3), 2);
+	assert_int_equal(shm_inflight(shm, 5), 0);
+	/* Reaped twice (say, a stale SIGCHLD): nothing more to subtract. */
+	assert_int_equal(shm_worker_reclaim(shm, (uint32_t)b), 0);
+	assert_int_equal(shm_inflight(shm, 3), 2);
+	assert_no_wrap(shm, 16);
+
+	/* A new worker in the same slot: one request taken and given back. */
+	assert_int_equal(shm_worker_claim(shm, 1), b);
+	run_and_kill(shm, (uint32_t)b, second, 1, 3, 7);
+	assert_int_equal(shm_inflight(shm, 3), 2);
+	assert_int_equal(shm_worker_reclaim(shm, (uint32_t)b), 1);
+	assert_int_equal(shm_inflight(shm, 3), 2);	/* the live worker's */
+	assert_int_equal(shm_inflight(shm, 5), 0);
+	assert_int_equal(shm_inflight(shm, 7), 0);
+	assert_no_wrap(shm, 16);
+	shm_free(shm);
+}
+
+/*
+ * A removed server's slot is not free while requests to it are in flight,
+ * even once no generation names it: a new server gets another slot and
+ * starts at zero, and with no other slot the publish fails.
+ */
+static void
+test_busy_slot_not_reused(void **state)
+{
+	static const char one_a[] = FRONT "[backend app]\n"
+	    "server = 127.0.0.1:9001\n";
+	static const char one_b[] = FRONT "[backend app]\n"
+	    "server = 127.0.0.1:9002\n";
+	struct shm *shm = shm_new_sized(2, 4, 4), *tiny;
+	struct config *old = load_published(shm, one_a), *neu;
+	uint32_t a = old->backends[0].servers[0].slot, bslot;
+	char err[256] = "";
+
+	(void)state;
+	shm_inflight_inc(shm, 0, a);
+	shm_unpublish(shm, old);
+	neu = load_published(shm, one_b);
+	bslot = neu->backends[0].servers[0].slot;
+	assert_int_not_equal(bslot, a);
+	assert_int_equal(shm_inflight(shm, bslot), 0);
+	assert_int_equal(shm_inflight(shm, a), 1);
+	assert_string_equal(shm->servers[a].addr, "127.0.0.1:9001");
+	/* Once the request is over the slot may go to someone else. */
+	shm_inflight_dec(shm, 0, a);
+	config_free(neu);
+
+	/* Room for one server only: the publish must fail, not share. */
+	tiny = shm_new_sized(1, 4, 4);
+	config_free(old);
+	old = load_published(tiny, one_a);
+	shm_inflight_inc(tiny, 0, 0);
+	shm_unpublish(tiny, old);
+	neu = load(one_b);
+	assert_int_equal(shm_publish(tiny, neu, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "shared memory full"));
+	assert_string_equal(tiny->servers[0].addr, "127.0.0.1:9001");
+	shm_inflight_dec(tiny, 0, 0);
+	assert_int_equal(shm_publish(tiny, neu, err, sizeof(err)), 0);
+	assert_string_equal(tiny->servers[0].addr, "127.0.0.1:9002");
+	config_free(old);
+	config_free(neu);
+	shm_free(tiny);
+	shm_free(shm);
+}
+
 /* A slot handed to a new server forgets its previous occupant's ejection. */
 static void
 test_recycled_slot_is_clean(void **state)
@@ -276,6 +393,8 @@ main(void)
 		cmocka_unit_test(test_publish_full),
 		cmocka_unit_test(test_recycled_slot_is_clean),
 		cmocka_unit_test(test_readded_server_keeps_slot),
+		cmocka_unit_test(test_reclaim_twice_and_reuse),
+		cmocka_unit_test(test_busy_slot_not_reused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
