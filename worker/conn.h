@@ -72,6 +72,8 @@ struct conn {
 	uint32_t tried[CONN_MAX_TRIES];	/* members tried (or busy) so far */
 	uint32_t ntried;
 	bool trial;			/* this attempt is a half-open trial */
+	bool verdict_pending;		/* head was fine: success is reported
+					 * once the body arrived whole */
 	uint32_t attempts;		/* servers this request was sent toward */
 	bool resp_started;		/* a response byte has arrived */
 	bool resp_head_done;		/* final response head sent to cout */

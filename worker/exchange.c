@@ -55,7 +55,7 @@ exchange_reset(struct conn *c)
 	c->up_errno = 0;
 	c->tunnel_up_shut = c->tunnel_client_shut = false;
 	c->ntried = c->attempts = 0;
-	c->trial = false;
+	c->trial = c->verdict_pending = false;
 	buf_reset(&c->uin);
 	buf_reset(&c->uout);
 }
@@ -66,7 +66,7 @@ exchange_release(struct conn *c, bool reusable)
 	/* A trial that ended with no verdict must not hold its server out. */
 	if (c->trial && c->server >= 0)
 		outlier_abandon(c->w->shm, c->w->bals[c->backend], c->member);
-	c->trial = false;
+	c->trial = c->verdict_pending = false;
 	if (c->up != NULL) {
 		upstream_release(c->up, reusable);
 		c->up = NULL;
@@ -515,8 +515,11 @@ exchange_resp_dispatch(struct conn *c, const struct http_msg *msg)
 	buf_consume(&c->uin, msg->head_len);
 	exchange_resp_body_init(c);
 	exchange_count_response(c, msg->status);
-	exchange_report(c, !(c->w->cfg->backends[c->backend].fail_on_5xx &&
-	    msg->status >= 500));
+	/* A good head is not yet a good response: a body cut short fails. */
+	if (c->w->cfg->backends[c->backend].fail_on_5xx && msg->status >= 500)
+		exchange_report(c, false);
+	else
+		c->verdict_pending = true;
 	return true;
 }
 
@@ -579,7 +582,34 @@ exchange_resp_length(struct conn *c)
 	return true;
 }
 
-/* Move a close-delimited body from uin to cout (chunked for HTTP/1.1). */
+/* The response went wrong after a good head: that is the server's verdict. */
+static void
+exchange_resp_failed(struct conn *c)
+{
+	if (c->verdict_pending)
+		exchange_report(c, false);
+	c->verdict_pending = false;
+}
+
+/*
+ * The backend's connection failed (reset, timed out) inside a response
+ * body: the client must be able to tell the body is incomplete, so close
+ * at once, with no last chunk (HTTP/1.1) and nothing that looks like an
+ * end, and count a failure against the server.
+ */
+static void
+exchange_resp_cut(struct conn *c)
+{
+	exchange_resp_failed(c);
+	conn_error(c, 502, "%s: %s inside the response body",
+	    exchange_server_name(c), c->up_errno ?
+	    strerror(c->up_errno) : "connection closed");
+}
+
+/*
+ * Move a close-delimited body from uin to cout (chunked for HTTP/1.1).
+ * Only a clean close ends it: a receive error is never a clean end.
+ */
 static bool
 exchange_resp_eof(struct conn *c)
 {
@@ -599,6 +629,10 @@ exchange_resp_eof(struct conn *c)
 		buf_consume(&c->uin, n);
 	}
 	if (c->up_eof && buf_len(&c->uin) == 0) {
+		if (c->up_errno != 0) {
+			exchange_resp_cut(c);
+			return true;
+		}
 		if (c->resp_chunked_out) {
 			if (buf_tail(&c->cout, sizeof(LAST_CHUNK)) <
 			    sizeof(LAST_CHUNK))
@@ -622,6 +656,9 @@ exchange_finish(struct conn *c)
 	if (buf_len(&c->uin) > 0)
 		log_warnx("client %s: %s sent bytes after the response; closing "
 		    "that backend connection", c->peer, exchange_server_name(c));
+	if (c->verdict_pending)
+		exchange_report(c, true);
+	c->verdict_pending = false;
 	exchange_release(c, reusable);
 	if (c->keep_alive)
 		conn_enter_head(c);
@@ -645,6 +682,7 @@ exchange_resp_body(struct conn *c)
 		r = exchange_rechunk(&c->resp_dec, &c->uin, &c->cout,
 		    buf_tail(&c->cout, 4096), c->resp_chunked_out, &total);
 		if (r == CHUNK_ERR) {
+			exchange_resp_failed(c);
 			conn_error(c, 502, "%s: malformed chunked response",
 			    exchange_server_name(c));
 			return true;
@@ -664,9 +702,7 @@ exchange_resp_body(struct conn *c)
 	}
 	if (c->up_eof && buf_len(&c->uin) == 0 &&
 	    c->resp.body != HTTP_BODY_EOF) {
-		conn_error(c, 502, "%s: %s inside the response body",
-		    exchange_server_name(c), c->up_errno ?
-		    strerror(c->up_errno) : "connection closed");
+		exchange_resp_cut(c);
 		return true;
 	}
 	return progress;
@@ -731,8 +767,10 @@ exchange_tunnel_step(struct conn *c)
 	bool progress = false;
 
 	c->replayable = false;
+	/* A failed backend side is not a half-close to pass on: cut both. */
 	if (c->up_errno != 0 || c->up_write_dead) {
-		conn_abort(c, NULL);
+		conn_abort(c, c->up_errno != 0 ? strerror(c->up_errno) :
+		    "backend stopped reading the tunnel");
 		return true;
 	}
 	progress |= exchange_copy(&c->cin, &c->uout) > 0;

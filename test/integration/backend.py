@@ -10,7 +10,8 @@ The request path picks the mode:
                                 sha256, body head, framing, trailers,
                                 connection id, peer port, backend name
   /chunked?parts=N&trailer=1    chunked response
-  /eof?bytes=N                  close-delimited response (no CL, no TE)
+  /eof?bytes=N[&reset=1]        close-delimited response (no CL, no TE);
+                                reset=1 ends it with a TCP reset, not a FIN
   /big?bytes=N                  Content-Length response of a repeated 64 KiB block
   /bigchunked?bytes=N           the same, chunked in 64 KiB chunks
   /slow?ms=N                    sleep, then echo
@@ -505,6 +506,10 @@ def mode_eof(c, method, target, version, headers, q, close):
     n = int(q.get("bytes", "1000"))
     c.send(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n")
     c.send(pattern(n))
+    if q.get("reset") == "1":   # cut short: a reset instead of a clean end
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                          struct.pack("ii", 1, 0))
+        return False
     c.sock.shutdown(socket.SHUT_WR)
     return False
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Errors weir generates (400, 431, 413, 502, 504, client timeouts), each
 logged as "client IP:PORT: STATUS ...", and the worker survives every one."""
+import re
 import threading
 import time
 
@@ -205,6 +206,41 @@ def _():
     check(dt <= 1.5 + late, "408 after %.2fs, expected about 1s" % dt)
     check(closed, "connection still open after the 408")
     healthy()
+
+
+@t.test("a close-delimited response cut by a backend reset: HTTP/1.1 client "
+        "gets no last chunk and a close, 'response cut short ... reset' is "
+        "logged, the server failure counts; a clean close still ends it")
+def _():
+    b = env.backend("cut")
+    wc = env.weir(workers=1,
+                  frontends={"web": {"listen": "127.0.0.1:auto", "backend": "app"}},
+                  backends={"app": {"server": [b.addr], "max_fails": 2,
+                                    "max_ejected_percent": "100%",
+                                    "fail_timeout": "10s", "retries": 0}})
+    # A clean close ends a close-delimited body: re-chunked, last chunk, 200.
+    r = http(wc.port, "GET", "/eof?bytes=1000")
+    check_eq((r.status, r.framing, len(r.body)), (200, "chunked", 1000),
+             "clean close-delimited response")
+    for i in range(2):
+        with Client(wc.port, timeout=5) as c:
+            c.request("GET", "/eof?bytes=1000&reset=1&i=%d" % i)
+            head = c.read_head()
+            check_eq(head.status, 200, "status of the cut response")
+            check(head.get("Transfer-Encoding") == "chunked",
+                  "not re-chunked: %s" % head.summary())
+            closed = c.wait_closed(3.0)
+            rest = c.extra
+        check(closed, "client connection kept open after a cut response")
+        check(not rest.endswith(b"0\r\n\r\n"), "the cut body ends with a "
+              "last chunk, as if complete: ...%r" % rest[-40:])
+        check(len(rest) <= 1000 + 200, "more body than the backend sent: %d"
+              % len(rest))
+    line = wc.wait_line(0, r"response cut short: .*Connection reset by peer", 2.0)
+    t.diag("  " + line)
+    # Two cut responses are two failures in a row: max_fails = 2 ejects.
+    wc.wait_line(0, r"server app/%s ejected for" % re.escape(b.addr), 2.0)
+    wc.check_clean_stop()
 
 
 @t.test("idle keep-alive client is closed after client_timeout (1s)")
