@@ -3,11 +3,13 @@
 # backend: throughput and latency with wrk, then instructions and syscalls
 # per request with callgrind and strace.
 #
-# Usage: bench/run.sh [throughput|counts|all]        (default: all)
+# Usage: bench/run.sh [throughput|counts|idle|all]   (default: all but idle)
 # Environment (defaults in brackets):
 #   WORKERS [1]     worker processes (weir, nginx) / threads (HAProxy)
 #   THREADS [1] CONNS [50] DURATION [10s] WARMUP [2s] ROUNDS [3]   wrk
 #   COUNT_REQS [20000] COUNT_CONNS [8]   fixed-count load for callgrind/strace
+#   IDLE_CONNS [5000] FLOOD_CONNS [10000] SETTLE [60]   idle: memory per idle
+#     keep-alive connection, and each worker's RSS SETTLE s after a flood
 #   WEIR_BIN [./weir]   WEIR_BENCH_KEEP=1 keeps the temp dir (kept on failure)
 # Every port is picked at run time; everything started here is stopped on exit.
 set -euo pipefail
@@ -23,11 +25,14 @@ WARMUP=${WARMUP:-2s}
 ROUNDS=${ROUNDS:-3}
 COUNT_REQS=${COUNT_REQS:-20000}
 COUNT_CONNS=${COUNT_CONNS:-8}
+IDLE_CONNS=${IDLE_CONNS:-5000}
+FLOOD_CONNS=${FLOOD_CONNS:-10000}
+SETTLE=${SETTLE:-60}
 KEEP=${WEIR_BENCH_KEEP:-0}
 
 case $MODE in
-throughput | counts | all) ;;
-*) echo "usage: $0 [throughput|counts|all]" >&2; exit 2 ;;
+throughput | counts | idle | all) ;;
+*) echo "usage: $0 [throughput|counts|idle|all]" >&2; exit 2 ;;
 esac
 for tool in nginx haproxy wrk valgrind strace curl python3; do
 	command -v "$tool" >/dev/null || { echo "$0: $tool not found" >&2; exit 1; }
@@ -222,7 +227,8 @@ $(nginx_common "$(basename "$file" .conf)")
 daemon off;
 ${single:+master_process off;}
 worker_processes $workers;
-events { worker_connections 4096; }
+worker_rlimit_nofile 65536;
+events { worker_connections 25000; }
 http {
 $(nginx_http_common "$(basename "$file" .conf)")
 	upstream app {
@@ -444,12 +450,78 @@ counts() {
 	echo
 }
 
+# ---------------------------------------------------------------- idle
+
+# Sum of the workers' VmRSS (KiB).
+workers_rss() {
+	local pid sum=0 v
+	for pid in $(workers_of "$1"); do
+		v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+		sum=$((sum + ${v:-0}))
+	done
+	echo "$sum"
+}
+
+# idle_run TARGET: one line of the idle table for a proxy with 2 workers.
+idle_run() {
+	local t=$1 port base held per_conn peak settled idle_pid i line
+	port=$(free_ports 1)
+	start_proxy "$t" "$port" 2
+	run_fg python3 "$HERE/client.py" "127.0.0.1:$port" 2000 8 >/dev/null ||
+		die "$t: warm-up failed"
+	sleep 1
+	base=$(workers_rss "$PROXY_PID")
+	start "idle-$t" python3 "$HERE/idle.py" "127.0.0.1:$port" "$IDLE_CONNS" hold
+	idle_pid=$LAST_PID
+	for ((i = 0; i < 1200; i++)); do
+		grep -q '^ready' "$TMP/idle-$t.log" && break
+		kill -0 "$idle_pid" 2>/dev/null || die "$t: idle client died: $(cat "$TMP/idle-$t.log")"
+		sleep 0.1
+	done
+	line=$(grep '^ready' "$TMP/idle-$t.log") || die "$t: idle connections not ready"
+	[[ $line == *"errors=0" ]] || die "$t: idle client: $line"
+	sleep 2
+	held=$(workers_rss "$PROXY_PID")
+	per_conn=$(((held - base) * 1024 / IDLE_CONNS))
+	stop "$idle_pid"
+	run_fg python3 "$HERE/idle.py" "127.0.0.1:$port" "$FLOOD_CONNS" >"$TMP/flood-$t.log" 2>&1 ||
+		die "$t: flood failed: $(cat "$TMP/flood-$t.log")"
+	peak=$(max_rss $(workers_of "$PROXY_PID"))
+	echo "bench: $t flooded; waiting ${SETTLE}s" >&2
+	sleep "$SETTLE"
+	settled=$(max_rss $(workers_of "$PROXY_PID"))
+	printf '| %s | %d | %.1f | %d | %.1f | %.1f | %.1f |\n' "$t" "$per_conn" \
+		"$(echo "($held - $base) / 1024" | bc -l)" "$IDLE_CONNS" \
+		"$(echo "$base / 2048" | bc -l)" "$(echo "$peak / 1024" | bc -l)" \
+		"$(echo "$settled / 1024" | bc -l)"
+	stop "$PROXY_PID"
+}
+
+idle() {
+	local t
+	echo "Idle keep-alive connections, 2 workers each: RSS growth of the workers while $IDLE_CONNS" \
+		"connections that each made one request sit idle; then a flood of $FLOOD_CONNS connections" \
+		"(one request each, closed at once) and the largest worker's RSS right after it and ${SETTLE}s later."
+	echo
+	echo "| proxy | bytes per idle conn | growth (MB) | idle conns | worker idle RSS (MB, mean) | worker RSS after flood (MB) | ${SETTLE}s later (MB) |"
+	echo "|---|---|---|---|---|---|---|"
+	for t in weir nginx; do
+		echo "bench: idle $t" >&2
+		idle_run "$t"
+	done
+	echo
+}
+
 # ---------------------------------------------------------------- main
 
 WEIR_SUM=$(md5sum <"$WEIR")
 header
 start_backend
-[[ $MODE == counts ]] || throughput
-[[ $MODE == throughput ]] || counts
+case $MODE in
+throughput) throughput ;;
+counts) counts ;;
+idle) idle ;;
+all) throughput; counts ;;
+esac
 [[ $(md5sum <"$WEIR") == "$WEIR_SUM" ]] ||
 	echo "WARNING: $WEIR was rebuilt during the run; the figures mix two builds"

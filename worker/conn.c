@@ -32,6 +32,9 @@
 
 static void conn_pump(struct conn *c);
 static void conn_release(struct conn *c);
+static int conn_bufs_attach(struct conn *c);
+static void conn_bufs_detach(struct conn *c);
+static bool conn_idle(const struct conn *c);
 
 static void
 conn_client_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -41,6 +44,11 @@ conn_client_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (what & EV_TIMEOUT) {
 		conn_abort(c, "client timed out sending the request body");
+		conn_pump(c);
+		return;
+	}
+	if (c->bufmem == NULL && conn_bufs_attach(c) == -1) {
+		conn_abort(c, "out of memory for buffers");
 		conn_pump(c);
 		return;
 	}
@@ -354,8 +362,9 @@ conn_update_events(struct conn *c)
 	bool want_read, want_write;
 	const struct timeval *read_tv = NULL;
 
-	want_read = !c->client_eof && buf_room(&c->cin) > 0 &&
-	    c->state != CONN_CLOSING;
+	/* Without buffers (idle) there is room: reading lends a block. */
+	want_read = !c->client_eof && (c->bufmem == NULL ||
+	    buf_room(&c->cin) > 0) && c->state != CONN_CLOSING;
 	if (c->state == CONN_PROXY && !c->req_done)
 		read_tv = client_tv;
 	want_write = c->cout_blocked && buf_len(&c->cout) > 0;
@@ -377,6 +386,8 @@ conn_free(struct conn *c)
 		w->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
+	if (c->bufmem != NULL)
+		conn_bufs_detach(c);
 	if (w->nfree < w->nfree_max) {
 		c->next_free = w->free_conns;
 		w->free_conns = c;
@@ -386,6 +397,7 @@ conn_free(struct conn *c)
 		event_free(c->wev);
 		event_free(c->tev);
 		free(c);
+		bufpool_trim_later(&w->bufs);
 	}
 	w->nconns--;
 	worker_conn_closed(w);
@@ -425,10 +437,13 @@ conn_pump(struct conn *c)
 			break;
 		}
 	} while (progress && c->state != CONN_DEAD);
-	if (c->state == CONN_DEAD)
+	if (c->state == CONN_DEAD) {
 		conn_free(c);
-	else
-		conn_update_events(c);
+		return;
+	}
+	if (c->bufmem != NULL && conn_idle(c))
+		conn_bufs_detach(c);
+	conn_update_events(c);
 }
 
 void
@@ -438,29 +453,65 @@ conn_upstream_event(struct conn *c, short what, bool write_side)
 	conn_pump(c);
 }
 
-/* A connection object with its four buffers, from the freelist if possible. */
+/*
+ * Lend the connection a buffer block and carve its four buffers out of it.
+ * Every path that moves bytes starts with a client read, so that is where
+ * a connection gets its block; conn_pump() takes it back once idle.
+ */
+static int
+conn_bufs_attach(struct conn *c)
+{
+	struct worker *w = c->w;
+	char *mem = bufpool_get(&w->bufs);
+
+	if (mem == NULL)
+		return -1;
+	c->bufmem = mem;
+	c->cin = (struct buf){ .data = mem, .cap = w->cin_cap };
+	mem += w->cin_cap;
+	c->cout = (struct buf){ .data = mem, .cap = w->cout_cap };
+	mem += w->cout_cap;
+	c->uin = (struct buf){ .data = mem, .cap = w->uin_cap };
+	mem += w->uin_cap;
+	c->uout = (struct buf){ .data = mem, .cap = w->uout_cap };
+	return 0;
+}
+
+/* Give the block back: the connection holds no bytes (or is gone). */
+static void
+conn_bufs_detach(struct conn *c)
+{
+	bufpool_put(&c->w->bufs, c->bufmem);
+	c->bufmem = NULL;
+	c->cin = c->cout = c->uin = c->uout = (struct buf){ 0 };
+}
+
+/*
+ * Idle between requests: waiting for a head with nothing read, nothing
+ * left to send and no exchange. (uin and uout are empty once an exchange
+ * is released.) Such a connection needs no buffers, as in nginx, which
+ * frees its header buffer on idle keep-alive connections.
+ */
+static bool
+conn_idle(const struct conn *c)
+{
+	return c->state == CONN_HEAD && buf_len(&c->cin) == 0 &&
+	    buf_len(&c->cout) == 0 && c->up == NULL && c->err_status == 0;
+}
+
+/* A connection object (no buffers yet), from the freelist if possible. */
 static struct conn *
 conn_get(struct worker *w)
 {
 	struct conn *c = w->free_conns;
-	char *mem;
 
 	if (c != NULL) {
 		w->free_conns = c->next_free;
 		w->nfree--;
 		return c;
 	}
-	c = malloc(sizeof(*c) + w->cin_cap + w->cout_cap + w->uin_cap +
-	    w->uout_cap);
-	if (c == NULL)
+	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	memset(c, 0, sizeof(*c));
-	mem = (char *)(c + 1);
-	c->cin = (struct buf){ .data = mem, .cap = w->cin_cap };
-	c->cout = (struct buf){ .data = mem + w->cin_cap, .cap = w->cout_cap };
-	mem += w->cin_cap + w->cout_cap;
-	c->uin = (struct buf){ .data = mem, .cap = w->uin_cap };
-	c->uout = (struct buf){ .data = mem + w->uin_cap, .cap = w->uout_cap };
 	c->rev = event_new(w->base, -1, 0, NULL, NULL);
 	c->wev = event_new(w->base, -1, 0, NULL, NULL);
 	c->tev = event_new(w->base, -1, 0, NULL, NULL);
@@ -481,18 +532,9 @@ conn_get(struct worker *w)
 static void
 conn_init(struct conn *c, struct worker *w, int fd, uint32_t frontend)
 {
-	struct buf cin = c->cin, cout = c->cout, uin = c->uin, uout = c->uout;
 	struct event *rev = c->rev, *wev = c->wev, *tev = c->tev;
 
-	memset(c, 0, sizeof(*c));
-	c->cin = cin;
-	c->cout = cout;
-	c->uin = uin;
-	c->uout = uout;
-	buf_reset(&c->cin);
-	buf_reset(&c->cout);
-	buf_reset(&c->uin);
-	buf_reset(&c->uout);
+	memset(c, 0, sizeof(*c));	/* no buffers until bytes arrive */
 	c->w = w;
 	c->fd = fd;
 	c->fe = &w->cfg->frontends[frontend];

@@ -41,6 +41,9 @@ struct conn {
 	char peer[64];			/* "ip:port" for logs */
 	char peer_ip[64];		/* for X-Forwarded-For */
 	struct sockaddr_storage peer_sa;
+	char *bufmem;			/* the block under the four buffers, lent
+					 * by w->bufs while bytes move; NULL
+					 * (and every cap 0) while idle */
 	struct buf cin;			/* bytes from the client */
 	struct buf cout;		/* bytes to the client */
 	struct buf uin;			/* bytes from the backend */

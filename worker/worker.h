@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include "master/listen.h"
+#include "worker/bufpool.h"
 
 struct config;
 struct shm;
@@ -47,6 +48,7 @@ struct worker {
 	const struct timeval *drain_grace_tv;
 	/* per-connection buffer capacities (the high-water marks) */
 	size_t cin_cap, cout_cap, uin_cap, uout_cap;
+	struct bufpool bufs;		/* one block holds a connection's four */
 	struct http_msg *msg;		/* scratch for the head being parsed */
 };
 

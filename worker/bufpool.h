@@ -1,0 +1,38 @@
+/*
+ * A worker's pool of connection buffer blocks: lent to a connection while
+ * it moves bytes, taken back when it sits idle, so an idle keep-alive
+ * connection holds no buffer memory at all.
+ */
+#ifndef WEIR_BUFPOOL_H
+#define WEIR_BUFPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event;
+struct event_base;
+
+struct bufpool {
+	void *free;		/* idle blocks, linked through their first word */
+	uint32_t nfree;		/* blocks on the free list */
+	uint32_t max_free;	/* the bound; more goes back to the system */
+	uint32_t lent;		/* blocks connections hold now */
+	size_t block_size;
+	struct event *trim_ev;	/* hands freed heap pages back, once a while */
+	bool trim_armed;
+};
+
+/* Blocks of block_size bytes, at most max_free kept while unused. */
+int bufpool_init(struct bufpool *bp, struct event_base *base,
+    size_t block_size, uint32_t max_free);
+/* Free every idle block (the lent ones must have come back). */
+void bufpool_clear(struct bufpool *bp);
+/* A block, from the free list when it has one; NULL if out of memory. */
+void *bufpool_get(struct bufpool *bp);
+/* Give a block back; past the bound it is freed. */
+void bufpool_put(struct bufpool *bp, void *block);
+/* Memory was freed (here or by the caller): give free pages back soon. */
+void bufpool_trim_later(struct bufpool *bp);
+
+#endif
