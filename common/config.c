@@ -17,6 +17,7 @@
 
 #include <ini.h>
 
+#include "common/cidr.h"
 #include "common/config.h"
 #include "common/confval.h"
 #include "common/log.h"
@@ -74,6 +75,8 @@ static int config_hash_key(struct config_ctx *, void *, const char *);
 static int config_hash_bounded(struct config_ctx *, void *, const char *);
 static int config_health_expect(struct config_ctx *, void *, const char *);
 static int config_percent(struct config_ctx *, void *, const char *);
+static int config_trusted(struct config_ctx *, void *, const char *);
+static int config_upgrade_allow(struct config_ctx *, void *, const char *);
 
 static const struct config_enum config_log_levels[] = {
 	{ "error", LOG_LEVEL_ERROR },
@@ -94,6 +97,13 @@ static const struct config_enum config_balances[] = {
 static const struct config_enum config_bools[] = {
 	{ "yes", 1 }, { "no", 0 }, { "on", 1 }, { "off", 0 },
 	{ "true", 1 }, { "false", 0 }, { "1", 1 }, { "0", 0 },
+	{ NULL, 0 },
+};
+
+static const struct config_enum config_underscores[] = {
+	{ "drop", CONFIG_UNDERSCORE_DROP },
+	{ "pass", CONFIG_UNDERSCORE_PASS },
+	{ "reject", CONFIG_UNDERSCORE_REJECT },
 	{ NULL, 0 },
 };
 
@@ -146,6 +156,14 @@ static const struct config_key config_keys[] = {
 	    "1k", "64k", NULL, NULL),
 	F("max_body_size", CONFIG_SIZE, max_body_size, "100m", true, false,
 	    NULL, NULL, NULL, NULL),
+	F("allow_trace", CONFIG_ENUM, allow_trace, "no", true, false,
+	    NULL, NULL, config_bools, NULL),
+	F("underscore_headers", CONFIG_ENUM, underscore_headers, "drop", true,
+	    false, NULL, NULL, config_underscores, NULL),
+	F("trusted_proxies", CONFIG_SPECIAL, trusted, NULL, true, false,
+	    NULL, NULL, NULL, config_trusted),
+	F("upgrade_allow", CONFIG_SPECIAL, upgrade_allow, "websocket", true,
+	    false, NULL, NULL, NULL, config_upgrade_allow),
 
 	B("balance", CONFIG_ENUM, balance, "roundrobin", true, false,
 	    NULL, NULL, config_balances, NULL),
@@ -558,6 +576,115 @@ config_percent(struct config_ctx *ctx, void *base, const char *value)
 	}
 	*(uint32_t *)(void *)((char *)base + k->off) = (uint32_t)v;
 	return 0;
+}
+
+/*
+ * Split a comma-separated list in place: the next element, trimmed of
+ * blanks, or NULL at the end. An empty element ("a,,b", a trailing comma)
+ * comes back as "" so callers can refuse it.
+ */
+static char *
+config_list_next(char **rest)
+{
+	char *s = *rest, *comma, *end;
+
+	if (s == NULL)
+		return NULL;
+	if ((comma = strchr(s, ',')) != NULL) {
+		*comma = '\0';
+		*rest = comma + 1;
+	} else
+		*rest = NULL;
+	s += strspn(s, " \t");
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	return s;
+}
+
+/* "10.0.0.0/8, 192.0.2.7, fd00::/8": CIDR blocks and plain addresses. */
+static int
+config_trusted(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct frontend_conf *fe = base;
+	struct cidr *v;
+	char *copy, *rest, *item;
+	const char *why;
+	int rc = -1;
+
+	if ((copy = rest = config_strdup(ctx, value)) == NULL)
+		return -1;
+	while ((item = config_list_next(&rest)) != NULL) {
+		if (*item == '\0') {
+			config_err(ctx, ctx->lineno, "trusted_proxies: empty "
+			    "entry in '%s'", value);
+			goto out;
+		}
+		if ((v = config_grow(ctx, fe->trusted, fe->ntrusted,
+		    sizeof(*v))) == NULL)
+			goto out;
+		fe->trusted = v;
+		if (cidr_parse(item, &fe->trusted[fe->ntrusted], &why) == -1) {
+			config_err(ctx, ctx->lineno, "trusted_proxies: invalid "
+			    "entry '%s': %s; expected an address or a CIDR "
+			    "block such as 10.0.0.0/8 or fd00::/8", item, why);
+			goto out;
+		}
+		fe->ntrusted++;
+	}
+	rc = 0;
+out:
+	free(copy);
+	return rc;
+}
+
+/* Forget the upgrade_allow list (the default, before the file's value). */
+static void
+config_upgrade_clear(struct frontend_conf *fe)
+{
+	for (size_t i = 0; i < fe->nupgrade_allow; i++)
+		free(fe->upgrade_allow[i]);
+	free(fe->upgrade_allow);
+	fe->upgrade_allow = NULL;
+	fe->nupgrade_allow = 0;
+}
+
+/* "websocket, foo": protocol names (RFC 9110 tokens), or "none". */
+static int
+config_upgrade_allow(struct config_ctx *ctx, void *base, const char *value)
+{
+	static const char tchar[] = "abcdefghijklmnopqrstuvwxyz0123456789"
+	    "!#$%&'*+-.^_`|~";
+	struct frontend_conf *fe = base;
+	char *copy, *rest, *item, **v;
+	int rc = -1;
+
+	config_upgrade_clear(fe);
+	if (strcmp(value, "none") == 0)
+		return 0;
+	if ((copy = rest = config_strdup(ctx, value)) == NULL)
+		return -1;
+	while ((item = config_list_next(&rest)) != NULL) {
+		for (char *p = item; *p != '\0'; p++)
+			*p = (char)tolower((unsigned char)*p);
+		if (*item == '\0' || strspn(item, tchar) != strlen(item)) {
+			config_err(ctx, ctx->lineno, "upgrade_allow: invalid "
+			    "protocol '%s'; expected names such as websocket, "
+			    "separated by commas, or none", item);
+			goto out;
+		}
+		if ((v = config_grow(ctx, fe->upgrade_allow, fe->nupgrade_allow,
+		    sizeof(*v))) == NULL)
+			goto out;
+		fe->upgrade_allow = v;
+		if ((v[fe->nupgrade_allow] = config_strdup(ctx, item)) == NULL)
+			goto out;
+		fe->nupgrade_allow++;
+	}
+	rc = 0;
+out:
+	free(copy);
+	return rc;
 }
 
 /* "ADDRESS [weight=N] [backup] [disabled]", words separated by blanks. */
@@ -1138,6 +1265,8 @@ config_free_frontend(struct frontend_conf *fe)
 	free(fe->listens);
 	free(fe->name);
 	free(fe->backend_name);
+	free(fe->trusted);
+	config_upgrade_clear(fe);
 }
 
 static void

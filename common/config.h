@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/cidr.h"
+
 enum config_balance {
 	CONFIG_BALANCE_ROUNDROBIN,
 	CONFIG_BALANCE_LEASTCONN,
@@ -29,6 +31,13 @@ enum config_health {
 	CONFIG_HEALTH_NONE,
 	CONFIG_HEALTH_TCP,		/* connect succeeds */
 	CONFIG_HEALTH_HTTP,		/* GET health_path answers health_expect */
+};
+
+/* What a frontend does with request header names containing '_'. */
+enum config_underscore {
+	CONFIG_UNDERSCORE_DROP,		/* remove them (default, as nginx) */
+	CONFIG_UNDERSCORE_PASS,		/* forward them */
+	CONFIG_UNDERSCORE_REJECT,	/* answer 400 */
 };
 
 #define CONFIG_MAX_EXPECT	8	/* status ranges in health_expect */
@@ -102,6 +111,12 @@ struct frontend_conf {
 	uint32_t client_timeout_ms;	/* header read and keep-alive idle */
 	uint64_t max_header_size;	/* 1k..1m, default 16k */
 	uint64_t max_body_size;		/* 0 = unlimited, default 100m */
+	int allow_trace;		/* forward TRACE instead of 405 */
+	int underscore_headers;		/* enum config_underscore */
+	struct cidr *trusted;		/* trusted_proxies; NULL when none */
+	size_t ntrusted;
+	char **upgrade_allow;		/* Upgrade protocols kept, lower case */
+	size_t nupgrade_allow;		/* 0: no upgrade is forwarded */
 	int line;
 };
 

@@ -51,6 +51,46 @@ fail:
 	return -1;
 }
 
+/*
+ * A plain bind (SO_REUSEADDR so that TIME_WAIT leftovers do not count, no
+ * SO_REUSEPORT) fails with EADDRINUSE exactly when some socket listens on
+ * the address: our own SO_REUSEPORT binds would join it and take a share
+ * of its traffic without a word.
+ */
+int
+listen_probe(const struct config *cfg, char *err, size_t errlen)
+{
+	int fd, one = 1, busy;
+
+	for (size_t f = 0; f < cfg->nfrontends; f++) {
+		const struct frontend_conf *fe = &cfg->frontends[f];
+
+		for (size_t l = 0; l < fe->nlistens; l++) {
+			const struct listen_conf *lc = &fe->listens[l];
+
+			fd = socket(lc->addr.ss_family, SOCK_STREAM |
+			    SOCK_CLOEXEC, 0);
+			if (fd == -1)
+				continue;	/* the real bind will say why */
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+			    sizeof(one));
+			if (lc->addr.ss_family == AF_INET6)
+				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+				    sizeof(one));
+			busy = bind(fd, (const struct sockaddr *)&lc->addr,
+			    lc->addrlen) == -1 && errno == EADDRINUSE;
+			close(fd);
+			if (busy) {
+				snprintf(err, errlen, "%s:%d: address %s is "
+				    "already in use by another process",
+				    cfg->path, lc->line, lc->text);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 static bool
 listen_same(const struct lsock *s, const struct listen_conf *lc)
 {

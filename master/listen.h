@@ -56,6 +56,12 @@ int listen_prepare(struct lpool *pool, const struct config *cfg,
 void listen_prune(struct lpool *pool, const struct config *const *live,
     size_t nlive);
 void listen_free(struct lpool *pool);
+/*
+ * At startup only (a reloading master holds its own sockets): is any listen
+ * address of cfg already listened on by another process? Returns 0, or -1
+ * with "FILE:LINE: address A is already in use by another process" in err.
+ */
+int listen_probe(const struct config *cfg, char *err, size_t errlen);
 void listeners_free(struct listeners *ls);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "master/listen.h"
 #include "master/master.h"
 #include "worker/http.h"
 
@@ -66,10 +67,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 2;
 	}
+	/* -t checks the file only: it must pass while weir runs on it. */
 	if (test_only) {
 		fprintf(stderr, "weir: configuration file %s is valid\n", path);
 		config_free(cfg);
 		return 0;
+	}
+	if (listen_probe(cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		config_free(cfg);
+		return 2;
 	}
 	if (cfg->log_file != NULL && log_reopen(cfg->log_file) == -1) {
 		fprintf(stderr, "weir: log_file %s: %s\n", cfg->log_file,

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -312,19 +314,63 @@ master_signals_init(struct master *m)
 }
 
 /*
+ * The pidfile's directory must be one that nobody but us (or root) can
+ * write to: in a directory others can write, a file or link put there in
+ * advance would make weir write its pid, or truncate, somewhere else.
+ * A sticky directory (/tmp) is accepted, as only the owner may replace an
+ * entry there.
+ */
+static int
+master_pidfile_dir_ok(const char *path)
+{
+	char copy[4096];
+	struct stat st;
+	const char *dir;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	dir = dirname(copy);
+	if (stat(dir, &st) == -1) {
+		log_warn("pidfile %s: directory %s", path, dir);
+		return -1;
+	}
+	if ((st.st_uid != geteuid() && st.st_uid != 0) ||
+	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+		log_warnx("pidfile %s: directory %s is writable by another "
+		    "user; put the pidfile in a directory weir owns", path, dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Create the pidfile and hold an exclusive lock on it for our lifetime: a
  * second weir with the same pidfile refuses to start instead of sharing
  * the listening ports (SO_REUSEPORT would let it) and stealing the file.
+ * O_NOFOLLOW: a symbolic link in its place is refused, never followed.
  */
 static int
 master_pidfile_open(struct master *m, const char *path)
 {
+	struct stat st;
 	char line[32];
 	int fd, n;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (master_pidfile_dir_ok(path) == -1)
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd == -1) {
-		log_warn("pidfile %s", path);
+		if (errno == ELOOP)
+			log_warnx("pidfile %s is a symbolic link: refusing to "
+			    "follow it", path);
+		else
+			log_warn("pidfile %s", path);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid()) {
+		log_warnx("pidfile %s is not a regular file of ours: refusing "
+		    "it", path);
+		close(fd);
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
@@ -333,7 +379,9 @@ master_pidfile_open(struct master *m, const char *path)
 		return -1;
 	}
 	n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) == -1 || write(fd, line, (size_t)n) != n) {
+	/* 0644 whatever the umask: tools read it without privileges. */
+	if (fchmod(fd, 0644) == -1 || ftruncate(fd, 0) == -1 ||
+	    write(fd, line, (size_t)n) != n) {
 		log_warn("pidfile %s: write", path);
 		close(fd);
 		return -1;

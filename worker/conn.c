@@ -152,6 +152,7 @@ conn_flush_client(struct conn *c)
 		    MSG_NOSIGNAL);
 		if (n > 0) {
 			buf_consume(&c->cout, (size_t)n);
+			c->cout_sent += (uint64_t)n;
 			progress = true;
 		} else if (n == -1 && errno == EAGAIN) {
 			c->cout_blocked = true;
@@ -300,6 +301,8 @@ conn_read_head(struct conn *c)
 	if (status == 0)
 		status = framing_request(msg, c->fe->max_body_size, &c->req,
 		    &why);
+	if (status == 0)
+		status = policy_request(c, msg, &why);
 	if (status != 0) {
 		conn_error(c, status, "%s", why);
 		return true;
@@ -568,12 +571,14 @@ conn_accept(struct worker *w, int fd, uint32_t frontend,
 		w->conns->prev = c;
 	w->conns = c;
 	memcpy(&c->peer_sa, peer, peerlen);
-	confval_addr_str(peer, c->peer, sizeof(c->peer));
+	confval_addr_str(peer, c->peer_addr, sizeof(c->peer_addr));
 	/* peer_ip is peer without the port (and without IPv6 brackets). */
 	snprintf(c->peer_ip, sizeof(c->peer_ip), "%s",
-	    c->peer[0] == '[' ? c->peer + 1 : c->peer);
-	if ((colon = strrchr(c->peer_ip, c->peer[0] == '[' ? ']' : ':')) != NULL)
+	    c->peer_addr[0] == '[' ? c->peer_addr + 1 : c->peer_addr);
+	if ((colon = strrchr(c->peer_ip, c->peer_addr[0] == '[' ? ']' :
+	    ':')) != NULL)
 		*colon = '\0';
+	policy_accept(c);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn_enter_head(c);
 	conn_update_events(c);

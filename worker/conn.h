@@ -38,12 +38,19 @@ struct conn {
 	struct event *rev, *wev, *tev;
 	bool rev_on, wev_on;
 	const struct timeval *rev_tv, *wev_tv;
-	char peer[64];			/* "ip:port" for logs */
+	char peer[136];			/* for logs: peer_addr, or "CLIENT via
+					 * peer_addr" behind a trusted proxy */
+	char peer_addr[64];		/* "ip:port" of the socket's peer */
 	char peer_ip[64];		/* for X-Forwarded-For */
 	struct sockaddr_storage peer_sa;
 	char *bufmem;			/* the block under the four buffers, lent
 					 * by w->bufs while bytes move; NULL
 					 * (and every cap 0) while idle */
+	bool peer_trusted;		/* peer is in trusted_proxies */
+	/* The client of the current request: the peer, or the first
+	 * untrusted hop of a trusted peer's X-Forwarded-For (policy.c). */
+	struct sockaddr_storage client_sa;	/* for balance = hash ip */
+	char client_ip[64];		/* for X-Real-IP */
 	struct buf cin;			/* bytes from the client */
 	struct buf cout;		/* bytes to the client */
 	struct buf uin;			/* bytes from the backend */
@@ -51,6 +58,7 @@ struct conn {
 	enum conn_state state;
 	bool client_eof;		/* client sent FIN */
 	bool cout_blocked;		/* last send to the client hit EAGAIN */
+	uint64_t cout_sent;		/* bytes ever sent to the client */
 	int outq;			/* unsent bytes in the kernel at the last
 					 * write timeout (progress check) */
 	bool client_http10;
@@ -81,6 +89,8 @@ struct conn {
 	bool resp_started;		/* a response byte has arrived */
 	bool resp_head_done;		/* final response head sent to cout */
 	bool resp_done;			/* whole response body is in cout */
+	uint64_t resp_start;		/* cout_sent when the final head's first
+					 * byte is sent (bytes queued before it) */
 	struct http_resp_info resp;
 	uint64_t resp_left;
 	struct chunk_dec resp_dec;
@@ -112,6 +122,17 @@ void conn_abort(struct conn *c, const char *why);
 bool conn_flush_client(struct conn *c);
 void conn_enter_head(struct conn *c);
 void conn_enter_closing(struct conn *c);
+
+/* policy.c */
+/*
+ * The frontend's rules for a request head that framing accepted: TRACE,
+ * underscore_headers, upgrade_allow (may clear c->req.upgrade), and who the
+ * client is behind a trusted proxy. Returns 0 or the status to answer.
+ */
+int policy_request(struct conn *c, const struct http_msg *msg,
+    const char **why);
+/* Set the client of a new connection: its peer, trusted or not. */
+void policy_accept(struct conn *c);
 
 /* exchange.c */
 /* Start forwarding the request whose head is msg (already in cin). */

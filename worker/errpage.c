@@ -13,6 +13,7 @@ struct errpage_status {
 
 static const struct errpage_status errpage_statuses[] = {
 	{ 400, "Bad Request" },
+	{ 405, "Method Not Allowed" },
 	{ 408, "Request Timeout" },
 	{ 413, "Content Too Large" },
 	{ 417, "Expectation Failed" },
@@ -48,12 +49,15 @@ errpage_append(struct buf *out, int status)
 	    "Server: weir\r\n"
 	    "Content-Type: text/plain\r\n"
 	    "Content-Length: %d\r\n"
-	    "%s"
+	    "%s%s"
 	    "Connection: close\r\n"
 	    "\r\n"
 	    "%d %s\n",
 	    status, reason, body_len,
 	    status == 503 ? "Retry-After: 1\r\n" : "",
+	    /* RFC 9110 15.5.6: a 405 lists the methods that are allowed. */
+	    status == 405 ? "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, "
+	    "PATCH\r\n" : "",
 	    status, reason);
 	if (n < 0 || (size_t)n >= room)
 		return -1;

@@ -7,6 +7,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -111,7 +112,7 @@ exchange_choose(struct conn *c, const struct http_msg *msg)
 	struct worker *w = c->w;
 	const struct bal_pool *pool = w->bals[c->backend];
 	struct bal_request breq = {
-		.client = (const struct sockaddr *)&c->peer_sa,
+		.client = (const struct sockaddr *)&c->client_sa,
 		.uri = c->req.path.p, .uri_len = c->req.path.len,
 		.msg = msg, .rng = &w->rng, .now_ms = clock_ms(),
 		.exclude = c->tried,
@@ -167,7 +168,13 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 {
 	struct worker *w = c->w;
 	struct rewrite_req rw = {
-		.client_ip = c->peer_ip, .proto = "http",
+		.client_ip = c->peer_ip, .real_ip = c->client_ip,
+		.trusted = c->peer_trusted,
+		.drop_underscore = c->fe->underscore_headers ==
+		    CONFIG_UNDERSCORE_DROP,
+		.upgrade_allow = (const char *const *)c->fe->upgrade_allow,
+		.nupgrade_allow = c->fe->nupgrade_allow,
+		.proto = "http",
 		.chunked = c->req.body == HTTP_BODY_CHUNKED,
 		.has_length = c->req.body == HTTP_BODY_LENGTH,
 		.length = c->req.length, .upgrade = c->req.upgrade,
@@ -506,6 +513,7 @@ exchange_resp_dispatch(struct conn *c, const struct http_msg *msg)
 		return true;
 	}
 	exchange_resp_plan(c, &rw);
+	c->resp_start = c->cout_sent + buf_len(&c->cout);
 	if (!exchange_resp_emit_head(c, msg, &rw)) {
 		if (buf_len(&c->cout) == 0)
 			conn_error(c, 502, "%s: response head too large",
@@ -561,6 +569,29 @@ exchange_resp_head(struct conn *c)
 	return exchange_resp_dispatch(c, msg);
 }
 
+/*
+ * The response turned out broken after its head was queued. While no byte
+ * of it has reached the client, take it back and answer 502 (as HAProxy
+ * does) rather than close on the client with nothing; once bytes left,
+ * cutting the connection is all that is left.
+ */
+static void __attribute__((format(printf, 2, 3)))
+exchange_resp_broken(struct conn *c, const char *fmt, ...)
+{
+	char cause[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cause, sizeof(cause), fmt, ap);
+	va_end(ap);
+	if (c->resp_head_done && c->cout_sent <= c->resp_start) {
+		c->cout.end -= (size_t)(c->cout_sent + buf_len(&c->cout) -
+		    c->resp_start);
+		c->resp_head_done = false;
+	}
+	conn_error(c, 502, "%s", cause);
+}
+
 /* Move Content-Length body bytes from uin to cout. */
 static bool
 exchange_resp_length(struct conn *c)
@@ -595,13 +626,13 @@ exchange_resp_failed(struct conn *c)
  * The backend's connection failed (reset, timed out) inside a response
  * body: the client must be able to tell the body is incomplete, so close
  * at once, with no last chunk (HTTP/1.1) and nothing that looks like an
- * end, and count a failure against the server.
+ * end (a 502 if nothing left yet), and count a failure against the server.
  */
 static void
 exchange_resp_cut(struct conn *c)
 {
 	exchange_resp_failed(c);
-	conn_error(c, 502, "%s: %s inside the response body",
+	exchange_resp_broken(c, "%s: %s inside the response body",
 	    exchange_server_name(c), c->up_errno ?
 	    strerror(c->up_errno) : "connection closed");
 }
@@ -683,7 +714,7 @@ exchange_resp_body(struct conn *c)
 		    buf_tail(&c->cout, 4096), c->resp_chunked_out, &total);
 		if (r == CHUNK_ERR) {
 			exchange_resp_failed(c);
-			conn_error(c, 502, "%s: malformed chunked response",
+			exchange_resp_broken(c, "%s: malformed chunked response",
 			    exchange_server_name(c));
 			return true;
 		}

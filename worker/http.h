@@ -42,6 +42,9 @@ enum http_field {
 	HTTP_F_X_FORWARDED_FOR,
 	HTTP_F_X_FORWARDED_PROTO,
 	HTTP_F_X_FORWARDED_HOST,
+	HTTP_F_X_REAL_IP,
+	HTTP_F_FORWARDED,
+	HTTP_F_UNDERSCORE,		/* any other name containing '_' */
 };
 
 struct http_header {
@@ -240,7 +243,13 @@ size_t chunk_size_line(char *out, uint64_t n);
 /* ---- rewrite.c ---- */
 
 struct rewrite_req {
-	const char *client_ip;		/* appended to X-Forwarded-For */
+	const char *client_ip;		/* the peer: appended to X-Forwarded-For */
+	const char *real_ip;		/* X-Real-IP (NULL: client_ip) */
+	bool trusted;			/* peer is a trusted proxy: keep its
+					 * X-Forwarded-For chain and Forwarded */
+	bool drop_underscore;		/* drop names containing '_' */
+	const char *const *upgrade_allow;	/* protocols kept in Upgrade */
+	size_t nupgrade_allow;
 	const char *proto;		/* "http" */
 	bool chunked;			/* frame the body as chunked */
 	bool has_length;		/* send Content-Length: length */
@@ -251,16 +260,22 @@ struct rewrite_req {
 /*
  * Serialize the request to forward: "METHOD path HTTP/1.1", Host (from
  * req->host), every end-to-end field in order except Content-Length,
- * Transfer-Encoding, Host, Expect, X-Forwarded-Proto, X-Forwarded-Host and
- * hop-by-hop fields (Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
- * Upgrade unless rw->upgrade, every name in Connection); then
- * X-Forwarded-For (previous values joined with ", " plus client_ip),
- * X-Forwarded-Proto, X-Forwarded-Host (the Host), the framing header, and
- * "Connection: upgrade" + Upgrade when upgrading. Returns bytes written, or
- * 0 if it does not fit in cap.
+ * Transfer-Encoding, Host, Expect, X-Forwarded-Proto, X-Forwarded-Host,
+ * X-Real-IP, Forwarded (unless rw->trusted), names with '_' (when
+ * rw->drop_underscore) and hop-by-hop fields (Connection, Keep-Alive,
+ * Proxy-Connection, TE, Trailer, Upgrade, every name in Connection); then
+ * X-Forwarded-For (from a trusted peer its previous values joined with ", "
+ * plus client_ip; else client_ip alone), X-Real-IP, X-Forwarded-Proto,
+ * X-Forwarded-Host (the Host), the framing header, and "Connection:
+ * upgrade" + the allowed Upgrade protocols when rw->upgrade. Returns bytes
+ * written, or 0 if it does not fit in cap.
  */
 size_t rewrite_request(char *out, size_t cap, const struct http_msg *msg,
     const struct http_req_info *req, const struct rewrite_req *rw);
+
+/* How many protocols of msg's Upgrade lines are in allow[0..nallow). */
+size_t rewrite_upgrade_allowed(const struct http_msg *msg,
+    const char *const *allow, size_t nallow);
 
 struct rewrite_resp {
 	bool chunked;			/* frame the body as chunked to the client */
@@ -275,7 +290,8 @@ struct rewrite_resp {
  * Serialize the response head to send to the client: status line as
  * "HTTP/1.1 <status> <reason>", end-to-end fields in order without
  * hop-by-hop ones, Content-Length and Transfer-Encoding (weir writes its
- * own), then the framing header and the Connection header weir decided on.
+ * own), then the framing header (none for 204) and the Connection header
+ * weir decided on.
  * For a 1xx other than 101 only the status line and end-to-end fields are
  * written (no framing, no Connection). Returns bytes written, or 0 if it
  * does not fit.

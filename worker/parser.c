@@ -235,13 +235,9 @@ parser_fields(const char *buf, size_t i, size_t len, struct http_msg *msg,
 	return 400;
 }
 
-/*
- * Recognize a field name with one switch on its length and at most two
- * comparisons, so framing and rewriting compare small integers instead of
- * strings for every header of every request.
- */
-enum http_field
-parser_field_id(struct http_span n)
+/* The fields weir knows by name; HTTP_F_OTHER for the rest. */
+static enum http_field
+parser_field_known(struct http_span n)
 {
 	switch (n.len) {
 	case 2:
@@ -254,6 +250,11 @@ parser_field_id(struct http_span n)
 		if (http_span_eq(n, "upgrade"))
 			return HTTP_F_UPGRADE;
 		return http_span_eq(n, "trailer") ? HTTP_F_TRAILER : HTTP_F_OTHER;
+	case 9:
+		if (http_span_eq(n, "x-real-ip"))
+			return HTTP_F_X_REAL_IP;
+		return http_span_eq(n, "forwarded") ? HTTP_F_FORWARDED :
+		    HTTP_F_OTHER;
 	case 10:
 		if (http_span_eq(n, "connection"))
 			return HTTP_F_CONNECTION;
@@ -278,6 +279,22 @@ parser_field_id(struct http_span n)
 	default:
 		return HTTP_F_OTHER;
 	}
+}
+
+/*
+ * Recognize a field name with one switch on its length and at most two
+ * comparisons, so framing and rewriting compare small integers instead of
+ * strings for every header of every request. No field weir knows has an
+ * '_', so the others are checked for one here, once (underscore_headers).
+ */
+enum http_field
+parser_field_id(struct http_span n)
+{
+	enum http_field id = parser_field_known(n);
+
+	if (id == HTTP_F_OTHER && memchr(n.p, '_', n.len) != NULL)
+		return HTTP_F_UNDERSCORE;
+	return id;
 }
 
 /* Reset what parser_head fills; msg->skipped belongs to the caller. */

@@ -31,9 +31,13 @@ rewrite_drop_both(enum http_field id)
 	}
 }
 
-/* Request fields weir replaces with its own (see rewrite_request). */
+/*
+ * Request fields weir replaces with its own (see rewrite_request), and
+ * those the frontend's trust rules remove: Forwarded from an untrusted
+ * peer (weir writes none), names with '_' unless underscore_headers = pass.
+ */
 static bool
-rewrite_drop_req(enum http_field id)
+rewrite_drop_req(enum http_field id, const struct rewrite_req *rw)
 {
 	switch (id) {
 	case HTTP_F_HOST:
@@ -41,7 +45,12 @@ rewrite_drop_req(enum http_field id)
 	case HTTP_F_X_FORWARDED_FOR:
 	case HTTP_F_X_FORWARDED_PROTO:
 	case HTTP_F_X_FORWARDED_HOST:
+	case HTTP_F_X_REAL_IP:
 		return true;
+	case HTTP_F_FORWARDED:
+		return !rw->trusted;
+	case HTTP_F_UNDERSCORE:
+		return rw->drop_underscore;
 	default:
 		return false;
 	}
@@ -130,10 +139,10 @@ rewrite_in_conn(struct http_span name, const struct http_span *names,
 	return false;
 }
 
-/* Copy the end-to-end fields, in order, minus the dropped ones. */
+/* Copy the end-to-end fields, in order, minus the dropped ones (rw: requests). */
 static void
 rewrite_fields(struct rewrite_out *o, const struct http_msg *msg,
-    bool request, const struct http_span *conn, size_t nconn)
+    const struct rewrite_req *rw, const struct http_span *conn, size_t nconn)
 {
 	const struct http_header *h;
 	size_t i;
@@ -141,33 +150,124 @@ rewrite_fields(struct rewrite_out *o, const struct http_msg *msg,
 	for (i = 0; i < msg->nheaders; i++) {
 		h = &msg->headers[i];
 		if (rewrite_drop_both(h->id) ||
-		    (request && rewrite_drop_req(h->id)) ||
+		    (rw != NULL && rewrite_drop_req(h->id, rw)) ||
 		    (nconn > 0 && rewrite_in_conn(h->name, conn, nconn)))
 			continue;
 		rewrite_field(o, h->name, h->value);
 	}
 }
 
-/* Write every Upgrade line after "Connection: upgrade". */
-static void
-rewrite_upgrade(struct rewrite_out *o, const struct http_msg *msg)
+/*
+ * The next element of an Upgrade list in *rest, trimmed of OWS; its
+ * protocol name (before any '/') in *name. False when the list is used up.
+ */
+static bool
+rewrite_upgrade_elem(struct http_span *rest, struct http_span *elem,
+    size_t *name_len)
 {
-	size_t i;
+	const char *comma, *slash;
+	size_t n;
 
-	rewrite_str(o, "Connection: upgrade\r\n");
-	for (i = 0; i < msg->nheaders; i++)
-		if (msg->headers[i].id == HTTP_F_UPGRADE)
-			rewrite_field(o, msg->headers[i].name,
-			    msg->headers[i].value);
+	if (rest->p == NULL)
+		return false;
+	comma = memchr(rest->p, ',', rest->len);
+	n = comma != NULL ? (size_t)(comma - rest->p) : rest->len;
+	*elem = (struct http_span){ rest->p, n };
+	if (comma != NULL)
+		*rest = (struct http_span){ comma + 1, rest->len - n - 1 };
+	else
+		*rest = (struct http_span){ NULL, 0 };
+	while (elem->len > 0 && (*elem->p == ' ' || *elem->p == '\t')) {
+		elem->p++;
+		elem->len--;
+	}
+	while (elem->len > 0 && (elem->p[elem->len - 1] == ' ' ||
+	    elem->p[elem->len - 1] == '\t'))
+		elem->len--;
+	slash = memchr(elem->p, '/', elem->len);
+	*name_len = slash != NULL ? (size_t)(slash - elem->p) : elem->len;
+	return true;
+}
+
+/* Is the protocol name p[0..len) in allow (lower-case names)? */
+static bool
+rewrite_proto_allowed(const char *p, size_t len, const char *const *allow,
+    size_t nallow)
+{
+	size_t i, k;
+
+	for (i = 0; i < nallow; i++) {
+		for (k = 0; k < len && allow[i][k] != '\0'; k++)
+			if (rewrite_lower(p[k]) != allow[i][k])
+				break;
+		if (k == len && len > 0 && allow[i][k] == '\0')
+			return true;
+	}
+	return false;
+}
+
+size_t
+rewrite_upgrade_allowed(const struct http_msg *msg, const char *const *allow,
+    size_t nallow)
+{
+	struct http_span rest, elem;
+	size_t i, name_len, count = 0;
+
+	for (i = 0; i < msg->nheaders; i++) {
+		if (msg->headers[i].id != HTTP_F_UPGRADE)
+			continue;
+		rest = msg->headers[i].value;
+		while (rewrite_upgrade_elem(&rest, &elem, &name_len))
+			count += rewrite_proto_allowed(elem.p, name_len, allow,
+			    nallow);
+	}
+	return count;
 }
 
 /*
- * One X-Forwarded-For: the values the client sent (unless it listed the
- * field in Connection), joined with ", ", then the client's address.
+ * "Connection: upgrade", then Upgrade: every line as it came (responses,
+ * allow == NULL), or one line with only the allowed protocols (requests).
+ */
+static void
+rewrite_upgrade(struct rewrite_out *o, const struct http_msg *msg,
+    const char *const *allow, size_t nallow)
+{
+	struct http_span rest, elem;
+	size_t i, name_len;
+	bool first = true;
+
+	rewrite_str(o, "Connection: upgrade\r\n");
+	for (i = 0; i < msg->nheaders; i++) {
+		if (msg->headers[i].id != HTTP_F_UPGRADE)
+			continue;
+		if (allow == NULL) {
+			rewrite_field(o, msg->headers[i].name,
+			    msg->headers[i].value);
+			continue;
+		}
+		rest = msg->headers[i].value;
+		while (rewrite_upgrade_elem(&rest, &elem, &name_len)) {
+			if (!rewrite_proto_allowed(elem.p, name_len, allow,
+			    nallow))
+				continue;
+			rewrite_str(o, first ? "Upgrade: " : ", ");
+			rewrite_span(o, elem);
+			first = false;
+		}
+	}
+	if (allow != NULL && !first)
+		rewrite_put(o, "\r\n", 2);
+}
+
+/*
+ * One X-Forwarded-For: from a trusted peer, the values it sent (unless it
+ * listed the field in Connection) joined with ", ", then the peer's
+ * address; from anyone else, the peer's address alone. Then X-Real-IP: the
+ * client as weir judged it.
  */
 static void
 rewrite_xff(struct rewrite_out *o, const struct http_msg *msg,
-    const struct http_req_info *req, const char *client_ip)
+    const struct http_req_info *req, const struct rewrite_req *rw)
 {
 	static const struct http_span xff = { "X-Forwarded-For", 15 };
 	const struct http_header *h;
@@ -175,7 +275,8 @@ rewrite_xff(struct rewrite_out *o, const struct http_msg *msg,
 	size_t i;
 
 	rewrite_str(o, "X-Forwarded-For: ");
-	if (!rewrite_in_conn(xff, req->conn_names, req->nconn_names)) {
+	if (rw->trusted &&
+	    !rewrite_in_conn(xff, req->conn_names, req->nconn_names)) {
 		for (i = 0; i < msg->nheaders; i++) {
 			h = &msg->headers[i];
 			if (h->id != HTTP_F_X_FORWARDED_FOR ||
@@ -189,7 +290,10 @@ rewrite_xff(struct rewrite_out *o, const struct http_msg *msg,
 	}
 	if (!first)
 		rewrite_put(o, ", ", 2);
-	rewrite_str(o, client_ip != NULL ? client_ip : "unknown");
+	rewrite_str(o, rw->client_ip != NULL ? rw->client_ip : "unknown");
+	rewrite_str(o, "\r\nX-Real-IP: ");
+	rewrite_str(o, rw->real_ip != NULL ? rw->real_ip :
+	    rw->client_ip != NULL ? rw->client_ip : "unknown");
 	rewrite_put(o, "\r\n", 2);
 }
 
@@ -220,9 +324,8 @@ rewrite_request(char *out, size_t cap, const struct http_msg *msg,
 	rewrite_str(&o, " HTTP/1.1\r\nHost: ");
 	rewrite_span(&o, req->host);
 	rewrite_put(&o, "\r\n", 2);
-	rewrite_fields(&o, msg, true, req->conn_names,
-	    req->nconn_names);
-	rewrite_xff(&o, msg, req, rw->client_ip);
+	rewrite_fields(&o, msg, rw, req->conn_names, req->nconn_names);
+	rewrite_xff(&o, msg, req, rw);
 	if (rw->proto != NULL) {
 		rewrite_str(&o, "X-Forwarded-Proto: ");
 		rewrite_str(&o, rw->proto);
@@ -235,7 +338,7 @@ rewrite_request(char *out, size_t cap, const struct http_msg *msg,
 	}
 	rewrite_framing(&o, rw->chunked, rw->has_length, rw->length);
 	if (rw->upgrade)
-		rewrite_upgrade(&o, msg);
+		rewrite_upgrade(&o, msg, rw->upgrade_allow, rw->nupgrade_allow);
 	rewrite_put(&o, "\r\n", 2);
 	return o.full ? 0 : o.len;
 }
@@ -253,11 +356,14 @@ rewrite_response(char *out, size_t cap, const struct http_msg *msg,
 	rewrite_put(&o, " ", 1);
 	rewrite_span(&o, msg->reason);
 	rewrite_put(&o, "\r\n", 2);
-	rewrite_fields(&o, msg, false, resp->conn_names, resp->nconn_names);
+	rewrite_fields(&o, msg, NULL, resp->conn_names, resp->nconn_names);
 	if (status == 101 && rw->upgrade)
-		rewrite_upgrade(&o, msg);
+		rewrite_upgrade(&o, msg, NULL, 0);
 	else if (status >= 200) {
-		rewrite_framing(&o, rw->chunked, rw->has_length, rw->length);
+		/* RFC 9110 8.6: no Content-Length in a 204 (nor in 1xx). */
+		if (status != 204)
+			rewrite_framing(&o, rw->chunked, rw->has_length,
+			    rw->length);
 		if (!rw->keep_alive)
 			rewrite_str(&o, "Connection: close\r\n");
 		else if (rw->client_http10)

@@ -101,17 +101,33 @@ worker_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Out of file descriptors: the listening socket stays readable, so pause
- * accepting for a moment instead of spinning on it, and say so once.
+ * accepting for a moment instead of spinning on it. One line when an
+ * episode starts and one when it ends, with the count: a line per pause
+ * would be ten a second per worker for as long as it lasts.
  */
 static void
 worker_accept_backoff(struct worker *w, const struct listener *l)
 {
 	const struct timeval pause = { 0, WORKER_ACCEPT_PAUSE_MS * 1000 };
 
-	log_warn("accept on %s; pausing accept for %d ms", l->text,
-	    WORKER_ACCEPT_PAUSE_MS);
+	if (w->fd_pauses++ == 0) {
+		w->fd_since_ms = clock_ms();
+		log_warn("accept on %s; out of file descriptors, pausing "
+		    "accept %d ms at a time until one is free", l->text,
+		    WORKER_ACCEPT_PAUSE_MS);
+	}
 	worker_accept_enable(w, false);
 	evtimer_add(w->accept_retry_ev, &pause);
+}
+
+/* An accept worked again: close the out-of-descriptors episode, if any. */
+static void
+worker_accept_recovered(struct worker *w)
+{
+	log_warnx("accepting again after %u accept pauses for lack of file "
+	    "descriptors over %llu ms", w->fd_pauses,
+	    (unsigned long long)(clock_ms() - w->fd_since_ms));
+	w->fd_pauses = 0;
 }
 
 /* Accept a batch; stop accepting while at max_connections. */
@@ -144,6 +160,8 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 				log_warn("accept on %s", ctx->l->text);
 			return;
 		}
+		if (w->fd_pauses > 0)
+			worker_accept_recovered(w);
 		conn_accept(w, cfd, ctx->l->frontend, (struct sockaddr *)&ss, len);
 	}
 }
@@ -214,17 +232,27 @@ worker_timeouts_init(struct worker *w)
 	w->drain_grace_tv = worker_timeout(w, WORKER_DRAIN_GRACE_MS);
 }
 
-/* Buffer capacities: the request head must fit whole in cin and uout. */
+/*
+ * Buffer capacities: the request head must fit whole in cin, and its
+ * rewrite in uout. The rewrite writes the Host twice (Host and
+ * X-Forwarded-Host), and the Host can be nearly the whole head, so uout
+ * takes twice the head plus what weir adds (X-Forwarded-For, X-Real-IP,
+ * framing): bounded by max_header_size, and never a 431 for a head that
+ * was within it.
+ */
 static void
 worker_buffers_init(struct worker *w)
 {
-	size_t head = WORKER_MIN_BUF;
+	size_t head = WORKER_MIN_BUF, host = 0;
 
-	for (size_t i = 0; i < w->cfg->nfrontends; i++)
+	for (size_t i = 0; i < w->cfg->nfrontends; i++) {
 		if (w->cfg->frontends[i].max_header_size > head)
 			head = w->cfg->frontends[i].max_header_size;
+		if (w->cfg->frontends[i].max_header_size > host)
+			host = w->cfg->frontends[i].max_header_size;
+	}
 	w->cin_cap = head;
-	w->uout_cap = head + WORKER_HEAD_SLACK;
+	w->uout_cap = head + host + WORKER_HEAD_SLACK;
 	w->uin_cap = WORKER_UPSTREAM_BUF;
 	w->cout_cap = WORKER_UPSTREAM_BUF + WORKER_HEAD_SLACK;
 	w->nfree_max = WORKER_FREELIST_MAX;

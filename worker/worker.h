@@ -29,6 +29,8 @@ struct worker {
 	size_t nlisteners;
 	bool accepting;
 	struct event *accept_retry_ev;	/* resumes accepting after EMFILE */
+	uint32_t fd_pauses;		/* accept pauses in this EMFILE episode */
+	uint64_t fd_since_ms;		/* when the episode began */
 	uint32_t nconns;		/* open client connections */
 	struct conn *conns;		/* every open client connection */
 	struct conn *free_conns;	/* freelist, bounded by nfree_max */

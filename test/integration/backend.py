@@ -24,6 +24,8 @@ The request path picks the mode:
   /close-early                  read the request, then FIN without a response
   /garbage                      a response that is not HTTP
   /bad-cl-te, /bad-two-cl       responses with ambiguous framing
+  /bad-chunk                    a chunked 200 whose first chunk-size line is
+                                not hex, sent with the head in one write
   /resp-close                   a response with "Connection: close"
   /extra                        204 No Content and, in the same write, a
                                 fake "200 OK" with body "evil" that no
@@ -682,6 +684,13 @@ def mode_bad_two_cl(c, method, target, version, headers, q, close):
     return False
 
 
+def mode_bad_chunk(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    c.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+           b"\r\nzz\r\nhello\r\n0\r\n\r\n")
+    return False
+
+
 def mode_resp_close(c, method, target, version, headers, q, close):
     return echo_body(c, method, target, version, headers, True)
 
@@ -799,6 +808,7 @@ MODES = {
     "/garbage": mode_garbage,
     "/bad-cl-te": mode_bad_cl_te,
     "/bad-two-cl": mode_bad_two_cl,
+    "/bad-chunk": mode_bad_chunk,
     "/resp-close": mode_resp_close,
     "/extra": mode_extra,
     "/sink": mode_sink,

@@ -296,6 +296,79 @@ test_err_sections(void **state)
 	    "duplicate [global] section (first at line 1)");
 }
 
+/* MINIMAL with the frontend last: keys appended land in it, at line 6. */
+#define FE_LAST \
+	"[backend app]\n" \
+	"server = 127.0.0.1:9001\n" \
+	"[frontend web]\n" \
+	"listen = 127.0.0.1:8080\n" \
+	"backend = app\n"
+
+/* Issue 8's trust keys: defaults, values, and file:line errors. */
+static void
+test_trust_keys(void **state)
+{
+	const struct frontend_conf *fe;
+	struct config *cfg;
+
+	(void)state;
+	cfg = load_ok(MINIMAL);
+	fe = &cfg->frontends[0];
+	assert_int_equal(fe->allow_trace, 0);
+	assert_int_equal(fe->underscore_headers, CONFIG_UNDERSCORE_DROP);
+	assert_int_equal(fe->ntrusted, 0);
+	assert_null(fe->trusted);
+	assert_int_equal(fe->nupgrade_allow, 1);
+	assert_string_equal(fe->upgrade_allow[0], "websocket");
+	config_free(cfg);
+
+	cfg = load_ok(MINIMAL "[frontend b]\nlisten = 127.0.0.1:8081\n"
+	    "backend = app\nallow_trace = yes\nunderscore_headers = reject\n"
+	    "trusted_proxies = 10.0.0.0/8, 192.0.2.7 ,fd00::/8,::1\n"
+	    "upgrade_allow = WebSocket, my-proto\n");
+	fe = &cfg->frontends[1];
+	assert_int_equal(fe->allow_trace, 1);
+	assert_int_equal(fe->underscore_headers, CONFIG_UNDERSCORE_REJECT);
+	assert_int_equal(fe->ntrusted, 4);
+	assert_int_equal(fe->trusted[0].family, AF_INET);
+	assert_int_equal(fe->trusted[0].bits, 8);
+	assert_int_equal(fe->trusted[1].bits, 32);
+	assert_int_equal(fe->trusted[2].family, AF_INET6);
+	assert_int_equal(fe->trusted[2].bits, 8);
+	assert_int_equal(fe->trusted[3].bits, 128);
+	assert_int_equal(fe->nupgrade_allow, 2);
+	assert_string_equal(fe->upgrade_allow[0], "websocket");
+	assert_string_equal(fe->upgrade_allow[1], "my-proto");
+	config_free(cfg);
+
+	cfg = load_ok(FE_LAST "underscore_headers = pass\n"
+	    "upgrade_allow = none\n");
+	assert_int_equal(cfg->frontends[0].underscore_headers,
+	    CONFIG_UNDERSCORE_PASS);
+	assert_int_equal(cfg->frontends[0].nupgrade_allow, 0);
+	config_free(cfg);
+
+	load_err(FE_LAST "allow_trace = maybe\n", NAME ":6:", "allow_trace");
+	load_err(FE_LAST "underscore_headers = keep\n", NAME ":6:",
+	    "drop pass reject");
+	load_err(FE_LAST "trusted_proxies = 10.0.0.0/33\n", NAME ":6:",
+	    "'10.0.0.0/33'");
+	load_err(FE_LAST "trusted_proxies = 10.0.0.1/8\n", NAME ":6:",
+	    "beyond the prefix");
+	load_err(FE_LAST "trusted_proxies = 10.0.0.0/8,\n", NAME ":6:",
+	    "empty entry");
+	load_err(FE_LAST "trusted_proxies = example.com\n", NAME ":6:",
+	    "'example.com'");
+	load_err(FE_LAST "trusted_proxies = 10.0.0.0/\n", NAME ":6:",
+	    "prefix length");
+	load_err(FE_LAST "trusted_proxies = fd00::/129\n", NAME ":6:",
+	    "out of range");
+	load_err(FE_LAST "upgrade_allow = web socket\n", NAME ":6:",
+	    "upgrade_allow");
+	load_err(FE_LAST "upgrade_allow = websocket,,h2\n", NAME ":6:",
+	    "invalid protocol");
+}
+
 static void
 test_err_keys(void **state)
 {
@@ -688,6 +761,7 @@ main(void)
 		cmocka_unit_test(test_err_whole_file),
 		cmocka_unit_test(test_err_buffer),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_trust_keys),
 		cmocka_unit_test(test_sample_config),
 	};
 

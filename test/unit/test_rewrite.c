@@ -66,8 +66,8 @@ assert_response(const char *s, const struct rewrite_resp *rw,
 		fail_msg("got:\n%.*s\nwant:\n%s", (int)n, out, want);
 }
 
-static const struct rewrite_req rw_plain = { "192.0.2.7", "http", false,
-    false, 0, false };
+static const struct rewrite_req rw_plain = { .client_ip = "192.0.2.7",
+    .proto = "http" };
 
 static void
 test_request_basic(void **state)
@@ -80,6 +80,7 @@ test_request_basic(void **state)
 	    "User-Agent: t\r\n"
 	    "Accept: */*\r\n"
 	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Real-IP: 192.0.2.7\r\n"
 	    "X-Forwarded-Proto: http\r\n"
 	    "X-Forwarded-Host: example.com\r\n"
 	    "\r\n");
@@ -106,30 +107,106 @@ test_request_hop_by_hop(void **state)
 	    "Host: a\r\n"
 	    "X-Kept: 3\r\n"
 	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Real-IP: 192.0.2.7\r\n"
 	    "X-Forwarded-Proto: http\r\n"
 	    "X-Forwarded-Host: a\r\n"
 	    "\r\n");
 }
 
+/* A trusted peer's chain is kept and extended; X-Real-IP is weir's. */
 static void
 test_request_xff(void **state)
 {
+	struct rewrite_req rw = rw_plain;
+
 	(void)state;
+	rw.trusted = true;
+	rw.real_ip = "198.51.100.2";
 	assert_request("GET / HTTP/1.1\r\nHost: a\r\n"
 	    "X-Forwarded-For: 203.0.113.1, 198.51.100.2\r\n"
 	    "X-Other: x\r\n"
+	    "X-Real-IP: 203.0.113.99\r\n"
+	    "Forwarded: for=203.0.113.1\r\n"
 	    "X-Forwarded-For: 10.0.0.1\r\n"
 	    "X-Forwarded-Proto: https\r\n"
 	    "X-Forwarded-Host: evil\r\n"
-	    "\r\n", &rw_plain,
+	    "\r\n", &rw,
 	    "GET / HTTP/1.1\r\n"
 	    "Host: a\r\n"
 	    "X-Other: x\r\n"
+	    "Forwarded: for=203.0.113.1\r\n"
 	    "X-Forwarded-For: 203.0.113.1, 198.51.100.2, 10.0.0.1, "
 	    "192.0.2.7\r\n"
+	    "X-Real-IP: 198.51.100.2\r\n"
 	    "X-Forwarded-Proto: http\r\n"
 	    "X-Forwarded-Host: a\r\n"
 	    "\r\n");
+}
+
+/* An untrusted client's X-Forwarded-For, X-Real-IP and Forwarded are gone. */
+static void
+test_request_xff_untrusted(void **state)
+{
+	(void)state;
+	assert_request("GET / HTTP/1.1\r\nHost: a\r\n"
+	    "X-Forwarded-For: 203.0.113.1\r\n"
+	    "X-Real-IP: 203.0.113.1\r\n"
+	    "Forwarded: for=203.0.113.1\r\n"
+	    "\r\n", &rw_plain,
+	    "GET / HTTP/1.1\r\n"
+	    "Host: a\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Real-IP: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: a\r\n"
+	    "\r\n");
+}
+
+/* Names with '_' are dropped or passed as the frontend says. */
+static void
+test_request_underscore(void **state)
+{
+	static const char s[] = "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "X_Forwarded_For: 203.0.113.1\r\nX-Ok: 1\r\n\r\n";
+	struct rewrite_req rw = rw_plain;
+
+	(void)state;
+	rw.drop_underscore = true;
+	assert_request(s, &rw,
+	    "GET / HTTP/1.1\r\nHost: a\r\nX-Ok: 1\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n\r\n");
+	assert_request(s, &rw_plain,
+	    "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "X_Forwarded_For: 203.0.113.1\r\nX-Ok: 1\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n\r\n");
+}
+
+/* Only the allowed Upgrade protocols are forwarded. */
+static void
+test_request_upgrade_allow(void **state)
+{
+	static const char *const allow[] = { "websocket" };
+	static const char s[] = "GET /ws HTTP/1.1\r\nHost: a\r\n"
+	    "Connection: Upgrade\r\nUpgrade: h2c, WebSocket/13 , foo\r\n\r\n";
+	struct rewrite_req rw = rw_plain;
+
+	(void)state;
+	parse_request(s);
+	assert_int_equal(rewrite_upgrade_allowed(&msg, allow, 1), 1);
+	assert_int_equal(rewrite_upgrade_allowed(&msg, NULL, 0), 0);
+	rw.upgrade = true;
+	rw.upgrade_allow = allow;
+	rw.nupgrade_allow = 1;
+	assert_request(s, &rw,
+	    "GET /ws HTTP/1.1\r\nHost: a\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n"
+	    "Connection: upgrade\r\nUpgrade: WebSocket/13\r\n\r\n");
+	parse_request("GET /ws HTTP/1.1\r\nHost: a\r\n"
+	    "Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
+	assert_int_equal(rewrite_upgrade_allowed(&msg, allow, 1), 0);
 }
 
 /* A client that lists X-Forwarded-For as hop-by-hop drops its own chain. */
@@ -143,6 +220,7 @@ test_request_xff_hop(void **state)
 	    "GET / HTTP/1.1\r\n"
 	    "Host: a\r\n"
 	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Real-IP: 192.0.2.7\r\n"
 	    "X-Forwarded-Proto: http\r\n"
 	    "X-Forwarded-Host: a\r\n"
 	    "\r\n");
@@ -162,6 +240,7 @@ test_request_framing(void **state)
 	    "POST /u HTTP/1.1\r\n"
 	    "Host: a\r\n"
 	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Real-IP: 192.0.2.7\r\n"
 	    "X-Forwarded-Proto: http\r\n"
 	    "X-Forwarded-Host: a\r\n"
 	    "Content-Length: 12345\r\n"
@@ -173,6 +252,7 @@ test_request_framing(void **state)
 	    "POST /u HTTP/1.1\r\n"
 	    "Host: a\r\n"
 	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Real-IP: 192.0.2.7\r\n"
 	    "X-Forwarded-Proto: http\r\n"
 	    "X-Forwarded-Host: a\r\n"
 	    "Transfer-Encoding: chunked\r\n"
@@ -186,6 +266,7 @@ test_request_framing(void **state)
 	    "POST /u HTTP/1.1\r\n"
 	    "Host: a\r\n"
 	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Real-IP: 192.0.2.7\r\n"
 	    "X-Forwarded-Proto: http\r\n"
 	    "X-Forwarded-Host: a\r\n"
 	    "Content-Length: 0\r\n"
@@ -202,6 +283,7 @@ test_request_forms(void **state)
 	    "GET /x?y HTTP/1.1\r\n"
 	    "Host: b.example:81\r\n"
 	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Real-IP: 192.0.2.7\r\n"
 	    "X-Forwarded-Proto: http\r\n"
 	    "X-Forwarded-Host: b.example:81\r\n"
 	    "\r\n");
@@ -209,6 +291,7 @@ test_request_forms(void **state)
 	    "DELETE / HTTP/1.1\r\n"
 	    "Host: b\r\n"
 	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Real-IP: 192.0.2.7\r\n"
 	    "X-Forwarded-Proto: http\r\n"
 	    "X-Forwarded-Host: b\r\n"
 	    "\r\n");
@@ -216,6 +299,7 @@ test_request_forms(void **state)
 	    "OPTIONS * HTTP/1.1\r\n"
 	    "Host: a\r\n"
 	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Real-IP: 192.0.2.7\r\n"
 	    "X-Forwarded-Proto: http\r\n"
 	    "X-Forwarded-Host: a\r\n"
 	    "\r\n");
@@ -237,6 +321,7 @@ test_request_upgrade(void **state)
 	    "Host: a\r\n"
 	    "Sec-WebSocket-Key: k\r\n"
 	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Real-IP: 192.0.2.7\r\n"
 	    "X-Forwarded-Proto: http\r\n"
 	    "X-Forwarded-Host: a\r\n"
 	    "Connection: upgrade\r\n"
@@ -247,6 +332,7 @@ test_request_upgrade(void **state)
 	    "Host: a\r\n"
 	    "Sec-WebSocket-Key: k\r\n"
 	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Real-IP: 192.0.2.7\r\n"
 	    "X-Forwarded-Proto: http\r\n"
 	    "X-Forwarded-Host: a\r\n"
 	    "\r\n");
@@ -346,6 +432,24 @@ test_response_head(void **state)
 	    "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
 }
 
+/* RFC 9110 8.6: a 204 goes out without the Content-Length it came with. */
+static void
+test_response_204(void **state)
+{
+	struct rewrite_resp rw = rwr_plain;
+
+	(void)state;
+	parse_request("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	rw.has_length = true;
+	rw.length = 5;
+	assert_response("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n"
+	    "ETag: x\r\n\r\n", &rw,
+	    "HTTP/1.1 204 No Content\r\nETag: x\r\n\r\n");
+	assert_response("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n"
+	    "\r\n", &rw,
+	    "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n");
+}
+
 /* 1xx: status line and end-to-end fields only. */
 static void
 test_response_1xx(void **state)
@@ -409,6 +513,9 @@ main(void)
 		cmocka_unit_test(test_request_hop_by_hop),
 		cmocka_unit_test(test_request_xff),
 		cmocka_unit_test(test_request_xff_hop),
+		cmocka_unit_test(test_request_xff_untrusted),
+		cmocka_unit_test(test_request_underscore),
+		cmocka_unit_test(test_request_upgrade_allow),
 		cmocka_unit_test(test_request_framing),
 		cmocka_unit_test(test_request_forms),
 		cmocka_unit_test(test_request_upgrade),
@@ -417,6 +524,7 @@ main(void)
 		cmocka_unit_test(test_response_status_line),
 		cmocka_unit_test(test_response_connection),
 		cmocka_unit_test(test_response_head),
+		cmocka_unit_test(test_response_204),
 		cmocka_unit_test(test_response_1xx),
 		cmocka_unit_test(test_response_101),
 		cmocka_unit_test(test_response_fit),
