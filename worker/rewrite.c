@@ -257,7 +257,13 @@ rewrite_response(char *out, size_t cap, const struct http_msg *msg,
 	if (status == 101 && rw->upgrade)
 		rewrite_upgrade(&o, msg);
 	else if (status >= 200) {
-		rewrite_framing(&o, rw->chunked, rw->has_length, rw->length);
+		/*
+		 * RFC 9110 8.6: never a Content-Length in a 204, whatever
+		 * the backend sent (a 304 or a HEAD response may keep one).
+		 */
+		if (status != 204)
+			rewrite_framing(&o, rw->chunked, rw->has_length,
+			    rw->length);
 		if (!rw->keep_alive)
 			rewrite_str(&o, "Connection: close\r\n");
 		else if (rw->client_http10)

@@ -346,6 +346,33 @@ test_response_head(void **state)
 	    "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
 }
 
+/*
+ * RFC 9110 8.6: a backend's Content-Length on a 204 is not forwarded,
+ * although exchange.c plans it like a 304's (found by test/fuzz, corpus
+ * file test/fuzz/corpus/response/204-content-length).
+ */
+static void
+test_response_204(void **state)
+{
+	struct rewrite_resp rw = rwr_plain;
+
+	(void)state;
+	parse_request("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	rw.has_length = true;
+	rw.length = 2;
+	assert_response("HTTP/1.1 204 OK\r\nContent-Length: 2\r\n\r\n", &rw,
+	    "HTTP/1.1 204 OK\r\n\r\n");
+	rw.keep_alive = false;
+	assert_response("HTTP/1.1 204 OK\r\nContent-Length: 0\r\nA: b\r\n"
+	    "\r\n", &rw, "HTTP/1.1 204 OK\r\nA: b\r\nConnection: close\r\n"
+	    "\r\n");
+	/* A 304 keeps it: the length the 200 would have had. */
+	rw.keep_alive = true;
+	assert_response("HTTP/1.1 304 Not Modified\r\nContent-Length: 2\r\n"
+	    "\r\n", &rw, "HTTP/1.1 304 Not Modified\r\nContent-Length: 2\r\n"
+	    "\r\n");
+}
+
 /* 1xx: status line and end-to-end fields only. */
 static void
 test_response_1xx(void **state)
@@ -417,6 +444,7 @@ main(void)
 		cmocka_unit_test(test_response_status_line),
 		cmocka_unit_test(test_response_connection),
 		cmocka_unit_test(test_response_head),
+		cmocka_unit_test(test_response_204),
 		cmocka_unit_test(test_response_1xx),
 		cmocka_unit_test(test_response_101),
 		cmocka_unit_test(test_response_fit),
