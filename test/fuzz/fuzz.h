@@ -85,6 +85,8 @@ void fuzzhead_check_msg(const struct http_msg *m, const char *h, size_t len);
  */
 void fuzzhead_check_prefixes(const char *buf, size_t skipped,
     size_t head_len, size_t max, uint64_t seed);
+/* Field lines in a whole head (start line and blank line excluded). */
+size_t fuzzhead_field_lines(const char *h, size_t len);
 /* How many field lines of m have this id. */
 size_t fuzzhead_count(const struct http_msg *m, enum http_field id);
 /*

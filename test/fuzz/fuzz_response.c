@@ -107,6 +107,11 @@ fuzz_check_forwarded(const struct http_req_info *q,
 	FUZZ_CHECK(scan_head(fuzz_buf, n, sizeof(fuzz_buf), &skipped,
 	    &head_len, &why) == SCAN_OK && skipped == 0 && head_len == n);
 	fuzzhead_check_bytes(fuzz_buf, n);
+	/* Past weir's own field limit after adding its framing: not a
+	 * disagreement (the same holds for requests). */
+	if (parser_head(fuzz_buf, n, PARSER_RESPONSE, &fuzz_out, &why) != 0 &&
+	    fuzzhead_field_lines(fuzz_buf, n) > HTTP_MAX_HEADERS)
+		return;
 	FUZZ_CHECK(parser_head(fuzz_buf, n, PARSER_RESPONSE, &fuzz_out,
 	    &why) == 0);
 	fuzzhead_check_msg(&fuzz_out, fuzz_buf, n);

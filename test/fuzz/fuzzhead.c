@@ -99,6 +99,16 @@ fuzzhead_check_prefixes(const char *buf, size_t skipped, size_t head_len,
 }
 
 size_t
+fuzzhead_field_lines(const char *h, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i + 1 < len; i++)
+		n += h[i] == '\r' && h[i + 1] == '\n';
+	return n - 2;
+}
+
+size_t
 fuzzhead_count(const struct http_msg *m, enum http_field id)
 {
 	size_t i, n = 0;
