@@ -360,7 +360,10 @@ rewrite_response(char *out, size_t cap, const struct http_msg *msg,
 	if (status == 101 && rw->upgrade)
 		rewrite_upgrade(&o, msg, NULL, 0);
 	else if (status >= 200) {
-		/* RFC 9110 8.6: no Content-Length in a 204 (nor in 1xx). */
+		/*
+		 * RFC 9110 8.6: never a Content-Length in a 204, whatever
+		 * the backend sent (a 304 or a HEAD response may keep one).
+		 */
 		if (status != 204)
 			rewrite_framing(&o, rw->chunked, rw->has_length,
 			    rw->length);
