@@ -41,10 +41,20 @@ Health checks: /healthz, and any request whose User-Agent is
 "weir-health-check", get the status set by /set?health=N (default 200)
 with an empty body. They are counted apart (stats: health_checks, and the
 last request lines, Host headers and heads in health_lines, health_hosts,
-health_heads), never in requests or request_lines.
+health_heads), never in requests or request_lines. health_log lists the
+last checks as [time, outcome]: time.time() once the check's head was read
+(before any answer, so earlier than anything weir logs about that check),
+outcome the status answered, "blackhole" or "held" (a held check the peer
+closed). /set?health_hold=N answers the next N checks, then holds every
+further check (health_held counts them) until health_hold=-1 (the default)
+releases them with the status set then, or their peer closes them.
 /set?blackhole=1 makes the server read each request head and never answer
 (the connection is held until the peer closes it); blackhole=0 ends that
 for the requests that arrive afterwards.
+"requests" counts the requests answered: each is counted just before its
+final response (Conn.respond) is written, or after its handler returns
+when the handler writes the response itself, so a client that has read a
+response from respond() always finds it counted.
 /set?fail_status=N (N > 0) makes every normal request (not health checks)
 get status N with a short body, whatever its path; fail_status=0 ends it.
 /set?plain=1 serves every normal request as /echo, whatever its path (a
@@ -85,6 +95,7 @@ class Stats:
     def __init__(self):
         self.lock = threading.Lock()
         self.open = 0
+        self.health_held = 0     # like open: a state, not reset by /reset
         self.reset()
 
     def reset(self):
@@ -104,6 +115,7 @@ class Stats:
         self.health_lines = []
         self.health_hosts = []
         self.health_heads = []
+        self.health_log = []
         self.blackholed = 0
 
     def snapshot(self):
@@ -124,13 +136,15 @@ class Stats:
             "health_lines": self.health_lines[-100:],
             "health_hosts": self.health_hosts[-100:],
             "health_heads": self.health_heads[-20:],
+            "health_log": self.health_log[-200:],
+            "health_held": self.health_held,
             "blackholed": self.blackholed,
         }
 
 
 STATS = Stats()
 OPTS = {"idle_close_ms": -1, "close_on_reuse": 0, "health": 200, "blackhole": 0,
-        "fail_status": 0, "plain": 0}
+        "fail_status": 0, "plain": 0, "health_hold": -1}
 NAME = "backend"
 
 
@@ -173,6 +187,7 @@ class Conn:
         self.cid = cid
         self.buf = bytearray()
         self.nreq = 0
+        self.counted = False     # this request is in STATS.requests already
 
     def recv(self, n=65536):
         try:
@@ -286,7 +301,13 @@ class Conn:
         return "none", []
 
     def respond(self, status, reason, body=b"", headers=(), close=False,
-                length=True):
+                length=True, count=True):
+        """Write a whole response; count the request first (unless count is
+        False), so whoever reads the response finds it counted."""
+        if count and not self.counted and 200 <= status:
+            self.counted = True
+            with STATS.lock:
+                STATS.requests += 1
         out = ["HTTP/1.1 %d %s" % (status, reason)]
         out += ["%s: %s" % h for h in headers]
         if length:
@@ -334,9 +355,14 @@ def serve_conn(sock, addr, cid):
             except ValueError:
                 with STATS.lock:
                     STATS.bad += 1
-                c.respond(400, "Bad Request", b"bad request\n", close=True)
+                c.respond(400, "Bad Request", b"bad request\n", close=True,
+                          count=False)
                 break
             if OPTS["blackhole"]:
+                if is_health_check(req):
+                    with STATS.lock:
+                        STATS.health_log.append([time.time(), "blackhole"])
+                        del STATS.health_log[:-1000]
                 blackhole(c)
                 break
             if is_health_check(req):
@@ -355,7 +381,8 @@ def serve_conn(sock, addr, cid):
             except ValueError as e:
                 with STATS.lock:
                     STATS.bad += 1
-                c.respond(400, "Bad Request", (str(e) + "\n").encode(), close=True)
+                c.respond(400, "Bad Request", (str(e) + "\n").encode(), close=True,
+                          count=False)
                 break
             if not keep:
                 break
@@ -389,8 +416,28 @@ def is_health_check(req):
             "weir-health-check" in header_values(headers, "user-agent"))
 
 
+def hold_health(c):
+    """Hold a health check until /set?health_hold=-1 (True) or until the
+    peer closes (False)."""
+    while True:
+        with STATS.lock:
+            if OPTS["health_hold"] != 0:
+                return True
+        try:
+            r, _, _ = select.select([c.sock], [], [], 0.01)
+        except (OSError, ValueError):
+            return False
+        if r:
+            d = c.recv()
+            if not d:
+                return False
+            c.buf += d
+
+
 def serve_health(c, head, method, target, version, headers):
-    """Answer a health check with the status set by /set?health=N."""
+    """Answer a health check with the status set by /set?health=N (held
+    while /set?health_hold says so)."""
+    t_read = time.time()
     close = wants_close(version, headers)
     try:
         drain(c, headers)
@@ -403,9 +450,27 @@ def serve_health(c, head, method, target, version, headers):
         STATS.health_heads.append(head.decode("latin-1"))
         del STATS.health_lines[:-1000], STATS.health_hosts[:-1000]
         del STATS.health_heads[:-100]
-    code = OPTS["health"]
+        hold = OPTS["health_hold"] == 0
+        if OPTS["health_hold"] > 0:
+            OPTS["health_hold"] -= 1
+        if hold:
+            STATS.health_held += 1
+    if hold:
+        released = hold_health(c)
+        with STATS.lock:
+            STATS.health_held -= 1
+        if not released:
+            with STATS.lock:
+                STATS.health_log.append([t_read, "held"])
+                del STATS.health_log[:-1000]
+            return False
+    with STATS.lock:
+        code = OPTS["health"]
+        STATS.health_log.append([t_read, code])
+        del STATS.health_log[:-1000]
     try:
-        c.respond(code, "Health", b"", [("X-Backend", NAME)], close=close)
+        c.respond(code, "Health", b"", [("X-Backend", NAME)], close=close,
+                  count=False)
     except OSError:
         return False
     return not close
@@ -426,9 +491,12 @@ def handle(c, method, target, version, headers):
         fn = mode_echo
     if OPTS["fail_status"]:
         fn = mode_fail
+    c.counted = False
     r = fn(c, method, target, version, headers, q, close)
-    with STATS.lock:
-        STATS.requests += 1
+    if not c.counted:
+        c.counted = True
+        with STATS.lock:
+            STATS.requests += 1
     return r
 
 

@@ -43,9 +43,13 @@ class Tap:
         self.n = 0
         self.failed = 0
         self.planned = False
-        # Seconds the whole file may take; tests not started by then fail
-        # without running, so a hanging weir cannot stretch the file's time.
+        # Seconds the whole file may take on an idle machine; tests not
+        # started by then fail without running, so a hanging weir cannot
+        # stretch the file's time. It is a guard against hangs, not a check
+        # of speed: on a busy machine (make -j4 check, other jobs) it grows
+        # with the load measured during the run (see budget_now).
         self.budget = budget
+        self.peak_load = 0.0
 
     def _out(self, line):
         sys.stdout.write(line + "\n")
@@ -92,11 +96,23 @@ class Tap:
         if time.monotonic() - t0 > 5:
             self.diag("  (took %.1fs)" % (time.monotonic() - t0))
 
+    def budget_now(self):
+        """(budget in seconds, load factor): the budget times the highest
+        1-minute load average per CPU seen so far in this run (at least 1),
+        since each runnable task on a core slows every other one down."""
+        try:
+            self.peak_load = max(self.peak_load, os.getloadavg()[0])
+        except OSError:
+            pass
+        factor = max(1.0, self.peak_load / (os.cpu_count() or 1))
+        return self.budget * factor, factor
+
     def run(self, setup=None, env=None):
         """Print the plan, run setup then every test, clean up, exit 0."""
         self.plan(len(self.tests) + (1 if env else 0))
         setup_err = None
         t0 = time.monotonic()
+        self.budget_now()
         if setup:
             try:
                 setup()
@@ -106,9 +122,10 @@ class Tap:
         for desc, fn in self.tests:
             if setup_err:
                 self.ok(False, desc, "setup failed (see above)")
-            elif time.monotonic() - t0 > self.budget:
-                self.ok(False, desc, "not run: the file's time budget of %.0fs is used up"
-                        % self.budget)
+            elif time.monotonic() - t0 > self.budget_now()[0]:
+                self.ok(False, desc, "not run: the file's time budget of %.0fs "
+                        "(%.0fs x %.1f for the load) is used up"
+                        % (self.budget_now()[0], self.budget, self.budget_now()[1]))
             else:
                 self.run_one(desc, fn)
         if env:

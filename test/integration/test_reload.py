@@ -191,7 +191,7 @@ def _():
     except ConnectionRefusedError:
         pass
     idle.close()
-    check(w.wait_log(r"generation 0 drained", 3.0), "generation 0 never drained:\n"
+    check(w.wait_log(r"generation 0 drained", 10.0), "generation 0 never drained:\n"
           + w.log()[-2000:])
     for p in (p1, p3):
         for i in range(12):
@@ -210,7 +210,7 @@ def _():
     check(re.search(r"reload complete: generation 2, 1 workers?", line),
           "reload line: %r" % line)
     wait_workers(w, 1)
-    check(w.wait_log(r"generation 1 drained", 3.0), "generation 1 never drained")
+    check(w.wait_log(r"generation 1 drained", 10.0), "generation 1 never drained")
     for p in (p1, p3):
         # Every connection must reach the one worker (no orphan socket).
         for i in range(20):
@@ -283,7 +283,8 @@ def _():
     check("close" in r.conn_tokens(), "response in the grace lacks Connection: "
           "close: %s" % r.summary())
     check(k.wait_closed(1.0), "connection not closed after Connection: close")
-    check(idle.wait_closed(2.5), "idle keep-alive connection still open 2.5s "
+    # The grace is 1s (WORKER_DRAIN_GRACE_MS); 5s more for a loaded machine.
+    check(idle.wait_closed(6.0), "idle keep-alive connection still open 6s "
           "after the reload")
     t_idle = time.monotonic() - t0
     t.diag("  unused idle connection closed %.2fs after SIGHUP" % t_idle)
@@ -296,11 +297,15 @@ def _():
     check("close" in r.conn_tokens(), "slow response during the drain lacks "
           "Connection: close: %s" % r.summary())
     check_eq(r.json()["target"], "/slow?ms=1500", "target echoed")
-    check(w.wait_log(r"generation 0 drained", 2.0), "generation 0 never drained:\n"
-          + w.log()[-2000:])
-    t.diag("  slow response after %.2fs; %s" % (t_slow, w.lines_after(0, "drained")))
+    # A worker lingers on a connection it closed until the client closes it
+    # too (or WORKER_LINGER_MS, 2s, passes): close ours, then the old
+    # generation has nothing left. 10s: the event must come, a loaded
+    # machine may take its time.
     for cl in (k, idle, s):
         cl.close()
+    check(w.wait_log(r"generation 0 drained", 10.0), "generation 0 never drained:\n"
+          + w.log()[-2000:])
+    t.diag("  slow response after %.2fs; %s" % (t_slow, w.lines_after(0, "drained")))
     wait_workers(w, 2)
     check_eq(http(w.port).status, 200, "status after the drain")
     w.check_clean_stop(allow_respawn=True)
