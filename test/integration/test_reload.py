@@ -275,8 +275,13 @@ def _():
     s.request("GET", "/slow?ms=1500")
     wait_request(a, "/slow?ms=1500")
     t0 = time.monotonic()
+    off = len(w.log())
     check_reloaded(w, w.reload())
-    time.sleep(max(0, t0 + 0.3 - time.monotonic()))
+    # Send as soon as both old workers drain (not at a fixed time): the
+    # request must land in the 1s grace (WORKER_DRAIN_GRACE_MS), and on a
+    # busy machine every fraction of it counts.
+    w.wait_line(off, r"worker 1\[\d+\]: draining", 10.0)
+    w.wait_line(off, r"worker 0\[\d+\]: draining", 10.0)
     k.request("GET", "/echo?in-grace=1")
     r = k.response()
     check_eq(r.status, 200, "status of the request sent in the grace")
