@@ -63,7 +63,7 @@ framing_tchar(char c)
  * value yields one empty element, so "a,,b" and "" are visible to callers.
  * Returns false when the list is used up.
  */
-static bool
+bool
 framing_elem(struct http_span *rest, struct http_span *elem)
 {
 	const char *comma;

@@ -161,6 +161,13 @@ struct http_req_info {
 };
 
 /*
+ * Take the next comma-separated element of *rest (a field value's list),
+ * trimmed of OWS; an empty value yields one empty element. False when the
+ * list is used up (start with *rest = the whole value).
+ */
+bool framing_elem(struct http_span *rest, struct http_span *elem);
+
+/*
  * Decide framing and semantics of a request (RFC 9112 6.3, RFC 9110).
  * Returns 0, or the status to answer with: 400 (ambiguous or invalid
  * framing, CL+TE, TE in HTTP/1.0, bad or differing CL, bad/missing/duplicate

@@ -165,25 +165,10 @@ static bool
 rewrite_upgrade_elem(struct http_span *rest, struct http_span *elem,
     size_t *name_len)
 {
-	const char *comma, *slash;
-	size_t n;
+	const char *slash;
 
-	if (rest->p == NULL)
+	if (!framing_elem(rest, elem))
 		return false;
-	comma = memchr(rest->p, ',', rest->len);
-	n = comma != NULL ? (size_t)(comma - rest->p) : rest->len;
-	*elem = (struct http_span){ rest->p, n };
-	if (comma != NULL)
-		*rest = (struct http_span){ comma + 1, rest->len - n - 1 };
-	else
-		*rest = (struct http_span){ NULL, 0 };
-	while (elem->len > 0 && (*elem->p == ' ' || *elem->p == '\t')) {
-		elem->p++;
-		elem->len--;
-	}
-	while (elem->len > 0 && (elem->p[elem->len - 1] == ' ' ||
-	    elem->p[elem->len - 1] == '\t'))
-		elem->len--;
 	slash = memchr(elem->p, '/', elem->len);
 	*name_len = slash != NULL ? (size_t)(slash - elem->p) : elem->len;
 	return true;

@@ -27,6 +27,8 @@ fuzz_req_owned(enum http_field id)
 	case HTTP_F_X_FORWARDED_FOR:
 	case HTTP_F_X_FORWARDED_PROTO:
 	case HTTP_F_X_FORWARDED_HOST:
+	case HTTP_F_X_REAL_IP:
+	case HTTP_F_FORWARDED:
 	case HTTP_F_CONTENT_LENGTH:
 	case HTTP_F_TRANSFER_ENCODING:
 	case HTTP_F_CONNECTION:
@@ -123,14 +125,17 @@ fuzz_fill_empty_host(struct http_msg *m)
 	}
 }
 
-/* The forwarded head carries exactly the fields weir means to send. */
+/*
+ * The forwarded head carries exactly the fields weir means to send
+ * (upgrade: the request's upgrade once upgrade_allow had its say).
+ */
 static void
 fuzz_check_fields(const struct http_msg *out, const struct http_msg *in,
-    const struct http_req_info *r)
+    const struct http_req_info *r, bool upgrade)
 {
 	static const char ip[] = FUZZ_CLIENT_IP;
 	struct http_span xff = { NULL, 0 };
-	size_t i, up = r->upgrade ? 1 : 0;
+	size_t i, up = upgrade ? 1 : 0;
 
 	FUZZ_CHECK(fuzzhead_count(out, HTTP_F_HOST) == 1);
 	FUZZ_CHECK(fuzzhead_count(out, HTTP_F_X_FORWARDED_FOR) == 1);
@@ -165,11 +170,17 @@ fuzz_check_fields(const struct http_msg *out, const struct http_msg *in,
 static void
 fuzz_check_forwarded(const struct http_req_info *r)
 {
+	/* The default upgrade_allow; policy.c drops an upgrade none matches. */
+	static const char *const allow[] = { "websocket" };
+	bool upgrade = r->upgrade &&
+	    rewrite_upgrade_allowed(&fuzz_in, allow, 1) > 0;
 	struct rewrite_req rw = {
 		.client_ip = FUZZ_CLIENT_IP, .proto = "http",
 		.chunked = r->body == HTTP_BODY_CHUNKED,
 		.has_length = r->body == HTTP_BODY_LENGTH,
-		.length = r->length, .upgrade = r->upgrade,
+		.length = r->length, .upgrade = upgrade,
+		.upgrade_allow = allow, .nupgrade_allow = 1,
+		.drop_underscore = true,
 	};
 	struct http_req_info r2;
 	size_t n, skipped, head_len;
@@ -192,7 +203,7 @@ fuzz_check_forwarded(const struct http_req_info *r)
 	FUZZ_CHECK(fuzz_same(fuzz_out.target.p, fuzz_out.target.len,
 	    r->path.p, r->path.len));
 	FUZZ_CHECK(fuzz_out.version_minor == 1);
-	fuzz_check_fields(&fuzz_out, &fuzz_in, r);
+	fuzz_check_fields(&fuzz_out, &fuzz_in, r, upgrade);
 	/*
 	 * An HTTP/1.0 request without Host is forwarded with an empty Host
 	 * (RFC 9112 3.2 asks for one); weir itself refuses an empty Host
@@ -205,7 +216,7 @@ fuzz_check_forwarded(const struct http_req_info *r)
 	FUZZ_CHECK(r->host.len == 0 || fuzz_same(r2.host.p, r2.host.len,
 	    r->host.p, r->host.len));
 	FUZZ_CHECK(fuzz_same(r2.path.p, r2.path.len, r->path.p, r->path.len));
-	FUZZ_CHECK(r2.upgrade == r->upgrade && r2.is_head == r->is_head &&
+	FUZZ_CHECK(r2.upgrade == upgrade && r2.is_head == r->is_head &&
 	    r2.idempotent == r->idempotent);
 	FUZZ_CHECK(!r2.expect_continue && !r2.absolute_form &&
 	    r2.nconn_names == 0 && r2.keep_alive);

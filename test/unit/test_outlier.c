@@ -56,6 +56,13 @@ state_of(struct fixture *f, uint32_t m)
 	return SHM_EJECT_STATE(atomic_load(&f->shm->servers[f->pool->slot[m]].eject));
 }
 
+/* When member m's ejection (or trial) runs out, CLOCK_MONOTONIC ms. */
+static uint64_t
+eject_until(struct fixture *f, uint32_t m)
+{
+	return SHM_EJECT_UNTIL(atomic_load(&f->shm->servers[f->pool->slot[m]].eject));
+}
+
 static void
 fail_n(struct fixture *f, uint32_t m, int n)
 {
@@ -87,24 +94,38 @@ static void
 test_half_open_trial(void **state)
 {
 	struct fixture f = setup_pool("3", "");
+	uint64_t t0, until;
 	uint32_t slot;
 
 	(void)state;
 	slot = f.pool->slot[0];
 	(void)slot;
+	t0 = clock_ms();
 	fail_n(&f, 0, 3);
-	assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_BUSY);
-	usleep(130 * 1000);
+	/*
+	 * Deadlines are read from the word, not inferred from sleeps, so a
+	 * test paused by a busy machine cannot fail: out for fail_timeout.
+	 */
+	until = eject_until(&f, 0);
+	assert_true(until >= t0 + 100 && until <= clock_ms() + 100);
+	if (clock_ms() < until)
+		assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_BUSY);
+	while (clock_ms() < until)
+		usleep(10 * 1000);
 	assert_true(bal_usable(f.shm, f.pool, 0));
 	assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_TRIAL);
 	assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_BUSY);
 	assert_false(bal_usable(f.shm, f.pool, 0));
 	/* The trial fails: out again, for twice as long. */
+	t0 = clock_ms();
 	outlier_report(f.shm, f.pool, 0, false, true);
 	assert_int_equal(state_of(&f, 0), SHM_EJECT_OUT);
-	usleep(130 * 1000);
-	assert_false(bal_usable(f.shm, f.pool, 0));
-	usleep(120 * 1000);
+	until = eject_until(&f, 0);
+	assert_true(until >= t0 + 200 && until <= clock_ms() + 200);
+	if (clock_ms() < until)
+		assert_false(bal_usable(f.shm, f.pool, 0));
+	while (clock_ms() < until)
+		usleep(10 * 1000);
 	assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_TRIAL);
 	outlier_report(f.shm, f.pool, 0, true, true);
 	assert_int_equal(state_of(&f, 0), SHM_EJECT_NONE);
