@@ -101,6 +101,22 @@ conn_client_write_cb(evutil_socket_t fd, short what, void *arg)
 	conn_pump(c);
 }
 
+/*
+ * Has the client sent bytes we have not read yet? A request can arrive
+ * just as the idle deadline (or a draining worker's grace) runs out, with
+ * the timer's callback run before the read event's in the same loop turn:
+ * closing then would drop a request the client already sent. Once read,
+ * those bytes put the connection under the head timeout, so this extends
+ * an idle connection once, never a slow head.
+ */
+static bool
+conn_client_pending(struct conn *c)
+{
+	char b;
+
+	return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 /* The one-shot deadline: header/idle wait, linger, or tunnel idleness. */
 static void
 conn_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -120,6 +136,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		else if (buf_len(&c->cin) > 0)
 			conn_error(c, 408, "client timed out sending the "
 			    "request head");
+		else if (conn_client_pending(c))
+			conn_enter_head(c);	/* the read event serves it */
 		else
 			conn_abort(c, NULL);
 		break;
