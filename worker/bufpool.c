@@ -8,51 +8,79 @@
 
 #include "worker/bufpool.h"
 
-#define BUFPOOL_TRIM_S	1	/* how long frees gather before one trim */
+#define BUFPOOL_TICK_S	1	/* how often idle blocks are looked at */
+
+static void bufpool_tick_later(struct bufpool *bp);
+
+/* Free the first n blocks of the free list. */
+static void
+bufpool_release(struct bufpool *bp, uint32_t n)
+{
+	void *b;
+
+	while (n-- > 0 && (b = bp->free) != NULL) {
+		bp->free = *(void **)b;
+		bp->nfree--;
+		free(b);
+	}
+}
 
 /*
- * Blocks freed past the bound sit in the heap as free chunks; glibc gives
- * back only the top of the heap by itself. One malloc_trim() a while after
- * a burst of frees (a flood of connections closing) returns every free
- * page, so a worker's RSS falls back to its idle size.
+ * Once a tick: the blocks that stayed on the free list the whole tick
+ * (the low-water mark) were not needed, so all but keep of them go back
+ * to the system. A steady load keeps what it cycles through and never
+ * maps and unmaps per request; a flood's blocks are gone a tick or two
+ * after it ends. The heap is trimmed too, for the connection objects the
+ * flood freed (glibc hands back only the top of the heap by itself).
  */
 static void
-bufpool_trim_cb(evutil_socket_t fd, short what, void *arg)
+bufpool_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
+	static const struct timeval tick = { BUFPOOL_TICK_S, 0 };
 	struct bufpool *bp = arg;
 
 	(void)fd;
 	(void)what;
-	bp->trim_armed = false;
-	malloc_trim(0);
+	if (bp->low > bp->keep)
+		bufpool_release(bp, bp->low - bp->keep);
+	if (bp->trim_wanted)
+		malloc_trim(0);
+	bp->trim_wanted = false;
+	bp->low = bp->nfree;
+	bp->tick_armed = bp->nfree > bp->keep;
+	if (bp->tick_armed)
+		evtimer_add(bp->tick_ev, &tick);
 }
 
 int
 bufpool_init(struct bufpool *bp, struct event_base *base, size_t block_size,
-    uint32_t max_free)
+    uint32_t keep, uint32_t max_free)
 {
+	/*
+	 * Blocks are mapped on their own, not carved from the heap: a flood
+	 * lends thousands, and small long-lived allocations made meanwhile
+	 * (libevent's per-fd slots) would pin the heap pages between them
+	 * long after the blocks were freed. An unmapped block is gone from
+	 * RSS at once.
+	 */
+	mallopt(M_MMAP_THRESHOLD, (int)block_size);
 	bp->free = NULL;
-	bp->nfree = bp->lent = 0;
+	bp->nfree = bp->lent = bp->low = 0;
+	bp->keep = keep;
 	bp->max_free = max_free;
 	bp->block_size = block_size;
-	bp->trim_armed = false;
-	bp->trim_ev = evtimer_new(base, bufpool_trim_cb, bp);
-	return bp->trim_ev == NULL ? -1 : 0;
+	bp->tick_armed = bp->trim_wanted = false;
+	bp->tick_ev = evtimer_new(base, bufpool_tick_cb, bp);
+	return bp->tick_ev == NULL ? -1 : 0;
 }
 
 void
 bufpool_clear(struct bufpool *bp)
 {
-	void *b;
-
-	while ((b = bp->free) != NULL) {
-		bp->free = *(void **)b;
-		free(b);
-	}
-	bp->nfree = 0;
-	if (bp->trim_ev != NULL)
-		event_free(bp->trim_ev);
-	bp->trim_ev = NULL;
+	bufpool_release(bp, bp->nfree);
+	if (bp->tick_ev != NULL)
+		event_free(bp->tick_ev);
+	bp->tick_ev = NULL;
 }
 
 void *
@@ -62,7 +90,8 @@ bufpool_get(struct bufpool *bp)
 
 	if (b != NULL) {
 		bp->free = *(void **)b;
-		bp->nfree--;
+		if (--bp->nfree < bp->low)
+			bp->low = bp->nfree;
 	} else if ((b = malloc(bp->block_size)) == NULL)
 		return NULL;
 	bp->lent++;
@@ -73,23 +102,33 @@ void
 bufpool_put(struct bufpool *bp, void *block)
 {
 	bp->lent--;
-	if (bp->nfree < bp->max_free) {
-		*(void **)block = bp->free;
-		bp->free = block;
-		bp->nfree++;
+	if (bp->nfree >= bp->max_free) {
+		free(block);
 		return;
 	}
-	free(block);
-	bufpool_trim_later(bp);
+	*(void **)block = bp->free;
+	bp->free = block;
+	bp->nfree++;
+	if (bp->nfree > bp->keep)
+		bufpool_tick_later(bp);
+}
+
+/* Make sure a tick comes: there is something to give back. */
+static void
+bufpool_tick_later(struct bufpool *bp)
+{
+	static const struct timeval tick = { BUFPOOL_TICK_S, 0 };
+
+	if (!bp->tick_armed && bp->tick_ev != NULL) {
+		bp->tick_armed = true;
+		bp->low = bp->nfree;
+		evtimer_add(bp->tick_ev, &tick);
+	}
 }
 
 void
 bufpool_trim_later(struct bufpool *bp)
 {
-	static const struct timeval trim_tv = { BUFPOOL_TRIM_S, 0 };
-
-	if (!bp->trim_armed && bp->trim_ev != NULL) {
-		bp->trim_armed = true;
-		evtimer_add(bp->trim_ev, &trim_tv);
-	}
+	bp->trim_wanted = true;
+	bufpool_tick_later(bp);
 }

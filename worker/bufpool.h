@@ -16,21 +16,27 @@ struct event_base;
 struct bufpool {
 	void *free;		/* idle blocks, linked through their first word */
 	uint32_t nfree;		/* blocks on the free list */
-	uint32_t max_free;	/* the bound; more goes back to the system */
+	uint32_t low;		/* fewest on the free list since the last tick */
+	uint32_t keep;		/* idle blocks kept however long unused */
+	uint32_t max_free;	/* the bound; more is freed at once */
 	uint32_t lent;		/* blocks connections hold now */
 	size_t block_size;
-	struct event *trim_ev;	/* hands freed heap pages back, once a while */
-	bool trim_armed;
+	struct event *tick_ev;	/* gives back what went unused, once a while */
+	bool tick_armed;
+	bool trim_wanted;	/* memory was freed: trim the heap at the tick */
 };
 
-/* Blocks of block_size bytes, at most max_free kept while unused. */
+/*
+ * Blocks of block_size bytes. Unused ones are kept up to max_free; those
+ * that stay unused for a whole tick go back to the system, but for keep.
+ */
 int bufpool_init(struct bufpool *bp, struct event_base *base,
-    size_t block_size, uint32_t max_free);
+    size_t block_size, uint32_t keep, uint32_t max_free);
 /* Free every idle block (the lent ones must have come back). */
 void bufpool_clear(struct bufpool *bp);
 /* A block, from the free list when it has one; NULL if out of memory. */
 void *bufpool_get(struct bufpool *bp);
-/* Give a block back; past the bound it is freed. */
+/* Give a block back; past max_free it is freed at once. */
 void bufpool_put(struct bufpool *bp, void *block);
 /* Memory was freed (here or by the caller): give free pages back soon. */
 void bufpool_trim_later(struct bufpool *bp);

@@ -26,7 +26,8 @@
 #define WORKER_ACCEPT_BATCH	64
 #define WORKER_ACCEPT_PAUSE_MS	100
 #define WORKER_FREELIST_MAX	256
-#define WORKER_BUFS_FREE_MAX	32	/* idle buffer blocks kept (~3 MB) */
+#define WORKER_BUFS_KEEP	16	/* idle buffer blocks kept for good */
+#define WORKER_BUFS_FREE_MAX	4096	/* idle blocks kept for up to a tick */
 #define WORKER_LINGER_MS	2000
 #define WORKER_MIN_BUF		(16 * 1024)
 #define WORKER_UPSTREAM_BUF	(32 * 1024)
@@ -257,7 +258,8 @@ worker_buffers_init(struct worker *w)
 	w->cout_cap = WORKER_UPSTREAM_BUF + WORKER_HEAD_SLACK;
 	w->nfree_max = WORKER_FREELIST_MAX;
 	if (bufpool_init(&w->bufs, w->base, w->cin_cap + w->cout_cap +
-	    w->uin_cap + w->uout_cap, WORKER_BUFS_FREE_MAX) == -1 ||
+	    w->uin_cap + w->uout_cap, WORKER_BUFS_KEEP,
+	    WORKER_BUFS_FREE_MAX) == -1 ||
 	    (w->msg = calloc(1, sizeof(*w->msg))) == NULL)
 		fatalx("out of memory");
 }
