@@ -7,8 +7,10 @@
 #include <event2/event.h>
 
 #include "worker/bufpool.h"
+#include "worker/poison.h"
 
-#define BUFPOOL_TICK_S	1	/* how often idle blocks are looked at */
+/* How often idle blocks are looked at. */
+static const struct timeval bufpool_tick_tv = { 1, 0 };
 
 static void bufpool_tick_later(struct bufpool *bp);
 
@@ -19,6 +21,7 @@ bufpool_release(struct bufpool *bp, uint32_t n)
 	void *b;
 
 	while (n-- > 0 && (b = bp->free) != NULL) {
+		UNPOISON(b, bp->block_size);
 		bp->free = *(void **)b;
 		bp->nfree--;
 		free(b);
@@ -30,26 +33,25 @@ bufpool_release(struct bufpool *bp, uint32_t n)
  * (the low-water mark) were not needed, so all but keep of them go back
  * to the system. A steady load keeps what it cycles through and never
  * maps and unmaps per request; a flood's blocks are gone a tick or two
- * after it ends. The heap is trimmed too, for the connection objects the
- * flood freed (glibc hands back only the top of the heap by itself).
+ * after it ends.
  */
-static void
-bufpool_tick_cb(evutil_socket_t fd, short what, void *arg)
+void
+bufpool_tick(struct bufpool *bp)
 {
-	static const struct timeval tick = { BUFPOOL_TICK_S, 0 };
-	struct bufpool *bp = arg;
-
-	(void)fd;
-	(void)what;
 	if (bp->low > bp->keep)
 		bufpool_release(bp, bp->low - bp->keep);
-	if (bp->trim_wanted)
-		malloc_trim(0);
-	bp->trim_wanted = false;
 	bp->low = bp->nfree;
 	bp->tick_armed = bp->nfree > bp->keep;
 	if (bp->tick_armed)
-		evtimer_add(bp->tick_ev, &tick);
+		evtimer_add(bp->tick_ev, &bufpool_tick_tv);
+}
+
+static void
+bufpool_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	bufpool_tick(arg);
 }
 
 int
@@ -69,7 +71,7 @@ bufpool_init(struct bufpool *bp, struct event_base *base, size_t block_size,
 	bp->keep = keep;
 	bp->max_free = max_free;
 	bp->block_size = block_size;
-	bp->tick_armed = bp->trim_wanted = false;
+	bp->tick_armed = false;
 	bp->tick_ev = evtimer_new(base, bufpool_tick_cb, bp);
 	return bp->tick_ev == NULL ? -1 : 0;
 }
@@ -89,6 +91,7 @@ bufpool_get(struct bufpool *bp)
 	void *b = bp->free;
 
 	if (b != NULL) {
+		UNPOISON(b, bp->block_size);
 		bp->free = *(void **)b;
 		if (--bp->nfree < bp->low)
 			bp->low = bp->nfree;
@@ -107,6 +110,7 @@ bufpool_put(struct bufpool *bp, void *block)
 		return;
 	}
 	*(void **)block = bp->free;
+	POISON(block, bp->block_size);
 	bp->free = block;
 	bp->nfree++;
 	if (bp->nfree > bp->keep)
@@ -117,18 +121,9 @@ bufpool_put(struct bufpool *bp, void *block)
 static void
 bufpool_tick_later(struct bufpool *bp)
 {
-	static const struct timeval tick = { BUFPOOL_TICK_S, 0 };
-
 	if (!bp->tick_armed && bp->tick_ev != NULL) {
 		bp->tick_armed = true;
 		bp->low = bp->nfree;
-		evtimer_add(bp->tick_ev, &tick);
+		evtimer_add(bp->tick_ev, &bufpool_tick_tv);
 	}
-}
-
-void
-bufpool_trim_later(struct bufpool *bp)
-{
-	bp->trim_wanted = true;
-	bufpool_tick_later(bp);
 }

@@ -23,7 +23,6 @@ struct bufpool {
 	size_t block_size;
 	struct event *tick_ev;	/* gives back what went unused, once a while */
 	bool tick_armed;
-	bool trim_wanted;	/* memory was freed: trim the heap at the tick */
 };
 
 /*
@@ -32,13 +31,16 @@ struct bufpool {
  */
 int bufpool_init(struct bufpool *bp, struct event_base *base,
     size_t block_size, uint32_t keep, uint32_t max_free);
+/*
+ * What the timer runs once a tick (public for tests): blocks unused the
+ * whole tick go back, but for keep.
+ */
+void bufpool_tick(struct bufpool *bp);
 /* Free every idle block (the lent ones must have come back). */
 void bufpool_clear(struct bufpool *bp);
 /* A block, from the free list when it has one; NULL if out of memory. */
 void *bufpool_get(struct bufpool *bp);
 /* Give a block back; past max_free it is freed at once. */
 void bufpool_put(struct bufpool *bp, void *block);
-/* Memory was freed (here or by the caller): give free pages back soon. */
-void bufpool_trim_later(struct bufpool *bp);
 
 #endif

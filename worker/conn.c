@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <linux/sockios.h>
 #include <netinet/tcp.h>
@@ -27,6 +28,7 @@
 #include "shm/shm.h"
 #include "worker/conn.h"
 #include "worker/errpage.h"
+#include "worker/slab.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
 
@@ -47,19 +49,20 @@ conn_client_read_cb(evutil_socket_t fd, short what, void *arg)
 		conn_pump(c);
 		return;
 	}
-	if (c->bufmem == NULL && conn_bufs_attach(c) == -1) {
+	if (c->x == NULL && conn_bufs_attach(c) == -1) {
 		conn_abort(c, "out of memory for buffers");
 		conn_pump(c);
 		return;
 	}
 	/* A zero-length recv would read as EOF: only read into real room. */
-	if (buf_tail(&c->cin, c->cin.cap) == 0) {
+	if (buf_tail(&c->x->cin, c->x->cin.cap) == 0) {
 		conn_pump(c);
 		return;
 	}
-	n = recv(fd, c->cin.data + c->cin.end, c->cin.cap - c->cin.end, 0);
+	n = recv(fd, c->x->cin.data + c->x->cin.end,
+	    c->x->cin.cap - c->x->cin.end, 0);
 	if (n > 0)
-		c->cin.end += (size_t)n;
+		c->x->cin.end += (size_t)n;
 	else if (n == 0)
 		c->client_eof = true;
 	else if (errno != EAGAIN && errno != EINTR) {
@@ -81,9 +84,9 @@ conn_client_draining(struct conn *c)
 {
 	int queued;
 
-	if (ioctl(c->fd, SIOCOUTQ, &queued) == -1 || queued >= c->outq)
+	if (ioctl(c->fd, SIOCOUTQ, &queued) == -1 || queued >= c->x->outq)
 		return false;
-	c->outq = queued;
+	c->x->outq = queued;
 	return true;
 }
 
@@ -97,7 +100,7 @@ conn_client_write_cb(evutil_socket_t fd, short what, void *arg)
 		if (!conn_client_draining(c))
 			conn_abort(c, "client timed out reading the response");
 	} else
-		c->cout_blocked = false;
+		c->x->cout_blocked = false;
 	conn_pump(c);
 }
 
@@ -131,9 +134,9 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		 * Still delivering the last response: the write timeout
 		 * governs a client that stopped reading; wait on.
 		 */
-		if (buf_len(&c->cout) > 0)
+		if (c->x != NULL && buf_len(&c->x->cout) > 0)
 			conn_enter_head(c);
-		else if (buf_len(&c->cin) > 0)
+		else if (c->x != NULL && buf_len(&c->x->cin) > 0)
 			conn_error(c, 408, "client timed out sending the "
 			    "request head");
 		else if (conn_client_pending(c))
@@ -164,17 +167,17 @@ conn_flush_client(struct conn *c)
 	bool progress = false;
 	ssize_t n;
 
-	while (buf_len(&c->cout) > 0 && !c->cout_blocked &&
+	while (buf_len(&c->x->cout) > 0 && !c->x->cout_blocked &&
 	    c->state != CONN_DEAD) {
-		n = send(c->fd, buf_head(&c->cout), buf_len(&c->cout),
+		n = send(c->fd, buf_head(&c->x->cout), buf_len(&c->x->cout),
 		    MSG_NOSIGNAL);
 		if (n > 0) {
-			buf_consume(&c->cout, (size_t)n);
-			c->cout_sent += (uint64_t)n;
+			buf_consume(&c->x->cout, (size_t)n);
+			c->x->cout_sent += (uint64_t)n;
 			progress = true;
 		} else if (n == -1 && errno == EAGAIN) {
-			c->cout_blocked = true;
-			c->outq = INT_MAX;
+			c->x->cout_blocked = true;
+			c->x->outq = INT_MAX;
 		}
 		else if (n == -1 && errno == EINTR)
 			continue;
@@ -194,13 +197,14 @@ conn_enter_head(struct conn *c)
 
 	c->state = CONN_HEAD;
 	/* No response of the next exchange has started yet. */
-	c->resp_head_done = c->resp_done = false;
+	if (c->x != NULL)
+		c->x->resp_head_done = c->x->resp_done = false;
 	/*
 	 * A draining worker waits only a short grace for the next request on
 	 * a kept connection: closing at once would race with a request the
 	 * client is already sending.
 	 */
-	evtimer_add(c->tev, w->stopping ? w->drain_grace_tv :
+	evtimer_add(&c->tev, w->stopping ? w->drain_grace_tv :
 	    w->fe_client_tv[c->fe - w->cfg->frontends]);
 }
 
@@ -208,7 +212,8 @@ void
 conn_drain_all(struct worker *w)
 {
 	for (struct conn *c = w->conns; c != NULL; c = c->next)
-		if (c->state == CONN_HEAD && buf_len(&c->cin) == 0)
+		if (c->state == CONN_HEAD &&
+		    (c->x == NULL || buf_len(&c->x->cin) == 0))
 			conn_enter_head(c);
 }
 
@@ -216,8 +221,8 @@ void
 conn_enter_closing(struct conn *c)
 {
 	c->state = CONN_CLOSING;
-	c->keep_alive = false;
-	evtimer_del(c->tev);
+	c->x->keep_alive = false;
+	evtimer_del(&c->tev);
 }
 
 /* Release everything the connection holds and mark it for freeing. */
@@ -226,11 +231,11 @@ conn_release(struct conn *c)
 {
 	if (c->state == CONN_DEAD)
 		return;
-	if (c->up != NULL || c->server >= 0)
+	if (c->x != NULL && (c->x->up != NULL || c->x->server >= 0))
 		exchange_release(c, false);
-	event_del(c->rev);
-	event_del(c->wev);
-	event_del(c->tev);
+	event_del(&c->rev);
+	event_del(&c->wev);
+	event_del(&c->tev);
 	close(c->fd);
 	c->fd = -1;
 	c->state = CONN_DEAD;
@@ -242,7 +247,7 @@ conn_abort(struct conn *c, const char *why)
 	if (c->state == CONN_DEAD)
 		return;
 	if (why != NULL)
-		log_info("client %s: closing: %s", c->peer, why);
+		log_info("client %s: closing: %s", conn_peer(c), why);
 	conn_release(c);
 }
 
@@ -257,21 +262,26 @@ conn_error(struct conn *c, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(cause, sizeof(cause), fmt, ap);
 	va_end(ap);
-	if (c->resp_head_done || c->state == CONN_TUNNEL) {
+	if (c->x->resp_head_done || c->state == CONN_TUNNEL) {
 		/* The client already has a response head: all we can do is cut it short. */
-		log_warnx("client %s: response cut short: %s", c->peer, cause);
+		log_warnx("client %s: response cut short: %s", conn_peer(c),
+		    cause);
 		conn_release(c);
 		return;
 	}
-	log_warnx("client %s: %d %s: %s", c->peer, status,
+	if (c->x == NULL && conn_bufs_attach(c) == -1) {
+		conn_abort(c, "out of memory for buffers");
+		return;
+	}
+	log_warnx("client %s: %d %s: %s", conn_peer(c), status,
 	    errpage_reason(status), cause);
 	atomic_fetch_add_explicit(&c->w->shm->workers[c->w->wslot].responses[0],
 	    1, memory_order_relaxed);
 	exchange_release(c, false);
-	buf_reset(&c->cin);
+	buf_reset(&c->x->cin);
 	conn_enter_closing(c);
 	/* Queued after earlier pipelined responses, as room allows. */
-	c->err_status = status;
+	c->x->err_status = status;
 }
 
 /* Map a scan or parse failure of a request head onto the status to send. */
@@ -295,13 +305,15 @@ conn_read_head(struct conn *c)
 	enum scan_result r;
 	int status;
 
-	if (buf_len(&c->cin) == 0) {
+	if (c->x == NULL)
+		return false;		/* idle: nothing read yet */
+	if (buf_len(&c->x->cin) == 0) {
 		if (!c->client_eof)
 			return false;
 		conn_enter_closing(c);	/* deliver what is queued, then close */
 		return true;
 	}
-	r = scan_head(buf_head(&c->cin), buf_len(&c->cin),
+	r = scan_head(buf_head(&c->x->cin), buf_len(&c->x->cin),
 	    c->fe->max_header_size, &skipped, &head_len, &why);
 	if (r == SCAN_INCOMPLETE) {
 		if (!c->client_eof)
@@ -313,11 +325,11 @@ conn_read_head(struct conn *c)
 		conn_head_reject(c, r, why);
 		return true;
 	}
-	buf_consume(&c->cin, skipped);
-	status = parser_head(buf_head(&c->cin), head_len, PARSER_REQUEST, msg,
+	buf_consume(&c->x->cin, skipped);
+	status = parser_head(buf_head(&c->x->cin), head_len, PARSER_REQUEST, msg,
 	    &why);
 	if (status == 0)
-		status = framing_request(msg, c->fe->max_body_size, &c->req,
+		status = framing_request(msg, c->fe->max_body_size, &c->x->req,
 		    &why);
 	if (status == 0)
 		status = policy_request(c, msg, &why);
@@ -325,7 +337,7 @@ conn_read_head(struct conn *c)
 		conn_error(c, status, "%s", why);
 		return true;
 	}
-	evtimer_del(c->tev);
+	evtimer_del(&c->tev);
 	exchange_start(c, msg);
 	return true;
 }
@@ -336,13 +348,13 @@ conn_closing_step(struct conn *c)
 {
 	bool progress = false;
 
-	if (c->err_status != 0 && errpage_append(&c->cout, c->err_status) == 0) {
-		c->err_status = 0;
+	if (c->x->err_status != 0 && errpage_append(&c->x->cout, c->x->err_status) == 0) {
+		c->x->err_status = 0;
 		progress = true;
 	}
 	progress |= conn_flush_client(c);
-	if (c->state != CONN_CLOSING || buf_len(&c->cout) > 0 ||
-	    c->err_status != 0)
+	if (c->state != CONN_CLOSING || buf_len(&c->x->cout) > 0 ||
+	    c->x->err_status != 0)
 		return progress;
 	if (c->client_eof) {
 		conn_release(c);
@@ -350,9 +362,9 @@ conn_closing_step(struct conn *c)
 	}
 	shutdown(c->fd, SHUT_WR);
 	c->state = CONN_LINGER;
-	buf_reset(&c->cin);
-	c->linger_until_ms = clock_ms() + WORKER_LINGER_MAX_MS;
-	evtimer_add(c->tev, c->w->linger_tv);
+	buf_reset(&c->x->cin);
+	c->x->linger_until_ms = clock_ms() + WORKER_LINGER_MAX_MS;
+	evtimer_add(&c->tev, c->w->linger_tv);
 	return true;
 }
 
@@ -364,13 +376,13 @@ conn_closing_step(struct conn *c)
 static void
 conn_linger_step(struct conn *c)
 {
-	if (c->client_eof || clock_ms() >= c->linger_until_ms) {
+	if (c->client_eof || clock_ms() >= c->x->linger_until_ms) {
 		conn_release(c);
 		return;
 	}
-	if (buf_len(&c->cin) > 0) {
-		buf_reset(&c->cin);
-		evtimer_add(c->tev, c->w->linger_tv);
+	if (buf_len(&c->x->cin) > 0) {
+		buf_reset(&c->x->cin);
+		evtimer_add(&c->tev, c->w->linger_tv);
 	}
 }
 
@@ -380,22 +392,29 @@ conn_update_events(struct conn *c)
 {
 	const struct timeval *client_tv =
 	    c->w->fe_client_tv[c->fe - c->w->cfg->frontends];
+	struct exch *x = c->x;
 	bool want_read, want_write;
 	const struct timeval *read_tv = NULL;
 
-	/* Without buffers (idle) there is room: reading lends a block. */
-	want_read = !c->client_eof && (c->bufmem == NULL ||
-	    buf_room(&c->cin) > 0) && c->state != CONN_CLOSING;
-	if (c->state == CONN_PROXY && !c->req_done)
+	if (x == NULL) {
+		/* Idle: there is room, reading lends a block. */
+		worker_ev_want(&c->rev, &c->rev_on, &c->rev_tv,
+		    !c->client_eof, NULL);
+		worker_ev_want(&c->wev, &c->wev_on, &c->wev_tv, false, NULL);
+		return;
+	}
+	want_read = !c->client_eof && buf_room(&x->cin) > 0 &&
+	    c->state != CONN_CLOSING;
+	if (c->state == CONN_PROXY && !x->req_done)
 		read_tv = client_tv;
-	want_write = c->cout_blocked && buf_len(&c->cout) > 0;
-	worker_ev_want(c->rev, &c->rev_on, &c->rev_tv, want_read, read_tv);
-	worker_ev_want(c->wev, &c->wev_on, &c->wev_tv, want_write, client_tv);
-	if (c->up != NULL)
+	want_write = x->cout_blocked && buf_len(&x->cout) > 0;
+	worker_ev_want(&c->rev, &c->rev_on, &c->rev_tv, want_read, read_tv);
+	worker_ev_want(&c->wev, &c->wev_on, &c->wev_tv, want_write, client_tv);
+	if (x->up != NULL)
 		exchange_update_events(c);
 }
 
-/* Free a released connection: back to the freelist while it is short. */
+/* Free a released connection: its block and its object go back. */
 static void
 conn_free(struct conn *c)
 {
@@ -407,19 +426,9 @@ conn_free(struct conn *c)
 		w->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	if (c->bufmem != NULL)
+	if (c->x != NULL)
 		conn_bufs_detach(c);
-	if (w->nfree < w->nfree_max) {
-		c->next_free = w->free_conns;
-		w->free_conns = c;
-		w->nfree++;
-	} else {
-		event_free(c->rev);
-		event_free(c->wev);
-		event_free(c->tev);
-		free(c);
-		bufpool_trim_later(&w->bufs);
-	}
+	slab_free(&w->conn_slabs, c);
 	w->nconns--;
 	worker_conn_closed(w);
 }
@@ -438,7 +447,8 @@ conn_pump(struct conn *c)
 		switch (c->state) {
 		case CONN_HEAD:
 			progress = conn_read_head(c);
-			progress |= conn_flush_client(c);
+			if (c->x != NULL)
+				progress |= conn_flush_client(c);
 			break;
 		case CONN_PROXY:
 			progress = exchange_step(c);
@@ -462,7 +472,7 @@ conn_pump(struct conn *c)
 		conn_free(c);
 		return;
 	}
-	if (c->bufmem != NULL && conn_idle(c))
+	if (c->x != NULL && conn_idle(c))
 		conn_bufs_detach(c);
 	conn_update_events(c);
 }
@@ -475,26 +485,34 @@ conn_upstream_event(struct conn *c, short what, bool write_side)
 }
 
 /*
- * Lend the connection a buffer block and carve its four buffers out of it.
- * Every path that moves bytes starts with a client read, so that is where
- * a connection gets its block; conn_pump() takes it back once idle.
+ * Lend the connection a block: the exchange area, then its four buffers.
+ * Every path that moves bytes starts with a client read (or an error page
+ * to queue), so that is where a connection gets its block; conn_pump()
+ * takes it back once idle.
  */
 static int
 conn_bufs_attach(struct conn *c)
 {
 	struct worker *w = c->w;
 	char *mem = bufpool_get(&w->bufs);
+	struct exch *x = (struct exch *)(void *)mem;
 
 	if (mem == NULL)
 		return -1;
-	c->bufmem = mem;
-	c->cin = (struct buf){ .data = mem, .cap = w->cin_cap };
+	memset(x, 0, EXCH_ZEROED);
+	x->peer[0] = '\0';
+	mem += CONN_EXCH_SIZE;
+	x->cin = (struct buf){ .data = mem, .cap = w->cin_cap };
 	mem += w->cin_cap;
-	c->cout = (struct buf){ .data = mem, .cap = w->cout_cap };
+	x->cout = (struct buf){ .data = mem, .cap = w->cout_cap };
 	mem += w->cout_cap;
-	c->uin = (struct buf){ .data = mem, .cap = w->uin_cap };
+	x->uin = (struct buf){ .data = mem, .cap = w->uin_cap };
 	mem += w->uin_cap;
-	c->uout = (struct buf){ .data = mem, .cap = w->uout_cap };
+	x->uout = (struct buf){ .data = mem, .cap = w->uout_cap };
+	x->server = -1;
+	x->client_sa = &c->peer_sa.sa;
+	x->client_ip = c->peer_ip;
+	c->x = x;
 	return 0;
 }
 
@@ -502,71 +520,75 @@ conn_bufs_attach(struct conn *c)
 static void
 conn_bufs_detach(struct conn *c)
 {
-	bufpool_put(&c->w->bufs, c->bufmem);
-	c->bufmem = NULL;
-	c->cin = c->cout = c->uin = c->uout = (struct buf){ 0 };
+	bufpool_put(&c->w->bufs, c->x);
+	c->x = NULL;
 }
 
 /*
  * Idle between requests: waiting for a head with nothing read, nothing
  * left to send and no exchange. (uin and uout are empty once an exchange
- * is released.) Such a connection needs no buffers, as in nginx, which
+ * is released.) Such a connection needs no block, as in nginx, which
  * frees its header buffer on idle keep-alive connections.
  */
 static bool
 conn_idle(const struct conn *c)
 {
-	return c->state == CONN_HEAD && buf_len(&c->cin) == 0 &&
-	    buf_len(&c->cout) == 0 && c->up == NULL && c->err_status == 0;
+	const struct exch *x = c->x;
+
+	return c->state == CONN_HEAD && buf_len(&x->cin) == 0 &&
+	    buf_len(&x->cout) == 0 && x->up == NULL && x->err_status == 0;
 }
 
-/* A connection object (no buffers yet), from the freelist if possible. */
-static struct conn *
-conn_get(struct worker *w)
+void
+conn_peer_addr(const struct conn *c, char *buf, size_t len)
 {
-	struct conn *c = w->free_conns;
-
-	if (c != NULL) {
-		w->free_conns = c->next_free;
-		w->nfree--;
-		return c;
-	}
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return NULL;
-	c->rev = event_new(w->base, -1, 0, NULL, NULL);
-	c->wev = event_new(w->base, -1, 0, NULL, NULL);
-	c->tev = event_new(w->base, -1, 0, NULL, NULL);
-	if (c->rev == NULL || c->wev == NULL || c->tev == NULL) {
-		if (c->rev != NULL)
-			event_free(c->rev);
-		if (c->wev != NULL)
-			event_free(c->wev);
-		if (c->tev != NULL)
-			event_free(c->tev);
-		free(c);
-		return NULL;
-	}
-	return c;
+	confval_addr_str(&c->peer_sa.sa, buf, len);
 }
 
-/* Reset a recycled connection for a new client socket. */
+const char *
+conn_peer(struct conn *c)
+{
+	static char idle_label[CONN_PEER_LABEL];
+
+	if (c->x == NULL) {
+		conn_peer_addr(c, idle_label, sizeof(idle_label));
+		return idle_label;
+	}
+	if (c->x->peer[0] == '\0')
+		conn_peer_addr(c, c->x->peer, sizeof(c->x->peer));
+	return c->x->peer;
+}
+
+/* Set up a new connection object for a client socket. */
 static void
 conn_init(struct conn *c, struct worker *w, int fd, uint32_t frontend)
 {
-	struct event *rev = c->rev, *wev = c->wev, *tev = c->tev;
-
-	memset(c, 0, sizeof(*c));	/* no buffers until bytes arrive */
+	memset(c, 0, sizeof(*c));	/* no block until bytes arrive */
 	c->w = w;
 	c->fd = fd;
 	c->fe = &w->cfg->frontends[frontend];
 	c->backend = (uint32_t)c->fe->backend;
-	c->server = -1;
-	c->rev = rev;
-	c->wev = wev;
-	c->tev = tev;
-	event_assign(rev, w->base, fd, EV_READ | EV_PERSIST, conn_client_read_cb, c);
-	event_assign(wev, w->base, fd, EV_WRITE | EV_PERSIST, conn_client_write_cb, c);
-	evtimer_assign(tev, w->base, conn_timer_cb, c);
+	event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST,
+	    conn_client_read_cb, c);
+	event_assign(&c->wev, w->base, fd, EV_WRITE | EV_PERSIST,
+	    conn_client_write_cb, c);
+	evtimer_assign(&c->tev, w->base, conn_timer_cb, c);
+}
+
+/* The peer's address, and as text without the port for X-Forwarded-For. */
+static void
+conn_set_peer(struct conn *c, const struct sockaddr *peer, socklen_t peerlen)
+{
+	const void *a;
+
+	if ((size_t)peerlen > sizeof(c->peer_sa))
+		peerlen = sizeof(c->peer_sa);
+	memcpy(&c->peer_sa, peer, peerlen);
+	a = peer->sa_family == AF_INET6 ? (const void *)&c->peer_sa.in6.sin6_addr :
+	    (const void *)&c->peer_sa.in.sin_addr;
+	if (inet_ntop(peer->sa_family, a, c->peer_ip, sizeof(c->peer_ip)) ==
+	    NULL)
+		snprintf(c->peer_ip, sizeof(c->peer_ip), "unknown");
 }
 
 void
@@ -574,10 +596,9 @@ conn_accept(struct worker *w, int fd, uint32_t frontend,
     const struct sockaddr *peer, socklen_t peerlen)
 {
 	struct conn *c;
-	char *colon;
 	int one = 1;
 
-	if ((c = conn_get(w)) == NULL) {
+	if ((c = slab_alloc(&w->conn_slabs)) == NULL) {
 		log_warn("accept: out of memory for a connection");
 		close(fd);
 		return;
@@ -588,31 +609,9 @@ conn_accept(struct worker *w, int fd, uint32_t frontend,
 	if (w->conns != NULL)
 		w->conns->prev = c;
 	w->conns = c;
-	memcpy(&c->peer_sa, peer, peerlen);
-	confval_addr_str(peer, c->peer_addr, sizeof(c->peer_addr));
-	/* peer_ip is peer without the port (and without IPv6 brackets). */
-	snprintf(c->peer_ip, sizeof(c->peer_ip), "%s",
-	    c->peer_addr[0] == '[' ? c->peer_addr + 1 : c->peer_addr);
-	if ((colon = strrchr(c->peer_ip, c->peer_addr[0] == '[' ? ']' :
-	    ':')) != NULL)
-		*colon = '\0';
+	conn_set_peer(c, peer, peerlen);
 	policy_accept(c);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn_enter_head(c);
 	conn_update_events(c);
-}
-
-void
-conn_freelist_clear(struct worker *w)
-{
-	struct conn *c;
-
-	while ((c = w->free_conns) != NULL) {
-		w->free_conns = c->next_free;
-		event_free(c->rev);
-		event_free(c->wev);
-		event_free(c->tev);
-		free(c);
-	}
-	w->nfree = 0;
 }

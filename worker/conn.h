@@ -7,19 +7,24 @@
 #define WEIR_CONN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <netinet/in.h>
+
+#include <event2/event_struct.h>
 
 #include "worker/buf.h"
 #include "worker/http.h"
 
 struct worker;
 struct upstream;
-struct event;
 struct frontend_conf;
 
 #define CONN_MAX_TRIES	16	/* servers one request may try */
+/* "CLIENT via PEER", each an address with its port */
+#define CONN_PEER_LABEL	(2 * (INET6_ADDRSTRLEN + 8) + 5)
 
 enum conn_state {
 	CONN_HEAD,		/* waiting for (the rest of) a request head */
@@ -30,35 +35,26 @@ enum conn_state {
 	CONN_DEAD,		/* released; freed at the end of the pump */
 };
 
-struct conn {
-	struct worker *w;
-	const struct frontend_conf *fe;
-	uint32_t backend;
-	int fd;
-	struct event *rev, *wev, *tev;
-	bool rev_on, wev_on;
-	const struct timeval *rev_tv, *wev_tv;
-	char peer[136];			/* for logs: peer_addr, or "CLIENT via
-					 * peer_addr" behind a trusted proxy */
-	char peer_addr[64];		/* "ip:port" of the socket's peer */
-	char peer_ip[64];		/* for X-Forwarded-For */
-	struct sockaddr_storage peer_sa;
-	char *bufmem;			/* the block under the four buffers, lent
-					 * by w->bufs while bytes move; NULL
-					 * (and every cap 0) while idle */
-	bool peer_trusted;		/* peer is in trusted_proxies */
-	/* The client of the current request: the peer, or the first
-	 * untrusted hop of a trusted peer's X-Forwarded-For (policy.c). */
-	struct sockaddr_storage client_sa;	/* for balance = hash ip */
-	char client_ip[64];		/* for X-Real-IP */
+/* The peer's address, as small as the families a listener accepts. */
+union conn_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+/*
+ * What a connection holds only while bytes move: its buffers and the
+ * exchange under way. It heads the block that w->bufs lends (conn.c
+ * attaches it when the client sends, detaches it once the connection is
+ * idle again), so an idle keep-alive connection holds none of it.
+ */
+struct exch {
 	struct buf cin;			/* bytes from the client */
 	struct buf cout;		/* bytes to the client */
 	struct buf uin;			/* bytes from the backend */
 	struct buf uout;		/* bytes to the backend */
-	enum conn_state state;
-	bool client_eof;		/* client sent FIN */
 	bool cout_blocked;		/* last send to the client hit EAGAIN */
-	uint64_t cout_sent;		/* bytes ever sent to the client */
+	uint64_t cout_sent;		/* bytes sent to the client since attach */
 	int outq;			/* unsent bytes in the kernel at the last
 					 * write timeout (progress check) */
 	bool client_http10;
@@ -66,21 +62,22 @@ struct conn {
 	bool tunnel_up_shut, tunnel_client_shut;
 	int err_status;			/* error response still to queue (CLOSING) */
 	uint64_t linger_until_ms;	/* cap on the whole linger */
+	/* The client of the current request: the peer, or the first
+	 * untrusted hop of a trusted peer's X-Forwarded-For (policy.c). */
+	const struct sockaddr *client_sa;	/* for balance = hash ip */
+	const char *client_ip;		/* for X-Real-IP */
 
 	/* The exchange under way (CONN_PROXY, CONN_TUNNEL). */
-	struct http_req_info req;
 	struct upstream *up;
 	int server;			/* shm server slot counted, -1 when none */
 	uint32_t member;		/* index into the backend's servers */
 	uint64_t req_left;		/* Content-Length body bytes still to move */
-	struct chunk_dec req_dec;
 	uint64_t req_body_total;	/* chunked body bytes so far */
 	bool req_done;			/* whole request is in uout */
 	size_t uout_sent;		/* bytes of uout already on the wire */
 	bool uout_blocked;		/* last send to the backend hit EAGAIN */
 	bool replayable;		/* uout still holds the whole request */
 	unsigned replays;
-	uint32_t tried[CONN_MAX_TRIES];	/* members tried (or busy) so far */
 	uint32_t ntried;
 	bool trial;			/* this attempt is a half-open trial */
 	bool verdict_pending;		/* head was fine: success is reported
@@ -91,15 +88,51 @@ struct conn {
 	bool resp_done;			/* whole response body is in cout */
 	uint64_t resp_start;		/* cout_sent when the final head's first
 					 * byte is sent (bytes queued before it) */
-	struct http_resp_info resp;
 	uint64_t resp_left;
-	struct chunk_dec resp_dec;
 	bool resp_chunked_out;		/* re-chunk the body toward the client */
 	bool up_eof;			/* backend sent FIN or reset */
 	int up_errno;			/* why, when it was an error */
 	bool up_write_dead;		/* backend stopped taking request bytes */
 
-	struct conn *next_free;
+	/*
+	 * From here on, attaching leaves the bytes as the last user left
+	 * them: each field is written before it is read (framing fills req
+	 * and resp, exchange_reset() the decoders, ntried bounds tried).
+	 */
+	struct http_req_info req;
+	struct http_resp_info resp;
+	struct chunk_dec req_dec;
+	struct chunk_dec resp_dec;
+	uint32_t tried[CONN_MAX_TRIES];	/* members tried (or busy) so far */
+	struct sockaddr_storage client_ss;	/* behind a trusted proxy */
+	char client_ip_buf[INET6_ADDRSTRLEN];
+	char peer[CONN_PEER_LABEL];	/* for logs (conn_peer()), made when
+					 * first needed; peer[0] is reset */
+};
+/* Attaching zeroes the exchange area up to here. */
+#define EXCH_ZEROED	offsetof(struct exch, req)
+
+/* The exchange area heads a block; the buffers follow it, aligned. */
+#define CONN_EXCH_SIZE	((sizeof(struct exch) + 63) & ~(size_t)63)
+
+/*
+ * A client connection: all an idle keep-alive connection costs (about
+ * 560 bytes, from the worker's connection slabs).
+ */
+struct conn {
+	struct worker *w;
+	const struct frontend_conf *fe;
+	struct exch *x;			/* lent while bytes move; NULL when idle */
+	uint32_t backend;
+	int fd;
+	enum conn_state state;
+	bool client_eof;		/* client sent FIN */
+	bool rev_on, wev_on;
+	bool peer_trusted;		/* peer is in trusted_proxies */
+	const struct timeval *rev_tv, *wev_tv;
+	struct event rev, wev, tev;
+	union conn_addr peer_sa;
+	char peer_ip[INET6_ADDRSTRLEN];	/* for X-Forwarded-For */
 	struct conn *prev, *next;	/* the worker's list of open conns */
 };
 
@@ -110,8 +143,10 @@ void conn_accept(struct worker *w, int fd, uint32_t frontend,
 void conn_upstream_event(struct conn *c, short what, bool write_side);
 /* Draining: close idle keep-alive conns after a grace; the rest finish. */
 void conn_drain_all(struct worker *w);
-/* Release the freelist (worker exit). */
-void conn_freelist_clear(struct worker *w);
+/* Who the client is, for logs: "ADDR:PORT" or "CLIENT via ADDR:PORT". */
+const char *conn_peer(struct conn *c);
+/* The peer's "ADDR:PORT" ("[ADDR]:PORT" for IPv6) into buf. */
+void conn_peer_addr(const struct conn *c, char *buf, size_t len);
 
 /* conn.c services used by exchange.c */
 /* Answer with status (if no response head went out yet) and close. */

@@ -33,72 +33,72 @@ static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 static const char *
 exchange_server_name(const struct conn *c)
 {
-	return c->server >= 0 ?
-	    c->w->cfg->backends[c->backend].servers[c->member].id : "-";
+	return c->x->server >= 0 ?
+	    c->w->cfg->backends[c->backend].servers[c->x->member].id : "-";
 }
 
 static void
 exchange_reset(struct conn *c)
 {
-	c->req_left = 0;
-	chunk_init(&c->req_dec);
-	chunk_init(&c->resp_dec);
-	c->req_body_total = 0;
-	c->req_done = false;
-	c->uout_sent = 0;
-	c->uout_blocked = false;
-	c->replayable = true;
-	c->replays = 0;
-	c->resp_started = c->resp_head_done = c->resp_done = false;
-	c->resp_left = 0;
-	c->resp_chunked_out = false;
-	c->up_eof = c->up_write_dead = false;
-	c->up_errno = 0;
-	c->tunnel_up_shut = c->tunnel_client_shut = false;
-	c->ntried = c->attempts = 0;
-	c->trial = c->verdict_pending = false;
-	buf_reset(&c->uin);
-	buf_reset(&c->uout);
+	c->x->req_left = 0;
+	chunk_init(&c->x->req_dec);
+	chunk_init(&c->x->resp_dec);
+	c->x->req_body_total = 0;
+	c->x->req_done = false;
+	c->x->uout_sent = 0;
+	c->x->uout_blocked = false;
+	c->x->replayable = true;
+	c->x->replays = 0;
+	c->x->resp_started = c->x->resp_head_done = c->x->resp_done = false;
+	c->x->resp_left = 0;
+	c->x->resp_chunked_out = false;
+	c->x->up_eof = c->x->up_write_dead = false;
+	c->x->up_errno = 0;
+	c->x->tunnel_up_shut = c->x->tunnel_client_shut = false;
+	c->x->ntried = c->x->attempts = 0;
+	c->x->trial = c->x->verdict_pending = false;
+	buf_reset(&c->x->uin);
+	buf_reset(&c->x->uout);
 }
 
 void
 exchange_release(struct conn *c, bool reusable)
 {
 	/* A trial that ended with no verdict must not hold its server out. */
-	if (c->trial && c->server >= 0)
-		outlier_abandon(c->w->shm, c->w->bals[c->backend], c->member);
-	c->trial = c->verdict_pending = false;
-	if (c->up != NULL) {
-		upstream_release(c->up, reusable);
-		c->up = NULL;
+	if (c->x->trial && c->x->server >= 0)
+		outlier_abandon(c->w->shm, c->w->bals[c->backend], c->x->member);
+	c->x->trial = c->x->verdict_pending = false;
+	if (c->x->up != NULL) {
+		upstream_release(c->x->up, reusable);
+		c->x->up = NULL;
 	}
-	if (c->server >= 0) {
-		shm_inflight_dec(c->w->shm, c->w->wslot, (uint32_t)c->server);
-		c->server = -1;
+	if (c->x->server >= 0) {
+		shm_inflight_dec(c->w->shm, c->w->wslot, (uint32_t)c->x->server);
+		c->x->server = -1;
 	}
-	buf_reset(&c->uin);
-	buf_reset(&c->uout);
-	c->uout_sent = 0;
+	buf_reset(&c->x->uin);
+	buf_reset(&c->x->uout);
+	c->x->uout_sent = 0;
 }
 
 /* Body framing state for the request just parsed; 100 Continue if asked. */
 static void
 exchange_req_body_init(struct conn *c)
 {
-	switch (c->req.body) {
+	switch (c->x->req.body) {
 	case HTTP_BODY_LENGTH:
-		c->req_left = c->req.length;
-		c->req_done = c->req_left == 0;
+		c->x->req_left = c->x->req.length;
+		c->x->req_done = c->x->req_left == 0;
 		break;
 	case HTTP_BODY_CHUNKED:
 		break;
 	default:
-		c->req_done = true;
+		c->x->req_done = true;
 		break;
 	}
-	if (c->req.expect_continue && !c->req_done && !c->client_http10 &&
-	    buf_tail(&c->cout, sizeof(continue_100)) >= sizeof(continue_100))
-		buf_append(&c->cout, continue_100, sizeof(continue_100) - 1);
+	if (c->x->req.expect_continue && !c->x->req_done && !c->x->client_http10 &&
+	    buf_tail(&c->x->cout, sizeof(continue_100)) >= sizeof(continue_100))
+		buf_append(&c->x->cout, continue_100, sizeof(continue_100) - 1);
 }
 
 /*
@@ -112,28 +112,28 @@ exchange_choose(struct conn *c, const struct http_msg *msg)
 	struct worker *w = c->w;
 	const struct bal_pool *pool = w->bals[c->backend];
 	struct bal_request breq = {
-		.client = (const struct sockaddr *)&c->client_sa,
-		.uri = c->req.path.p, .uri_len = c->req.path.len,
+		.client = c->x->client_sa,
+		.uri = c->x->req.path.p, .uri_len = c->x->req.path.len,
 		.msg = msg, .rng = &w->rng, .now_ms = clock_ms(),
-		.exclude = c->tried,
+		.exclude = c->x->tried,
 	};
 	enum outlier_claim claim;
 	int m;
 
-	while (c->ntried < EXCHANGE_MAX_TRIES) {
-		breq.nexclude = c->ntried;
+	while (c->x->ntried < EXCHANGE_MAX_TRIES) {
+		breq.nexclude = c->x->ntried;
 		if ((m = balancer_pick(w->shm, pool, &breq)) < 0)
 			return false;
-		c->tried[c->ntried++] = (uint32_t)m;
+		c->x->tried[c->x->ntried++] = (uint32_t)m;
 		/* An ejected server whose time is up gets exactly one trial. */
 		if ((claim = outlier_claim(w->shm, pool, (uint32_t)m)) ==
 		    OUTLIER_BUSY)
 			continue;
-		c->trial = claim == OUTLIER_TRIAL;
-		c->member = (uint32_t)m;
-		c->server = (int)pool->slot[m];
-		c->attempts++;
-		shm_inflight_inc(w->shm, w->wslot, (uint32_t)c->server);
+		c->x->trial = claim == OUTLIER_TRIAL;
+		c->x->member = (uint32_t)m;
+		c->x->server = (int)pool->slot[m];
+		c->x->attempts++;
+		shm_inflight_inc(w->shm, w->wslot, (uint32_t)c->x->server);
 		return true;
 	}
 	return false;
@@ -147,9 +147,9 @@ exchange_connect(struct conn *c)
 	 * A request that must not run twice cannot be replayed if a pooled
 	 * connection turns out stale, so have the pool check it first.
 	 */
-	c->up = upstream_acquire(c->w, c->backend, c->member, c,
-	    c->req.idempotent ? UPSTREAM_POOLED : UPSTREAM_POOLED_CHECKED);
-	if (c->up == NULL)
+	c->x->up = upstream_acquire(c->w, c->backend, c->x->member, c,
+	    c->x->req.idempotent ? UPSTREAM_POOLED : UPSTREAM_POOLED_CHECKED);
+	if (c->x->up == NULL)
 		retry_fail(c, 502, "%s: connect: %s", exchange_server_name(c),
 		    strerror(errno));
 }
@@ -168,22 +168,22 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 {
 	struct worker *w = c->w;
 	struct rewrite_req rw = {
-		.client_ip = c->peer_ip, .real_ip = c->client_ip,
+		.client_ip = c->peer_ip, .real_ip = c->x->client_ip,
 		.trusted = c->peer_trusted,
 		.drop_underscore = c->fe->underscore_headers ==
 		    CONFIG_UNDERSCORE_DROP,
 		.upgrade_allow = (const char *const *)c->fe->upgrade_allow,
 		.nupgrade_allow = c->fe->nupgrade_allow,
 		.proto = "http",
-		.chunked = c->req.body == HTTP_BODY_CHUNKED,
-		.has_length = c->req.body == HTTP_BODY_LENGTH,
-		.length = c->req.length, .upgrade = c->req.upgrade,
+		.chunked = c->x->req.body == HTTP_BODY_CHUNKED,
+		.has_length = c->x->req.body == HTTP_BODY_LENGTH,
+		.length = c->x->req.length, .upgrade = c->x->req.upgrade,
 	};
 	size_t n;
 
 	exchange_reset(c);
-	c->client_http10 = msg->version_minor == 0;
-	c->keep_alive = c->req.keep_alive && !w->stopping;
+	c->x->client_http10 = msg->version_minor == 0;
+	c->x->keep_alive = c->x->req.keep_alive && !w->stopping;
 	c->state = CONN_PROXY;
 	atomic_fetch_add_explicit(&w->shm->workers[w->wslot].requests, 1,
 	    memory_order_relaxed);
@@ -193,13 +193,13 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 		    w->cfg->backends[c->backend].name);
 		return;
 	}
-	n = rewrite_request(c->uout.data, c->uout.cap, msg, &c->req, &rw);
+	n = rewrite_request(c->x->uout.data, c->x->uout.cap, msg, &c->x->req, &rw);
 	if (n == 0) {
 		conn_error(c, 431, "request head too large to forward");
 		return;
 	}
-	c->uout.end = n;
-	buf_consume(&c->cin, msg->head_len);
+	c->x->uout.end = n;
+	buf_consume(&c->x->cin, msg->head_len);
 	exchange_req_body_init(c);
 	exchange_connect(c);
 }
@@ -212,21 +212,21 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 void
 exchange_drop_attempt(struct conn *c)
 {
-	outlier_report(c->w->shm, c->w->bals[c->backend], c->member, false,
-	    c->trial);
-	if (c->up != NULL) {
-		upstream_close(c->up);
-		c->up = NULL;
+	outlier_report(c->w->shm, c->w->bals[c->backend], c->x->member, false,
+	    c->x->trial);
+	if (c->x->up != NULL) {
+		upstream_close(c->x->up);
+		c->x->up = NULL;
 	}
-	if (c->server >= 0) {
-		shm_inflight_dec(c->w->shm, c->w->wslot, (uint32_t)c->server);
-		c->server = -1;
+	if (c->x->server >= 0) {
+		shm_inflight_dec(c->w->shm, c->w->wslot, (uint32_t)c->x->server);
+		c->x->server = -1;
 	}
-	c->trial = false;
-	c->uout_sent = 0;
-	c->uout_blocked = c->up_eof = c->up_write_dead = false;
-	c->up_errno = 0;
-	buf_reset(&c->uin);
+	c->x->trial = false;
+	c->x->uout_sent = 0;
+	c->x->uout_blocked = c->x->up_eof = c->x->up_write_dead = false;
+	c->x->up_errno = 0;
+	buf_reset(&c->x->uin);
 }
 
 /*
@@ -236,16 +236,16 @@ exchange_drop_attempt(struct conn *c)
 static size_t
 exchange_uout_room(struct conn *c, size_t want)
 {
-	if (c->uout.cap - c->uout.end >= want)
-		return c->uout.cap - c->uout.end;
-	if (c->replayable && c->uout_sent > 0)
-		c->replayable = false;
-	if (!c->replayable) {
-		buf_consume(&c->uout, c->uout_sent);
-		c->uout_sent = 0;
-		buf_compact(&c->uout);
+	if (c->x->uout.cap - c->x->uout.end >= want)
+		return c->x->uout.cap - c->x->uout.end;
+	if (c->x->replayable && c->x->uout_sent > 0)
+		c->x->replayable = false;
+	if (!c->x->replayable) {
+		buf_consume(&c->x->uout, c->x->uout_sent);
+		c->x->uout_sent = 0;
+		buf_compact(&c->x->uout);
 	}
-	return c->uout.cap - c->uout.end;
+	return c->x->uout.cap - c->x->uout.end;
 }
 
 /*
@@ -297,39 +297,39 @@ exchange_rechunk(struct chunk_dec *d, struct buf *in, struct buf *out,
 static bool
 exchange_req_body(struct conn *c)
 {
-	size_t before = buf_len(&c->cin), n;
+	size_t before = buf_len(&c->x->cin), n;
 	enum chunk_result r;
 
-	if (c->req.body == HTTP_BODY_LENGTH) {
-		n = buf_len(&c->cin);
-		if (n > c->req_left)
-			n = (size_t)c->req_left;
+	if (c->x->req.body == HTTP_BODY_LENGTH) {
+		n = buf_len(&c->x->cin);
+		if (n > c->x->req_left)
+			n = (size_t)c->x->req_left;
 		if (n > exchange_uout_room(c, n))
-			n = c->uout.cap - c->uout.end;
-		buf_append(&c->uout, buf_head(&c->cin), n);
-		buf_consume(&c->cin, n);
-		c->req_left -= n;
-		c->req_done = c->req_left == 0;
+			n = c->x->uout.cap - c->x->uout.end;
+		buf_append(&c->x->uout, buf_head(&c->x->cin), n);
+		buf_consume(&c->x->cin, n);
+		c->x->req_left -= n;
+		c->x->req_done = c->x->req_left == 0;
 	} else {
-		r = exchange_rechunk(&c->req_dec, &c->cin, &c->uout,
-		    exchange_uout_room(c, 4096), true, &c->req_body_total);
+		r = exchange_rechunk(&c->x->req_dec, &c->x->cin, &c->x->uout,
+		    exchange_uout_room(c, 4096), true, &c->x->req_body_total);
 		if (r == CHUNK_ERR) {
 			conn_error(c, 400, "malformed chunked request body");
 			return true;
 		}
 		if (c->fe->max_body_size != 0 &&
-		    c->req_body_total > c->fe->max_body_size) {
+		    c->x->req_body_total > c->fe->max_body_size) {
 			conn_error(c, 413, "chunked request body over %llu bytes",
 			    (unsigned long long)c->fe->max_body_size);
 			return true;
 		}
-		c->req_done = r == CHUNK_END;
+		c->x->req_done = r == CHUNK_END;
 	}
-	if (!c->req_done && c->client_eof && buf_len(&c->cin) == 0) {
+	if (!c->x->req_done && c->client_eof && buf_len(&c->x->cin) == 0) {
 		conn_abort(c, "client closed during the request body");
 		return true;
 	}
-	return buf_len(&c->cin) != before || c->req_done;
+	return buf_len(&c->x->cin) != before || c->x->req_done;
 }
 
 /* Write uout to the backend; keeps sent bytes while a replay is possible. */
@@ -339,28 +339,28 @@ exchange_flush_up(struct conn *c)
 	bool progress = false;
 	ssize_t n;
 
-	if (c->up == NULL || c->up->connecting || c->up_write_dead)
+	if (c->x->up == NULL || c->x->up->connecting || c->x->up_write_dead)
 		return false;
-	while (c->uout_sent < buf_len(&c->uout) && !c->uout_blocked) {
-		n = send(c->up->fd, buf_head(&c->uout) + c->uout_sent,
-		    buf_len(&c->uout) - c->uout_sent, MSG_NOSIGNAL);
+	while (c->x->uout_sent < buf_len(&c->x->uout) && !c->x->uout_blocked) {
+		n = send(c->x->up->fd, buf_head(&c->x->uout) + c->x->uout_sent,
+		    buf_len(&c->x->uout) - c->x->uout_sent, MSG_NOSIGNAL);
 		if (n > 0) {
-			c->uout_sent += (size_t)n;
+			c->x->uout_sent += (size_t)n;
 			progress = true;
 		} else if (n == -1 && errno == EAGAIN)
-			c->uout_blocked = true;
+			c->x->uout_blocked = true;
 		else if (n == -1 && errno == EINTR)
 			continue;
 		else {
 			/* The response (or the reset) is still to be read. */
-			c->up_write_dead = true;
-			c->up_errno = errno;
+			c->x->up_write_dead = true;
+			c->x->up_errno = errno;
 			break;
 		}
 	}
-	if (!c->replayable && c->uout_sent > 0) {
-		buf_consume(&c->uout, c->uout_sent);
-		c->uout_sent = 0;
+	if (!c->x->replayable && c->x->uout_sent > 0) {
+		buf_consume(&c->x->uout, c->x->uout_sent);
+		c->x->uout_sent = 0;
 	}
 	return progress;
 }
@@ -376,42 +376,42 @@ exchange_flush_up(struct conn *c)
 static void
 exchange_up_failed(struct conn *c)
 {
-	struct upstream *up = c->up;
+	struct upstream *up = c->x->up;
 
-	if (up->reused && c->replayable && !c->resp_started &&
-	    c->req.idempotent && c->replays < EXCHANGE_MAX_REPLAYS) {
+	if (up->reused && c->x->replayable && !c->x->resp_started &&
+	    c->x->req.idempotent && c->x->replays < EXCHANGE_MAX_REPLAYS) {
 		log_debug("client %s: %s: pooled connection closed; replaying "
-		    "on a fresh one", c->peer, exchange_server_name(c));
+		    "on a fresh one", conn_peer(c), exchange_server_name(c));
 		upstream_close(up);
-		c->replays++;
-		c->uout_sent = 0;
-		c->uout_blocked = c->up_eof = c->up_write_dead = false;
-		c->up_errno = 0;
-		c->up = upstream_acquire(c->w, c->backend, c->member, c,
+		c->x->replays++;
+		c->x->uout_sent = 0;
+		c->x->uout_blocked = c->x->up_eof = c->x->up_write_dead = false;
+		c->x->up_errno = 0;
+		c->x->up = upstream_acquire(c->w, c->backend, c->x->member, c,
 		    UPSTREAM_FRESH);
-		if (c->up == NULL)
+		if (c->x->up == NULL)
 			retry_fail(c, 502, "%s: connect: %s",
 			    exchange_server_name(c), strerror(errno));
 		return;
 	}
 	retry_fail(c, 502, "%s: %s before a response", exchange_server_name(c),
-	    c->up_errno ? strerror(c->up_errno) : "connection closed");
+	    c->x->up_errno ? strerror(c->x->up_errno) : "connection closed");
 }
 
 /* Client-side framing and connection decision for a final response. */
 static void
 exchange_resp_plan(struct conn *c, struct rewrite_resp *rw)
 {
-	const struct http_resp_info *resp = &c->resp;
+	const struct http_resp_info *resp = &c->x->resp;
 
 	memset(rw, 0, sizeof(*rw));
-	rw->client_http10 = c->client_http10;
+	rw->client_http10 = c->x->client_http10;
 	/* Draining: this response tells the client to go elsewhere next. */
 	if (c->w->stopping)
-		c->keep_alive = false;
+		c->x->keep_alive = false;
 	/* A request body we did not finish reading would desync the client. */
-	if (!c->req_done)
-		c->keep_alive = false;
+	if (!c->x->req_done)
+		c->x->keep_alive = false;
 	switch (resp->body) {
 	case HTTP_BODY_NONE:
 		rw->has_length = resp->has_length;
@@ -424,13 +424,13 @@ exchange_resp_plan(struct conn *c, struct rewrite_resp *rw)
 	case HTTP_BODY_CHUNKED:
 	case HTTP_BODY_EOF:
 		/* HTTP/1.0 has no chunked: the end of the body is our close. */
-		if (c->client_http10)
-			c->keep_alive = false;
+		if (c->x->client_http10)
+			c->x->keep_alive = false;
 		else
-			c->resp_chunked_out = rw->chunked = true;
+			c->x->resp_chunked_out = rw->chunked = true;
 		break;
 	}
-	rw->keep_alive = c->keep_alive;
+	rw->keep_alive = c->x->keep_alive;
 }
 
 /* Write the response head for the client; false if cout has no room yet. */
@@ -438,13 +438,13 @@ static bool
 exchange_resp_emit_head(struct conn *c, const struct http_msg *msg,
     const struct rewrite_resp *rw)
 {
-	size_t room = buf_tail(&c->cout, msg->head_len + 256);
-	size_t n = rewrite_response(c->cout.data + c->cout.end, room, msg,
-	    &c->resp, rw);
+	size_t room = buf_tail(&c->x->cout, msg->head_len + 256);
+	size_t n = rewrite_response(c->x->cout.data + c->x->cout.end, room, msg,
+	    &c->x->resp, rw);
 
 	if (n == 0)
 		return false;
-	c->cout.end += n;
+	c->x->cout.end += n;
 	return true;
 }
 
@@ -452,14 +452,14 @@ exchange_resp_emit_head(struct conn *c, const struct http_msg *msg,
 static void
 exchange_resp_body_init(struct conn *c)
 {
-	c->resp_head_done = true;
-	switch (c->resp.body) {
+	c->x->resp_head_done = true;
+	switch (c->x->resp.body) {
 	case HTTP_BODY_LENGTH:
-		c->resp_left = c->resp.length;
-		c->resp_done = c->resp_left == 0;
+		c->x->resp_left = c->x->resp.length;
+		c->x->resp_done = c->x->resp_left == 0;
 		break;
 	case HTTP_BODY_NONE:
-		c->resp_done = true;
+		c->x->resp_done = true;
 		break;
 	default:
 		break;
@@ -470,11 +470,11 @@ exchange_resp_body_init(struct conn *c)
 static void
 exchange_report(struct conn *c, bool ok)
 {
-	if (c->server < 0)
+	if (c->x->server < 0)
 		return;
-	outlier_report(c->w->shm, c->w->bals[c->backend], c->member, ok,
-	    c->trial);
-	c->trial = false;
+	outlier_report(c->w->shm, c->w->bals[c->backend], c->x->member, ok,
+	    c->x->trial);
+	c->x->trial = false;
 }
 
 /* Count a final response in this worker's stats slot, by status class. */
@@ -493,41 +493,41 @@ exchange_count_response(struct conn *c, int status)
 static bool
 exchange_resp_dispatch(struct conn *c, const struct http_msg *msg)
 {
-	struct rewrite_resp rw = { .client_http10 = c->client_http10 };
+	struct rewrite_resp rw = { .client_http10 = c->x->client_http10 };
 
-	if (c->resp.informational) {
-		if (!c->client_http10 && !exchange_resp_emit_head(c, msg, &rw))
+	if (c->x->resp.informational) {
+		if (!c->x->client_http10 && !exchange_resp_emit_head(c, msg, &rw))
 			return false;
-		buf_consume(&c->uin, msg->head_len);
+		buf_consume(&c->x->uin, msg->head_len);
 		return true;
 	}
-	if (c->resp.switching) {
+	if (c->x->resp.switching) {
 		exchange_report(c, true);
 		rw.upgrade = rw.keep_alive = true;
 		if (!exchange_resp_emit_head(c, msg, &rw))
 			return false;
-		buf_consume(&c->uin, msg->head_len);
-		c->resp_head_done = true;
+		buf_consume(&c->x->uin, msg->head_len);
+		c->x->resp_head_done = true;
 		c->state = CONN_TUNNEL;
-		evtimer_add(c->tev, c->w->be_response_tv[c->backend]);
+		evtimer_add(&c->tev, c->w->be_response_tv[c->backend]);
 		return true;
 	}
 	exchange_resp_plan(c, &rw);
-	c->resp_start = c->cout_sent + buf_len(&c->cout);
+	c->x->resp_start = c->x->cout_sent + buf_len(&c->x->cout);
 	if (!exchange_resp_emit_head(c, msg, &rw)) {
-		if (buf_len(&c->cout) == 0)
+		if (buf_len(&c->x->cout) == 0)
 			conn_error(c, 502, "%s: response head too large",
 			    exchange_server_name(c));
-		return buf_len(&c->cout) == 0;
+		return buf_len(&c->x->cout) == 0;
 	}
-	buf_consume(&c->uin, msg->head_len);
+	buf_consume(&c->x->uin, msg->head_len);
 	exchange_resp_body_init(c);
 	exchange_count_response(c, msg->status);
 	/* A good head is not yet a good response: a body cut short fails. */
 	if (c->w->cfg->backends[c->backend].fail_on_5xx && msg->status >= 500)
 		exchange_report(c, false);
 	else
-		c->verdict_pending = true;
+		c->x->verdict_pending = true;
 	return true;
 }
 
@@ -541,15 +541,15 @@ exchange_resp_head(struct conn *c)
 	enum scan_result r;
 	const char *name = exchange_server_name(c);
 
-	if (buf_len(&c->uin) == 0) {
-		if (!c->up_eof)
+	if (buf_len(&c->x->uin) == 0) {
+		if (!c->x->up_eof)
 			return false;
 		exchange_up_failed(c);
 		return true;
 	}
-	r = scan_head(buf_head(&c->uin), buf_len(&c->uin), c->uin.cap,
+	r = scan_head(buf_head(&c->x->uin), buf_len(&c->x->uin), c->x->uin.cap,
 	    &skipped, &head_len, &why);
-	if (r == SCAN_INCOMPLETE && !c->up_eof)
+	if (r == SCAN_INCOMPLETE && !c->x->up_eof)
 		return false;
 	if (r != SCAN_OK) {
 		exchange_report(c, false);
@@ -558,10 +558,10 @@ exchange_resp_head(struct conn *c)
 		    "response head too large" : why);
 		return true;
 	}
-	buf_consume(&c->uin, skipped);
-	if (parser_head(buf_head(&c->uin), head_len, PARSER_RESPONSE, msg,
+	buf_consume(&c->x->uin, skipped);
+	if (parser_head(buf_head(&c->x->uin), head_len, PARSER_RESPONSE, msg,
 	    &why) != 0 ||
-	    framing_response(msg, &c->req, &c->resp, &why) != 0) {
+	    framing_response(msg, &c->x->req, &c->x->resp, &why) != 0) {
 		exchange_report(c, false);
 		conn_error(c, 502, "%s: invalid response: %s", name, why);
 		return true;
@@ -584,10 +584,10 @@ exchange_resp_broken(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(cause, sizeof(cause), fmt, ap);
 	va_end(ap);
-	if (c->resp_head_done && c->cout_sent <= c->resp_start) {
-		c->cout.end -= (size_t)(c->cout_sent + buf_len(&c->cout) -
-		    c->resp_start);
-		c->resp_head_done = false;
+	if (c->x->resp_head_done && c->x->cout_sent <= c->x->resp_start) {
+		c->x->cout.end -= (size_t)(c->x->cout_sent + buf_len(&c->x->cout) -
+		    c->x->resp_start);
+		c->x->resp_head_done = false;
 	}
 	conn_error(c, 502, "%s", cause);
 }
@@ -596,20 +596,20 @@ exchange_resp_broken(struct conn *c, const char *fmt, ...)
 static bool
 exchange_resp_length(struct conn *c)
 {
-	size_t n = buf_len(&c->uin);
+	size_t n = buf_len(&c->x->uin);
 
-	if (n > c->resp_left)
-		n = (size_t)c->resp_left;
+	if (n > c->x->resp_left)
+		n = (size_t)c->x->resp_left;
 	if (n == 0)
 		return false;
-	if (n > buf_tail(&c->cout, n))
-		n = c->cout.cap - c->cout.end;
+	if (n > buf_tail(&c->x->cout, n))
+		n = c->x->cout.cap - c->x->cout.end;
 	if (n == 0)
 		return false;
-	buf_append(&c->cout, buf_head(&c->uin), n);
-	buf_consume(&c->uin, n);
-	c->resp_left -= n;
-	c->resp_done = c->resp_left == 0;
+	buf_append(&c->x->cout, buf_head(&c->x->uin), n);
+	buf_consume(&c->x->uin, n);
+	c->x->resp_left -= n;
+	c->x->resp_done = c->x->resp_left == 0;
 	return true;
 }
 
@@ -617,9 +617,9 @@ exchange_resp_length(struct conn *c)
 static void
 exchange_resp_failed(struct conn *c)
 {
-	if (c->verdict_pending)
+	if (c->x->verdict_pending)
 		exchange_report(c, false);
-	c->verdict_pending = false;
+	c->x->verdict_pending = false;
 }
 
 /*
@@ -633,8 +633,8 @@ exchange_resp_cut(struct conn *c)
 {
 	exchange_resp_failed(c);
 	exchange_resp_broken(c, "%s: %s inside the response body",
-	    exchange_server_name(c), c->up_errno ?
-	    strerror(c->up_errno) : "connection closed");
+	    exchange_server_name(c), c->x->up_errno ?
+	    strerror(c->x->up_errno) : "connection closed");
 }
 
 /*
@@ -644,33 +644,33 @@ exchange_resp_cut(struct conn *c)
 static bool
 exchange_resp_eof(struct conn *c)
 {
-	size_t room = buf_tail(&c->cout, 4096), n = buf_len(&c->uin);
+	size_t room = buf_tail(&c->x->cout, 4096), n = buf_len(&c->x->uin);
 	char line[24];
 
-	if (c->resp_chunked_out)
+	if (c->x->resp_chunked_out)
 		room = room > 2 * CHUNK_OVERHEAD ? room - 2 * CHUNK_OVERHEAD : 0;
 	if (n > room)
 		n = room;
 	if (n > 0) {
-		if (c->resp_chunked_out)
-			buf_append(&c->cout, line, chunk_size_line(line, n));
-		buf_append(&c->cout, buf_head(&c->uin), n);
-		if (c->resp_chunked_out)
-			buf_append(&c->cout, "\r\n", 2);
-		buf_consume(&c->uin, n);
+		if (c->x->resp_chunked_out)
+			buf_append(&c->x->cout, line, chunk_size_line(line, n));
+		buf_append(&c->x->cout, buf_head(&c->x->uin), n);
+		if (c->x->resp_chunked_out)
+			buf_append(&c->x->cout, "\r\n", 2);
+		buf_consume(&c->x->uin, n);
 	}
-	if (c->up_eof && buf_len(&c->uin) == 0) {
-		if (c->up_errno != 0) {
+	if (c->x->up_eof && buf_len(&c->x->uin) == 0) {
+		if (c->x->up_errno != 0) {
 			exchange_resp_cut(c);
 			return true;
 		}
-		if (c->resp_chunked_out) {
-			if (buf_tail(&c->cout, sizeof(LAST_CHUNK)) <
+		if (c->x->resp_chunked_out) {
+			if (buf_tail(&c->x->cout, sizeof(LAST_CHUNK)) <
 			    sizeof(LAST_CHUNK))
 				return n > 0;	/* wait for the client to drain */
-			buf_append(&c->cout, LAST_CHUNK, sizeof(LAST_CHUNK) - 1);
+			buf_append(&c->x->cout, LAST_CHUNK, sizeof(LAST_CHUNK) - 1);
 		}
-		c->resp_done = true;
+		c->x->resp_done = true;
 		return true;
 	}
 	return n > 0;
@@ -680,18 +680,18 @@ exchange_resp_eof(struct conn *c)
 static void
 exchange_finish(struct conn *c)
 {
-	bool reusable = c->resp.keep_alive && c->req_done &&
-	    c->uout_sent == buf_len(&c->uout) && buf_len(&c->uin) == 0 &&
-	    !c->up_eof && !c->up_write_dead;
+	bool reusable = c->x->resp.keep_alive && c->x->req_done &&
+	    c->x->uout_sent == buf_len(&c->x->uout) && buf_len(&c->x->uin) == 0 &&
+	    !c->x->up_eof && !c->x->up_write_dead;
 
-	if (buf_len(&c->uin) > 0)
+	if (buf_len(&c->x->uin) > 0)
 		log_warnx("client %s: %s sent bytes after the response; closing "
-		    "that backend connection", c->peer, exchange_server_name(c));
-	if (c->verdict_pending)
+		    "that backend connection", conn_peer(c), exchange_server_name(c));
+	if (c->x->verdict_pending)
 		exchange_report(c, true);
-	c->verdict_pending = false;
+	c->x->verdict_pending = false;
 	exchange_release(c, reusable);
-	if (c->keep_alive)
+	if (c->x->keep_alive)
 		conn_enter_head(c);
 	else
 		conn_enter_closing(c);
@@ -701,25 +701,25 @@ static bool
 exchange_resp_body(struct conn *c)
 {
 	bool progress = false;
-	size_t before = buf_len(&c->uin);
+	size_t before = buf_len(&c->x->uin);
 	enum chunk_result r;
 	uint64_t total = 0;
 
-	switch (c->resp.body) {
+	switch (c->x->resp.body) {
 	case HTTP_BODY_LENGTH:
 		progress = exchange_resp_length(c);
 		break;
 	case HTTP_BODY_CHUNKED:
-		r = exchange_rechunk(&c->resp_dec, &c->uin, &c->cout,
-		    buf_tail(&c->cout, 4096), c->resp_chunked_out, &total);
+		r = exchange_rechunk(&c->x->resp_dec, &c->x->uin, &c->x->cout,
+		    buf_tail(&c->x->cout, 4096), c->x->resp_chunked_out, &total);
 		if (r == CHUNK_ERR) {
 			exchange_resp_failed(c);
 			exchange_resp_broken(c, "%s: malformed chunked response",
 			    exchange_server_name(c));
 			return true;
 		}
-		c->resp_done = r == CHUNK_END;
-		progress = before != buf_len(&c->uin) || c->resp_done;
+		c->x->resp_done = r == CHUNK_END;
+		progress = before != buf_len(&c->x->uin) || c->x->resp_done;
 		break;
 	case HTTP_BODY_EOF:
 		progress = exchange_resp_eof(c);
@@ -727,12 +727,12 @@ exchange_resp_body(struct conn *c)
 	case HTTP_BODY_NONE:
 		break;
 	}
-	if (c->resp_done) {
+	if (c->x->resp_done) {
 		exchange_finish(c);
 		return true;
 	}
-	if (c->up_eof && buf_len(&c->uin) == 0 &&
-	    c->resp.body != HTTP_BODY_EOF) {
+	if (c->x->up_eof && buf_len(&c->x->uin) == 0 &&
+	    c->x->resp.body != HTTP_BODY_EOF) {
 		exchange_resp_cut(c);
 		return true;
 	}
@@ -744,15 +744,15 @@ exchange_step(struct conn *c)
 {
 	bool progress = false;
 
-	if (!c->req_done)
+	if (!c->x->req_done)
 		progress |= exchange_req_body(c);
 	if (c->state != CONN_PROXY)
 		return true;
 	progress |= exchange_flush_up(c);
-	if (!c->resp_head_done)
+	if (!c->x->resp_head_done)
 		progress |= exchange_resp_head(c);
 	/* Body right after head, so both leave in one send to the client. */
-	if (c->state == CONN_PROXY && c->resp_head_done)
+	if (c->state == CONN_PROXY && c->x->resp_head_done)
 		progress |= exchange_resp_body(c);
 	if (c->state == CONN_DEAD)
 		return true;
@@ -779,15 +779,15 @@ exchange_tunnel_shutdowns(struct conn *c)
 {
 	bool progress = false;
 
-	if (c->client_eof && buf_len(&c->cin) == 0 &&
-	    c->uout_sent == buf_len(&c->uout) && !c->tunnel_up_shut) {
-		shutdown(c->up->fd, SHUT_WR);
-		c->tunnel_up_shut = progress = true;
+	if (c->client_eof && buf_len(&c->x->cin) == 0 &&
+	    c->x->uout_sent == buf_len(&c->x->uout) && !c->x->tunnel_up_shut) {
+		shutdown(c->x->up->fd, SHUT_WR);
+		c->x->tunnel_up_shut = progress = true;
 	}
-	if (c->up_eof && buf_len(&c->uin) == 0 && buf_len(&c->cout) == 0 &&
-	    !c->tunnel_client_shut) {
+	if (c->x->up_eof && buf_len(&c->x->uin) == 0 && buf_len(&c->x->cout) == 0 &&
+	    !c->x->tunnel_client_shut) {
 		shutdown(c->fd, SHUT_WR);
-		c->tunnel_client_shut = progress = true;
+		c->x->tunnel_client_shut = progress = true;
 	}
 	return progress;
 }
@@ -797,26 +797,26 @@ exchange_tunnel_step(struct conn *c)
 {
 	bool progress = false;
 
-	c->replayable = false;
+	c->x->replayable = false;
 	/* A failed backend side is not a half-close to pass on: cut both. */
-	if (c->up_errno != 0 || c->up_write_dead) {
-		conn_abort(c, c->up_errno != 0 ? strerror(c->up_errno) :
+	if (c->x->up_errno != 0 || c->x->up_write_dead) {
+		conn_abort(c, c->x->up_errno != 0 ? strerror(c->x->up_errno) :
 		    "backend stopped reading the tunnel");
 		return true;
 	}
-	progress |= exchange_copy(&c->cin, &c->uout) > 0;
+	progress |= exchange_copy(&c->x->cin, &c->x->uout) > 0;
 	progress |= exchange_flush_up(c);
-	progress |= exchange_copy(&c->uin, &c->cout) > 0;
+	progress |= exchange_copy(&c->x->uin, &c->x->cout) > 0;
 	progress |= conn_flush_client(c);
 	if (c->state != CONN_TUNNEL)
 		return true;
 	progress |= exchange_tunnel_shutdowns(c);
-	if (c->tunnel_up_shut && c->tunnel_client_shut) {
+	if (c->x->tunnel_up_shut && c->x->tunnel_client_shut) {
 		conn_abort(c, NULL);
 		return true;
 	}
 	if (progress)
-		evtimer_add(c->tev, c->w->be_response_tv[c->backend]);
+		evtimer_add(&c->tev, c->w->be_response_tv[c->backend]);
 	return progress;
 }
 
@@ -825,10 +825,10 @@ void
 exchange_upstream_io(struct conn *c, short what, bool write_side)
 {
 	const char *name = exchange_server_name(c);
-	struct upstream *up = c->up;
+	struct upstream *up = c->x->up;
 	ssize_t n;
 
-	if ((what & EV_TIMEOUT) && (c->resp_started || c->state == CONN_TUNNEL)) {
+	if ((what & EV_TIMEOUT) && (c->x->resp_started || c->state == CONN_TUNNEL)) {
 		/* The server answered: a slow body or tunnel is not a failure. */
 		conn_error(c, 504, "%s: %s", name, write_side ?
 		    "backend stopped reading" : "no data within response_timeout");
@@ -841,7 +841,7 @@ exchange_upstream_io(struct conn *c, short what, bool write_side)
 		else if (up->connecting && upstream_connect_result(up) == -1)
 			retry_fail(c, 502, "%s: connect: %s", name, strerror(errno));
 		else
-			c->uout_blocked = false;
+			c->x->uout_blocked = false;
 		return;
 	}
 	if (what & EV_TIMEOUT) {
@@ -849,19 +849,19 @@ exchange_upstream_io(struct conn *c, short what, bool write_side)
 		    c->w->cfg->backends[c->backend].response_timeout_ms);
 		return;
 	}
-	if (buf_tail(&c->uin, c->uin.cap) == 0)
+	if (buf_tail(&c->x->uin, c->x->uin.cap) == 0)
 		return;
-	n = recv(up->fd, c->uin.data + c->uin.end, c->uin.cap - c->uin.end, 0);
+	n = recv(up->fd, c->x->uin.data + c->x->uin.end, c->x->uin.cap - c->x->uin.end, 0);
 	if (n > 0) {
-		c->uin.end += (size_t)n;
+		c->x->uin.end += (size_t)n;
 		/* A response has begun: the request can no longer be replayed. */
-		c->resp_started = true;
-		c->replayable = false;
+		c->x->resp_started = true;
+		c->x->replayable = false;
 	} else if (n == 0)
-		c->up_eof = true;
+		c->x->up_eof = true;
 	else if (errno != EAGAIN && errno != EINTR) {
-		c->up_eof = true;
-		c->up_errno = errno;
+		c->x->up_eof = true;
+		c->x->up_errno = errno;
 	}
 }
 
@@ -869,8 +869,8 @@ void
 exchange_update_events(struct conn *c)
 {
 	const struct timeval *resp_tv = c->w->be_response_tv[c->backend];
-	struct upstream *up = c->up;
-	bool all_sent = c->uout_sent == buf_len(&c->uout);
+	struct upstream *up = c->x->up;
+	bool all_sent = c->x->uout_sent == buf_len(&c->x->uout);
 	bool want_read;
 
 	if (up->connecting) {
@@ -878,9 +878,9 @@ exchange_update_events(struct conn *c)
 		upstream_want_write(up, true, c->w->be_connect_tv[c->backend]);
 		return;
 	}
-	upstream_want_write(up, c->uout_blocked && !all_sent &&
-	    !c->up_write_dead, resp_tv);
-	want_read = !c->up_eof && buf_room(&c->uin) > 0;
+	upstream_want_write(up, c->x->uout_blocked && !all_sent &&
+	    !c->x->up_write_dead, resp_tv);
+	want_read = !c->x->up_eof && buf_room(&c->x->uin) > 0;
 	upstream_want_read(up, want_read, c->state == CONN_PROXY &&
-	    c->req_done && all_sent ? resp_tv : NULL);
+	    c->x->req_done && all_sent ? resp_tv : NULL);
 }

@@ -19,17 +19,16 @@
 static void
 policy_client_is_peer(struct conn *c)
 {
-	c->client_sa = c->peer_sa;
-	memcpy(c->client_ip, c->peer_ip, sizeof(c->client_ip));
-	memcpy(c->peer, c->peer_addr, sizeof(c->peer_addr));
+	c->x->client_sa = &c->peer_sa.sa;
+	c->x->client_ip = c->peer_ip;
+	c->x->peer[0] = '\0';		/* conn_peer() makes it */
 }
 
 void
 policy_accept(struct conn *c)
 {
 	c->peer_trusted = c->fe->ntrusted > 0 && cidr_match(c->fe->trusted,
-	    c->fe->ntrusted, (const struct sockaddr *)&c->peer_sa);
-	policy_client_is_peer(c);
+	    c->fe->ntrusted, &c->peer_sa.sa);
 }
 
 /*
@@ -39,24 +38,25 @@ policy_accept(struct conn *c)
 static void
 policy_client(struct conn *c, const struct http_msg *msg)
 {
-	struct sockaddr_storage ss;
+	struct exch *x = c->x;
+	struct sockaddr_storage *ss = &x->client_ss;
 	const void *a;
 
 	policy_client_is_peer(c);
 	if (!trust_client(msg->headers, msg->nheaders, c->fe->trusted,
-	    c->fe->ntrusted, &ss))
+	    c->fe->ntrusted, ss))
 		return;
-	a = ss.ss_family == AF_INET ?
-	    (const void *)&((struct sockaddr_in *)(void *)&ss)->sin_addr :
-	    (const void *)&((struct sockaddr_in6 *)(void *)&ss)->sin6_addr;
-	if (inet_ntop(ss.ss_family, a, c->client_ip,
-	    sizeof(c->client_ip)) == NULL) {
-		policy_client_is_peer(c);
+	a = ss->ss_family == AF_INET ?
+	    (const void *)&((struct sockaddr_in *)(void *)ss)->sin_addr :
+	    (const void *)&((struct sockaddr_in6 *)(void *)ss)->sin6_addr;
+	if (inet_ntop(ss->ss_family, a, x->client_ip_buf,
+	    sizeof(x->client_ip_buf)) == NULL)
 		return;
-	}
-	c->client_sa = ss;
-	snprintf(c->peer, sizeof(c->peer), "%s via %s", c->client_ip,
-	    c->peer_addr);
+	x->client_sa = (const struct sockaddr *)ss;
+	x->client_ip = x->client_ip_buf;
+	snprintf(x->peer, sizeof(x->peer), "%s via ", x->client_ip);
+	conn_peer_addr(c, x->peer + strlen(x->peer),
+	    sizeof(x->peer) - strlen(x->peer));
 }
 
 /* Any field name with an '_' (the parser marked them)? */
@@ -87,8 +87,8 @@ policy_request(struct conn *c, const struct http_msg *msg, const char **why)
 		return 400;
 	}
 	/* No allowed protocol left: forward it as a plain request. */
-	if (c->req.upgrade && rewrite_upgrade_allowed(msg,
+	if (c->x->req.upgrade && rewrite_upgrade_allowed(msg,
 	    (const char *const *)fe->upgrade_allow, fe->nupgrade_allow) == 0)
-		c->req.upgrade = false;
+		c->x->req.upgrade = false;
 	return 0;
 }

@@ -55,7 +55,7 @@ retry_budget_take(struct conn *c)
 static bool
 retry_somewhere(const struct conn *c)
 {
-	struct bal_request req = { .exclude = c->tried, .nexclude = c->ntried };
+	struct bal_request req = { .exclude = c->x->tried, .nexclude = c->x->ntried };
 
 	return balancer_has_other(c->w->shm, c->w->bals[c->backend], &req);
 }
@@ -70,11 +70,11 @@ retry_refusal(const struct conn *c, bool sent)
 {
 	const struct backend_conf *be = &c->w->cfg->backends[c->backend];
 
-	if (c->attempts > be->retries)
+	if (c->x->attempts > be->retries)
 		return be->retries == 0 ? NULL : "retries used up";
-	if (!c->replayable)
+	if (!c->x->replayable)
 		return "request too large to retry";
-	if (sent && !c->req.idempotent)
+	if (sent && !c->x->req.idempotent)
 		return "non-idempotent request already sent";
 	if (!retry_somewhere(c))
 		return "no other server";
@@ -88,7 +88,7 @@ retry_delay(struct conn *c, struct timeval *tv)
 	uint64_t ms = c->w->cfg->backends[c->backend].retry_backoff_ms;
 	uint64_t r = bal_random(&c->w->rng) % 1000;
 
-	for (uint32_t i = 1; i < c->attempts && ms < 60000; i++)
+	for (uint32_t i = 1; i < c->x->attempts && ms < 60000; i++)
 		ms *= 2;
 	ms = ms * (500 + r) / 1000;
 	tv->tv_sec = (time_t)(ms / 1000);
@@ -99,7 +99,7 @@ void
 retry_fail(struct conn *c, int status, const char *fmt, ...)
 {
 	const struct backend_conf *be = &c->w->cfg->backends[c->backend];
-	bool sent = c->uout_sent > 0 || c->up_write_dead || c->replays > 0;
+	bool sent = c->x->uout_sent > 0 || c->x->up_write_dead || c->x->replays > 0;
 	const char *refusal;
 	struct timeval tv;
 	char cause[256];
@@ -122,9 +122,9 @@ retry_fail(struct conn *c, int status, const char *fmt, ...)
 	}
 	retry_delay(c, &tv);
 	log_info("client %s: %s; retrying on another server in %ld ms "
-	    "(attempt %u of %u)", c->peer, cause, (long)(tv.tv_sec * 1000 +
-	    tv.tv_usec / 1000), c->attempts + 1, be->retries + 1);
-	evtimer_add(c->tev, &tv);
+	    "(attempt %u of %u)", conn_peer(c), cause, (long)(tv.tv_sec * 1000 +
+	    tv.tv_usec / 1000), c->x->attempts + 1, be->retries + 1);
+	evtimer_add(&c->tev, &tv);
 }
 
 void

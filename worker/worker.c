@@ -25,7 +25,6 @@
 
 #define WORKER_ACCEPT_BATCH	64
 #define WORKER_ACCEPT_PAUSE_MS	100
-#define WORKER_FREELIST_MAX	256
 #define WORKER_BUFS_KEEP	16	/* idle buffer blocks kept for good */
 #define WORKER_BUFS_FREE_MAX	4096	/* idle blocks kept for up to a tick */
 #define WORKER_LINGER_MS	2000
@@ -256,9 +255,9 @@ worker_buffers_init(struct worker *w)
 	w->uout_cap = head + host + WORKER_HEAD_SLACK;
 	w->uin_cap = WORKER_UPSTREAM_BUF;
 	w->cout_cap = WORKER_UPSTREAM_BUF + WORKER_HEAD_SLACK;
-	w->nfree_max = WORKER_FREELIST_MAX;
-	if (bufpool_init(&w->bufs, w->base, w->cin_cap + w->cout_cap +
-	    w->uin_cap + w->uout_cap, WORKER_BUFS_KEEP,
+	slab_init(&w->conn_slabs, sizeof(struct conn));
+	if (bufpool_init(&w->bufs, w->base, CONN_EXCH_SIZE + w->cin_cap +
+	    w->cout_cap + w->uin_cap + w->uout_cap, WORKER_BUFS_KEEP,
 	    WORKER_BUFS_FREE_MAX) == -1 ||
 	    (w->msg = calloc(1, sizeof(*w->msg))) == NULL)
 		fatalx("out of memory");

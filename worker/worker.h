@@ -8,6 +8,7 @@
 
 #include "master/listen.h"
 #include "worker/bufpool.h"
+#include "worker/slab.h"
 
 struct config;
 struct shm;
@@ -33,8 +34,7 @@ struct worker {
 	uint64_t fd_since_ms;		/* when the episode began */
 	uint32_t nconns;		/* open client connections */
 	struct conn *conns;		/* every open client connection */
-	struct conn *free_conns;	/* freelist, bounded by nfree_max */
-	uint32_t nfree, nfree_max;
+	struct slab_cache conn_slabs;	/* where connection objects live */
 	struct upstream_pool *pools;	/* one per (backend, member) */
 	uint32_t *pool_base;		/* first pool of each backend */
 	uint32_t npools;
