@@ -8,6 +8,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,6 +79,8 @@ static int config_health_expect(struct config_ctx *, void *, const char *);
 static int config_percent(struct config_ctx *, void *, const char *);
 static int config_trusted(struct config_ctx *, void *, const char *);
 static int config_upgrade_allow(struct config_ctx *, void *, const char *);
+static int config_user(struct config_ctx *, void *, const char *);
+static int config_group(struct config_ctx *, void *, const char *);
 
 static const struct config_enum config_log_levels[] = {
 	{ "error", LOG_LEVEL_ERROR },
@@ -144,6 +148,10 @@ static const struct config_key config_keys[] = {
 	    "1ms", "1h", NULL, NULL),
 	G("log_file", CONFIG_STRING, log_file, NULL, true, false,
 	    NULL, NULL, NULL, NULL),
+	G("user", CONFIG_SPECIAL, user, NULL, false, false,
+	    NULL, NULL, NULL, config_user),
+	G("group", CONFIG_SPECIAL, group, NULL, false, false,
+	    NULL, NULL, NULL, config_group),
 
 	F("listen", CONFIG_SPECIAL, listens, NULL, true, true,
 	    NULL, NULL, NULL, config_listen),
@@ -312,6 +320,53 @@ config_workers(struct config_ctx *ctx, void *base, const char *value)
 		return -1;
 	}
 	cfg->workers = (uint32_t)n;
+	return 0;
+}
+
+/*
+ * user = NAME: the account every process runs as once root's work
+ * (binding, shared memory) is done. Resolved here so that -t and a reload
+ * name the line of an account that does not exist.
+ */
+static int
+config_user(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct config *cfg = base;
+	struct passwd *pw;
+
+	errno = 0;
+	if ((pw = getpwnam(value)) == NULL) {
+		config_err(ctx, ctx->lineno, "user: no such user '%s'%s%s",
+		    value, errno != 0 ? ": " : "",
+		    errno != 0 ? strerror(errno) : "");
+		return -1;
+	}
+	free(cfg->user);
+	if ((cfg->user = config_strdup(ctx, value)) == NULL)
+		return -1;
+	cfg->uid = pw->pw_uid;
+	cfg->user_gid = pw->pw_gid;
+	return 0;
+}
+
+/* group = NAME: the group to run as (default: the user's own group). */
+static int
+config_group(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct config *cfg = base;
+	struct group *gr;
+
+	errno = 0;
+	if ((gr = getgrnam(value)) == NULL) {
+		config_err(ctx, ctx->lineno, "group: no such group '%s'%s%s",
+		    value, errno != 0 ? ": " : "",
+		    errno != 0 ? strerror(errno) : "");
+		return -1;
+	}
+	free(cfg->group);
+	if ((cfg->group = config_strdup(ctx, value)) == NULL)
+		return -1;
+	cfg->gid = gr->gr_gid;
 	return 0;
 }
 
@@ -1133,6 +1188,8 @@ config_handler_cb(void *arg, const char *section, const char *key,
 		return 0;
 	}
 	ctx->seen[i] = ctx->lineno;
+	if (ctx->sect == CONFIG_SECT_GLOBAL && i < CONFIG_MAX_GLOBAL_KEYS)
+		ctx->cfg->global_line[i] = ctx->lineno;
 	return config_set(ctx, &config_keys[i], ctx->base, value) == 0;
 }
 
@@ -1175,6 +1232,13 @@ config_check(struct config_ctx *ctx)
 		    "serve");
 		return;
 	}
+	if (cfg->group != NULL && cfg->user == NULL) {
+		config_err(ctx, config_line(cfg, "group"), "group is set but user is not; "
+		    "set both, or user alone (its own group)");
+		return;
+	}
+	if (cfg->user != NULL && cfg->group == NULL)
+		cfg->gid = cfg->user_gid;
 	for (i = 0; i < cfg->nfrontends; i++) {
 		if (config_check_frontend(ctx, &cfg->frontends[i]) == -1)
 			return;
@@ -1242,6 +1306,14 @@ config_open(FILE *fp, const char *name, struct config **out, char *err,
 }
 
 int
+config_line(const struct config *cfg, const char *key)
+{
+	int i = config_key_find(CONFIG_SECT_GLOBAL, key);
+
+	return i >= 0 && i < CONFIG_MAX_GLOBAL_KEYS ? cfg->global_line[i] : 0;
+}
+
+int
 config_load(const char *path, struct config **out, char *err, size_t errlen)
 {
 	return config_open(fopen(path, "r"), path, out, err, errlen);
@@ -1298,6 +1370,8 @@ config_free(struct config *cfg)
 	free(cfg->backends);
 	free(cfg->pidfile);
 	free(cfg->log_file);
+	free(cfg->user);
+	free(cfg->group);
 	free(cfg->path);
 	free(cfg);
 }

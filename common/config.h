@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "common/cidr.h"
 
@@ -120,6 +121,8 @@ struct frontend_conf {
 	int line;
 };
 
+#define CONFIG_MAX_GLOBAL_KEYS	16	/* rows of the [global] section */
+
 struct config {
 	char *path;
 	uint32_t workers;		/* resolved: "auto" = online CPUs */
@@ -128,11 +131,20 @@ struct config {
 	uint32_t max_connections;	/* per worker */
 	uint32_t drain_timeout_ms;	/* longest an old worker finishes work */
 	char *log_file;			/* NULL: stderr */
+	char *user;			/* run as this account; NULL: as started */
+	char *group;			/* NULL: the user's primary group */
+	uid_t uid;			/* resolved user */
+	gid_t gid;			/* resolved group (or the user's) */
+	gid_t user_gid;			/* the user's primary group */
 	struct frontend_conf *frontends;
 	size_t nfrontends;
 	struct backend_conf *backends;
 	size_t nbackends;
+	int global_line[CONFIG_MAX_GLOBAL_KEYS];	/* where each was set */
 };
+
+/* The line that set a [global] key, or 0 (default value). */
+int config_line(const struct config *cfg, const char *key);
 
 /*
  * Read and validate the INI file at path. On success returns 0 and *out owns

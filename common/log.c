@@ -1,11 +1,18 @@
-/* Owns the process-wide log level and writes log lines to stderr. */
+/*
+ * Owns the process-wide log level and writes log lines to stderr: with a
+ * timestamp, or under systemd (stderr is the journal's stream) with a
+ * "<N>" syslog priority prefix instead, which journald turns into the
+ * entry's priority.
+ */
 #include "autoconf.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +22,30 @@
 
 static enum log_level log_level = LOG_LEVEL_INFO;
 static char log_proc[32] = "weir";
+static bool log_journal;		/* stderr is $JOURNAL_STREAM */
+
+/* syslog(3) priorities, as journald reads them from "<N>" */
+enum {
+	LOG_PRIO_CRIT = 2,
+	LOG_PRIO_ERR = 3,
+	LOG_PRIO_WARNING = 4,
+	LOG_PRIO_INFO = 6,
+	LOG_PRIO_DEBUG = 7,
+};
+
+void
+log_detect_journal(void)
+{
+	const char *stream = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	log_journal = stream != NULL &&
+	    sscanf(stream, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 &&
+	    (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 log_set_proc(const char *name)
@@ -36,20 +67,26 @@ log_get_level(void)
 
 /* Format one line and write it with a single write(2) so lines never interleave. */
 static void
-log_vwrite(const char *tag, const char *fmt, va_list ap, int errnum)
+log_vwrite(int prio, const char *tag, const char *fmt, va_list ap,
+    int errnum)
 {
 	char line[1024];
 	struct timespec ts;
 	struct tm tm;
 	int n, m;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(line, sizeof(line),
-	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ [%s] %s[%d]: ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, tag, log_proc,
-	    (int)getpid());
+	if (log_journal)
+		n = snprintf(line, sizeof(line), "<%d>%s[%d]: ", prio,
+		    log_proc, (int)getpid());
+	else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = snprintf(line, sizeof(line),
+		    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ [%s] %s[%d]: ",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, tag, log_proc,
+		    (int)getpid());
+	}
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = 0;
 	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
@@ -68,14 +105,14 @@ log_vwrite(const char *tag, const char *fmt, va_list ap, int errnum)
 	}
 }
 
-#define LOG_BODY(lvl, tag, errnum)			\
+#define LOG_BODY(lvl, prio, tag, errnum)		\
 	do {						\
 		va_list ap;				\
 		int saved = errno;			\
 		if (log_level < (lvl))			\
 			return;				\
 		va_start(ap, fmt);			\
-		log_vwrite(tag, fmt, ap, errnum);	\
+		log_vwrite(prio, tag, fmt, ap, errnum);	\
 		va_end(ap);				\
 		errno = saved;				\
 	} while (0)
@@ -83,31 +120,31 @@ log_vwrite(const char *tag, const char *fmt, va_list ap, int errnum)
 void
 log_error(const char *fmt, ...)
 {
-	LOG_BODY(LOG_LEVEL_ERROR, "error", 0);
+	LOG_BODY(LOG_LEVEL_ERROR, LOG_PRIO_ERR, "error", 0);
 }
 
 void
 log_warn(const char *fmt, ...)
 {
-	LOG_BODY(LOG_LEVEL_WARN, "warn", saved);
+	LOG_BODY(LOG_LEVEL_WARN, LOG_PRIO_WARNING, "warn", saved);
 }
 
 void
 log_warnx(const char *fmt, ...)
 {
-	LOG_BODY(LOG_LEVEL_WARN, "warn", 0);
+	LOG_BODY(LOG_LEVEL_WARN, LOG_PRIO_WARNING, "warn", 0);
 }
 
 void
 log_info(const char *fmt, ...)
 {
-	LOG_BODY(LOG_LEVEL_INFO, "info", 0);
+	LOG_BODY(LOG_LEVEL_INFO, LOG_PRIO_INFO, "info", 0);
 }
 
 void
 log_debug(const char *fmt, ...)
 {
-	LOG_BODY(LOG_LEVEL_DEBUG, "debug", 0);
+	LOG_BODY(LOG_LEVEL_DEBUG, LOG_PRIO_DEBUG, "debug", 0);
 }
 
 void
@@ -117,7 +154,7 @@ fatal(const char *fmt, ...)
 	int saved = errno;
 
 	va_start(ap, fmt);
-	log_vwrite("fatal", fmt, ap, saved);
+	log_vwrite(LOG_PRIO_CRIT, "fatal", fmt, ap, saved);
 	va_end(ap);
 	exit(1);
 }
@@ -128,7 +165,7 @@ fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vwrite("fatal", fmt, ap, 0);
+	log_vwrite(LOG_PRIO_CRIT, "fatal", fmt, ap, 0);
 	va_end(ap);
 	exit(1);
 }
@@ -148,6 +185,7 @@ log_reopen(const char *path)
 		return -1;
 	}
 	close(fd);
+	log_detect_journal();		/* a file now, not the journal */
 	return 0;
 }
 

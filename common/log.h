@@ -16,6 +16,8 @@ enum log_level {
 void log_set_proc(const char *name);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
+/* Under systemd, is stderr the journal ($JOURNAL_STREAM)? Then "<N>" lines. */
+void log_detect_journal(void);
 /* Send stderr (and so every log line) to path, appending; 0 or -1 with errno. */
 int log_reopen(const char *path);
 /* Route libevent's internal messages through this API. */

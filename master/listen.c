@@ -1,6 +1,7 @@
 /* Owns the listening sockets: the master opens them and keeps them across reloads. */
 #include "autoconf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -21,28 +22,46 @@
  * listening takes no connections, so a reload that fails later leaves no
  * socket in the SO_REUSEPORT group that nobody accepts on.
  */
+/* "FILE:LINE: cannot bind ADDR: permission denied" for errno. */
+static void
+listen_bind_err(const struct config *cfg, const struct listen_conf *lc,
+    char *err, size_t errlen)
+{
+	char why[128];
+
+	snprintf(why, sizeof(why), "%s", strerror(errno));
+	why[0] = (char)tolower((unsigned char)why[0]);
+	snprintf(err, errlen, "%s:%d: cannot bind %s: %s%s", cfg->path,
+	    lc->line, lc->text, why, errno == EACCES ? " (ports below 1024 "
+	    "need root or CAP_NET_BIND_SERVICE)" : "");
+}
+
 static int
-listen_bind_one(const struct listen_conf *lc)
+listen_bind_one(const struct config *cfg, const struct listen_conf *lc,
+    char *err, size_t errlen)
 {
 	int fd, one = 1;
 
 	fd = socket(lc->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
-		log_warn("listen %s: socket", lc->text);
+		snprintf(err, errlen, "listen %s: socket: %s", lc->text,
+		    strerror(errno));
 		return -1;
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1) {
-		log_warn("listen %s: setsockopt", lc->text);
+		snprintf(err, errlen, "listen %s: setsockopt: %s", lc->text,
+		    strerror(errno));
 		goto fail;
 	}
 	if (lc->addr.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == -1) {
-		log_warn("listen %s: IPV6_V6ONLY", lc->text);
+		snprintf(err, errlen, "listen %s: IPV6_V6ONLY: %s", lc->text,
+		    strerror(errno));
 		goto fail;
 	}
 	if (bind(fd, (const struct sockaddr *)&lc->addr, lc->addrlen) == -1) {
-		log_warn("listen %s: bind", lc->text);
+		listen_bind_err(cfg, lc, err, errlen);
 		goto fail;
 	}
 	return fd;
@@ -60,7 +79,7 @@ fail:
 int
 listen_probe(const struct config *cfg, char *err, size_t errlen)
 {
-	int fd, one = 1, busy;
+	int fd, one = 1, failed, saved;
 
 	for (size_t f = 0; f < cfg->nfrontends; f++) {
 		const struct frontend_conf *fe = &cfg->frontends[f];
@@ -77,15 +96,20 @@ listen_probe(const struct config *cfg, char *err, size_t errlen)
 			if (lc->addr.ss_family == AF_INET6)
 				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 				    sizeof(one));
-			busy = bind(fd, (const struct sockaddr *)&lc->addr,
-			    lc->addrlen) == -1 && errno == EADDRINUSE;
+			failed = bind(fd, (const struct sockaddr *)&lc->addr,
+			    lc->addrlen);
+			saved = errno;
 			close(fd);
-			if (busy) {
+			if (failed == 0)
+				continue;
+			errno = saved;
+			if (errno == EADDRINUSE)
 				snprintf(err, errlen, "%s:%d: address %s is "
 				    "already in use by another process",
 				    cfg->path, lc->line, lc->text);
-				return -1;
-			}
+			else
+				listen_bind_err(cfg, lc, err, errlen);
+			return -1;
 		}
 	}
 	return 0;
@@ -133,7 +157,7 @@ listen_grow(struct lpool *pool, size_t want)
  */
 static int
 listen_bind_missing(const struct lpool *pool, const struct config *cfg,
-    struct lpool *fresh)
+    struct lpool *fresh, char *err, size_t errlen)
 {
 	for (size_t f = 0; f < cfg->nfrontends; f++) {
 		const struct frontend_conf *fe = &cfg->frontends[f];
@@ -146,10 +170,13 @@ listen_bind_missing(const struct lpool *pool, const struct config *cfg,
 			for (; have < cfg->workers; have++) {
 				struct lsock *s;
 
-				if (listen_grow(fresh, fresh->n + 1) == -1)
+				if (listen_grow(fresh, fresh->n + 1) == -1) {
+					snprintf(err, errlen, "out of memory");
 					return -1;
+				}
 				s = &fresh->v[fresh->n];
-				if ((s->fd = listen_bind_one(lc)) == -1)
+				if ((s->fd = listen_bind_one(cfg, lc, err,
+				    errlen)) == -1)
 					return -1;
 				s->addr = lc->addr;
 				s->addrlen = lc->addrlen;
@@ -164,18 +191,22 @@ listen_bind_missing(const struct lpool *pool, const struct config *cfg,
 
 /* All or nothing: listen on every fresh socket and move them into pool. */
 static int
-listen_commit(struct lpool *pool, struct lpool *fresh)
+listen_commit(struct lpool *pool, struct lpool *fresh, char *err,
+    size_t errlen)
 {
 	for (size_t i = 0; i < fresh->n; i++) {
 		if (listen(fresh->v[i].fd, LISTEN_BACKLOG) == -1) {
-			log_warn("listen %s: listen", fresh->v[i].text);
+			snprintf(err, errlen, "listen %s: listen: %s",
+			    fresh->v[i].text, strerror(errno));
 			return -1;
 		}
 	}
 	if (fresh->n == 0)
 		return 0;
-	if (listen_grow(pool, pool->n + fresh->n) == -1)
+	if (listen_grow(pool, pool->n + fresh->n) == -1) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
+	}
 	memcpy(pool->v + pool->n, fresh->v, fresh->n * sizeof(*fresh->v));
 	pool->n += fresh->n;
 	free(fresh->v);
@@ -198,14 +229,15 @@ listen_assign(struct listeners *out, const struct lsock *s, uint32_t frontend,
 
 int
 listen_prepare(struct lpool *pool, const struct config *cfg,
-    struct listeners *out)
+    struct listeners *out, char *err, size_t errlen)
 {
 	struct lpool fresh = { 0 };
 
 	out->n = 0;
 	out->v = NULL;
-	if (listen_bind_missing(pool, cfg, &fresh) == -1 ||
-	    listen_commit(pool, &fresh) == -1 ||
+	snprintf(err, errlen, "out of memory");
+	if (listen_bind_missing(pool, cfg, &fresh, err, errlen) == -1 ||
+	    listen_commit(pool, &fresh, err, errlen) == -1 ||
 	    (out->v = calloc(pool->n + 1, sizeof(*out->v))) == NULL) {
 		/* Closing sockets that never listened resets nothing. */
 		listen_free(&fresh);

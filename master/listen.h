@@ -51,7 +51,7 @@ struct listeners {
  * pruned later.
  */
 int listen_prepare(struct lpool *pool, const struct config *cfg,
-    struct listeners *out);
+    struct listeners *out, char *err, size_t errlen);
 /* Close the sockets of addresses none of the live configs listens on. */
 void listen_prune(struct lpool *pool, const struct config *const *live,
     size_t nlive);

@@ -2,6 +2,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,21 +12,27 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/paths.h"
 #include "master/listen.h"
 #include "master/master.h"
 #include "worker/http.h"
 
-#define WEIR_DEFAULT_CONFIG SYSCONFDIR "/weir/weir.ini"
+#define WEIR_DEFAULT_CONFIG WEIR_SYSCONFDIR "/weir/weir.ini"
 
+/* Usage to stdout and exit 0 when asked for, to stderr and exit 2 on misuse. */
 static void
-main_usage(void)
+main_usage(int code)
 {
-	fprintf(stderr,
-	    "usage: weir [-tV] [-c file]\n"
-	    "  -c file  configuration file (default %s)\n"
-	    "  -t       test the configuration and exit\n"
-	    "  -V       print versions and exit\n", WEIR_DEFAULT_CONFIG);
-	exit(2);
+	fprintf(code == 0 ? stdout : stderr,
+	    "usage: weir [-htV] [-c file]\n"
+	    "  -c file      configuration file (default %s)\n"
+	    "  -t           test the configuration and what startup needs, "
+	    "then exit\n"
+	    "  -V, --version  print versions and exit\n"
+	    "  -h, --help   print this help and exit\n"
+	    "Signals to the master: HUP reload, QUIT graceful stop, TERM/INT "
+	    "fast stop, USR1 reopen log_file.\n", WEIR_DEFAULT_CONFIG);
+	exit(code);
 }
 
 static void
@@ -41,12 +48,18 @@ main_versions(void)
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *path = WEIR_DEFAULT_CONFIG;
 	struct config *cfg;
 	char err[512];
 	int ch, test_only = 0;
 
-	while ((ch = getopt(argc, argv, "c:tVh")) != -1) {
+	log_detect_journal();
+	while ((ch = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -57,17 +70,21 @@ main(int argc, char **argv)
 		case 'V':
 			main_versions();
 			return 0;
+		case 'h':
+			main_usage(0);
+			break;
 		default:
-			main_usage();
+			main_usage(2);
 		}
 	}
 	if (optind != argc)
-		main_usage();
-	if (config_load(path, &cfg, err, sizeof(err)) == -1) {
+		main_usage(2);
+	if (config_load(path, &cfg, err, sizeof(err)) == -1 ||
+	    check_startup(cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
 		return 2;
 	}
-	/* -t checks the file only: it must pass while weir runs on it. */
+	/* -t leaves out only what takes the sockets. */
 	if (test_only) {
 		fprintf(stderr, "weir: configuration file %s is valid\n", path);
 		config_free(cfg);

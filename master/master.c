@@ -26,7 +26,9 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "master/health.h"
+#include "common/privs.h"
 #include "master/master.h"
+#include "master/notify.h"
 #include "shm/shm.h"
 #include "worker/worker.h"
 
@@ -42,6 +44,7 @@ master_spawn(struct master *m, struct wproc *w)
 		.cfg = g->cfg, .shm = m->shm, .bals = g->bals,
 		.listeners = &g->ls, .all = &m->lp, .index = w->idx,
 		.generation = g->id, .master_pid = getpid(),
+		.ready_fd = m->ready_pipe[1],
 	};
 	int wslot = shm_worker_claim(m->shm, g->id);
 	pid_t pid;
@@ -59,8 +62,12 @@ master_spawn(struct master *m, struct wproc *w)
 	}
 	if (pid == 0) {
 		close(m->sigfd);
+		close(m->ready_pipe[0]);
+		notify_close();		/* only the master speaks to systemd */
 		if (m->pidfd != -1)
 			close(m->pidfd);
+		if (privs_drop_worker() == -1)
+			fatal("worker %u: dropping capabilities", w->idx);
 		/* A check's socket kept open by a worker would outlive the check. */
 		health_atfork_child(m->health);
 		worker_main(&wp);
@@ -120,8 +127,7 @@ master_schedule_respawn(struct wproc *w)
 	evtimer_add(w->respawn_ev, &tv);
 }
 
-/* The worker process with this pid, in any generation, or NULL. */
-static struct wproc *
+struct wproc *
 master_find(const struct master *m, pid_t pid)
 {
 	for (struct generation *g = m->gens; g != NULL; g = g->next)
@@ -182,6 +188,7 @@ master_reap(struct master *m)
 		master_log_exit(w, status, m->stopping || w->gen->retired);
 		master_reclaim(m, w);
 		w->pid = 0;
+		w->ready = false;
 		w->gen->nalive--;
 		if (!m->stopping && !w->gen->retired)
 			master_schedule_respawn(w);
@@ -227,6 +234,8 @@ master_stop(struct master *m, int sig)
 		return;
 	log_info("received %s; %s", strsignal(sig), sig == SIGQUIT ?
 	    "draining, then stopping" : "stopping");
+	if (!m->stopping)
+		ready_stopping(m);
 	m->stopping = true;
 	health_free(m->health);
 	m->health = NULL;
@@ -431,6 +440,7 @@ master_free(struct master *m)
 		event_base_free(m->base);
 	if (m->sigfd != -1)
 		close(m->sigfd);
+	ready_free(m);
 	listen_free(&m->lp);
 	shm_free(m->shm);
 	/* Remove only a pidfile we created and locked. */
@@ -441,17 +451,55 @@ master_free(struct master *m)
 	free(m->pidfile);
 }
 
-/* Set up what every generation shares, then the first generation. */
+/*
+ * Root's work is done (sockets, shared memory, pidfile, log file): run as
+ * the configured user from here on, which must still be able to read the
+ * config for reloads. Returns the exit code for a failure, or 0.
+ */
+static int
+master_drop(struct master *m, const struct config *cfg)
+{
+	char err[512];
+
+	/* The log file must stay writable for SIGUSR1's reopen. */
+	if (geteuid() == 0 && cfg->user != NULL && cfg->log_file != NULL &&
+	    chown(cfg->log_file, cfg->uid, cfg->gid) == -1)
+		log_warn("log_file %s: chown to %s", cfg->log_file, cfg->user);
+	if (privs_drop_master(cfg, err, sizeof(err)) == -1) {
+		if (config_line(cfg, "user") > 0)
+			log_error("%s:%d: %s", cfg->path,
+			    config_line(cfg, "user"), err);
+		else
+			log_error("%s: %s", cfg->path, err);
+		return 2;
+	}
+	if (access(m->path, R_OK) == -1) {
+		log_error("%s: not readable by user %s (%s): reloads would "
+		    "fail", m->path, cfg->user != NULL ? cfg->user : "weir",
+		    strerror(errno));
+		return 2;
+	}
+	return 0;
+}
+
+/*
+ * Set up what every generation shares, then the first generation. Returns
+ * 0, or the exit code: 2 when the config cannot work, else 1.
+ */
 static int
 master_setup(struct master *m, struct config *cfg)
 {
 	char err[512];
 
 	log_route_libevent();
-	if ((m->base = event_base_new()) == NULL)
+	if (notify_open() == -1 || (m->base = event_base_new()) == NULL)
 		goto fail;
 	if (master_signals_init(m) == -1) {
 		log_warn("signals");
+		goto fail;
+	}
+	if (ready_init(m) == -1) {
+		log_warn("ready pipe");
 		goto fail;
 	}
 	if (cfg->pidfile != NULL && master_pidfile_open(m, cfg->pidfile) == -1)
@@ -461,27 +509,29 @@ master_setup(struct master *m, struct config *cfg)
 		goto fail;
 	if ((m->gens = reload_gen_new(m, cfg, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
-		return -1;
+		return 1;
 	}
 	m->health = health_new(m->base, m->shm, cfg, NULL);
-	return 0;
+	return master_drop(m, m->gens->cfg);
 fail:
 	config_free(cfg);
-	return -1;
+	return 1;
 }
 
 int
 master_run(const char *path, struct config *cfg)
 {
-	struct master m = { .path = path, .sigfd = -1, .pidfd = -1 };
-	int rc = 0;
+	struct master m = {
+		.path = path, .sigfd = -1, .pidfd = -1, .ready_pipe = { -1, -1 },
+	};
+	int rc;
 
 	log_set_proc("master");
 	log_set_level(cfg->log_level);
-	if (master_setup(&m, cfg) == -1) {
+	if ((rc = master_setup(&m, cfg)) != 0) {
 		log_error("startup failed");
 		master_free(&m);
-		return 1;
+		return rc;
 	}
 	for (uint32_t i = 0; i < m.gens->cfg->workers; i++)
 		if (master_spawn(&m, &m.gens->workers[i]) == -1) {
@@ -490,7 +540,7 @@ master_run(const char *path, struct config *cfg)
 			break;
 		}
 	if (rc == 0)
-		log_info("weir %s ready: %u workers, %zu frontends",
+		log_info("weir %s started: %u workers, %zu frontends",
 		    PACKAGE_VERSION, m.gens->cfg->workers, m.gens->cfg->nfrontends);
 	if (!(m.stopping && master_all_exited(&m)))
 		event_base_dispatch(m.base);

@@ -6,6 +6,7 @@
 #define WEIR_MASTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -28,6 +29,7 @@ struct wproc {
 	uint32_t wslot;			/* its shm worker slot while it runs */
 	uint64_t started_ms;
 	uint32_t quick_deaths;		/* consecutive deaths in the crash window */
+	bool ready;			/* it said it accepts (ready.c) */
 	struct event *respawn_ev;
 };
 
@@ -45,6 +47,7 @@ struct generation {
 	struct wproc *workers;		/* [cfg->workers] */
 	uint32_t nalive;		/* its worker processes still running */
 	bool published;			/* its servers hold shm slot references */
+	bool serving;			/* every worker accepted once: READY=1 sent */
 	bool retired;
 	struct generation *next;	/* older */
 };
@@ -62,6 +65,8 @@ struct master {
 	char *pidfile;
 	struct event *sig_ev;
 	struct event *kill_ev;
+	int ready_pipe[2];		/* workers write their pid once they accept */
+	struct event *ready_ev;
 	bool stopping;
 };
 
@@ -73,6 +78,25 @@ int master_spawn(struct master *m, struct wproc *w);
 void master_respawn_cb(int fd, short what, void *arg);
 /* Signal every running worker of every generation. */
 void master_signal_workers(struct master *m, int sig);
+/* The worker process with this pid, in any generation, or NULL. */
+struct wproc *master_find(const struct master *m, pid_t pid);
+
+/* check.c */
+/* What startup needs besides sockets (files writable); 0, or -1 and err. */
+int check_startup(const struct config *cfg, char *err, size_t errlen);
+
+/* ready.c */
+/* The pipe workers report on; 0 or -1. */
+int ready_init(struct master *m);
+void ready_free(struct master *m);
+/* The newest generation became current: READY=1 once it all serves. */
+void ready_generation(struct master *m);
+/* RELOADING=1 with the time, as a reload starts. */
+void ready_reloading(struct master *m);
+/* The reload failed: READY=1 again (old generation) with why. */
+void ready_reload_failed(struct master *m, const char *why);
+/* STOPPING=1. */
+void ready_stopping(struct master *m);
 
 /* reload.c */
 /* Build a generation for cfg (takes ownership); NULL with err set on failure. */

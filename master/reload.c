@@ -6,6 +6,7 @@
 #include "autoconf.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,11 +80,8 @@ reload_gen_new(struct master *m, struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (listen_prepare(&m->lp, cfg, &g->ls) == -1) {
-		snprintf(err, errlen, "cannot open the listening sockets "
-		    "(see above)");
+	if (listen_prepare(&m->lp, cfg, &g->ls, err, errlen) == -1)
 		goto fail;
-	}
 	if (shm_publish(m->shm, cfg, err, errlen) == -1)
 		goto fail;
 	g->published = true;
@@ -159,6 +157,31 @@ reload_retire(struct master *m, struct generation *old)
 	reload_worker_gone(m, old);
 }
 
+/* Two strings that may be NULL differ? */
+static bool
+reload_differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/*
+ * What only a restart changes: the pidfile is held (locked) from startup,
+ * and the processes gave up the rights to become another user.
+ */
+static void
+reload_warn_fixed(const struct master *m, const struct config *old,
+    const struct config *cfg)
+{
+	if (reload_differ(m->pidfile, cfg->pidfile))
+		log_warnx("pidfile cannot change on reload; keeping %s (restart "
+		    "weir to change it)", m->pidfile ? m->pidfile : "none");
+	if (reload_differ(old->user, cfg->user) ||
+	    reload_differ(old->group, cfg->group))
+		log_warnx("user and group cannot change on reload; still "
+		    "running as %s (restart weir to change them)",
+		    old->user ? old->user : "the user weir started as");
+}
+
 void
 reload_run(struct master *m)
 {
@@ -168,18 +191,16 @@ reload_run(struct master *m)
 	char err[512];
 
 	log_info("reloading configuration from %s", m->path);
+	ready_reloading(m);
 	if (config_load(m->path, &cfg, err, sizeof(err)) == -1 ||
 	    (g = reload_gen_new(m, cfg, err, sizeof(err))) == NULL) {
 		log_error("reload failed: %s; still serving the previous "
 		    "configuration", err);
+		ready_reload_failed(m, err);
 		return;
 	}
+	reload_warn_fixed(m, old->cfg, cfg);
 	log_set_level(cfg->log_level);
-	/* The pidfile is held (locked) from startup; it cannot move. */
-	if ((cfg->pidfile == NULL) != (m->pidfile == NULL) ||
-	    (cfg->pidfile != NULL && strcmp(cfg->pidfile, m->pidfile) != 0))
-		log_warnx("pidfile cannot change on reload; keeping %s (restart "
-		    "weir to change it)", m->pidfile ? m->pidfile : "none");
 	/* A new log_file takes effect now, for the master and new workers. */
 	if (cfg->log_file != NULL && (old->cfg->log_file == NULL ||
 	    strcmp(cfg->log_file, old->cfg->log_file) != 0) &&
@@ -201,4 +222,5 @@ reload_run(struct master *m)
 	reload_prune_sockets(m);
 	log_info("reload complete: generation %u, %u workers", g->id,
 	    cfg->workers);
+	ready_generation(m);
 }

@@ -403,6 +403,19 @@ worker_base_new(void)
 	return base;
 }
 
+/* Tell the master this worker accepts: its pid on the ready pipe. */
+static void
+worker_report_ready(int fd)
+{
+	pid_t pid = getpid();
+
+	if (fd == -1)
+		return;
+	if (write(fd, &pid, sizeof(pid)) != (ssize_t)sizeof(pid))
+		log_warn("ready pipe");
+	close(fd);
+}
+
 void
 worker_main(const struct worker_params *wp)
 {
@@ -431,6 +444,7 @@ worker_main(const struct worker_params *wp)
 		fatalx("out of memory");
 	worker_accept_enable(&w, true);
 	log_debug("accepting on %zu sockets", w.nlisteners);
+	worker_report_ready(wp->ready_fd);
 	event_base_dispatch(w.base);
 	upstream_pools_drain(&w);
 	log_debug("exiting");

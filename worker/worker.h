@@ -65,6 +65,7 @@ struct worker_params {
 	uint32_t generation;
 	uint32_t wslot;			/* shm worker slot */
 	pid_t master_pid;
+	int ready_fd;			/* write our pid here once accepting */
 };
 
 /* Run a worker until it is told to stop; never returns. */

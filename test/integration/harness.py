@@ -338,7 +338,7 @@ class Env:
                  "runtime error:")
         out = []
         for p in self.procs:
-            if isinstance(p, Weir):
+            if isinstance(p, Weir) or getattr(p, "is_weir", False):
                 for line in p.log().splitlines():
                     if any(m in line for m in marks):
                         out.append("%s: %s" % (os.path.basename(p.logpath), line))

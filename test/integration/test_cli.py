@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Command line: -t config check (exit 0 / exit 2 with FILE:LINE:), -V,
 usage errors."""
+import os
 import re
 import time
 
@@ -153,6 +154,63 @@ def _():
     check(p.returncode != 0, "exit status 0 for an invalid config")
     check(path in p.stderr, "stderr does not name the file: %r" % p.stderr)
     check(not pids_with_arg(path), "processes left: %s" % pids_with_arg(path))
+
+
+@t.test("-h and --help print the usage on stdout and exit 0")
+def _():
+    for opt in ("-h", "--help"):
+        p = weir(opt)
+        check_eq(p.returncode, 0, "%s: exit status (stderr %r)" % (opt, p.stderr))
+        check(p.stdout.startswith("usage: weir"), "%s: stdout %r" % (opt, p.stdout))
+        check("SIGHUP" in p.stdout or "HUP reload" in p.stdout,
+              "%s: the signals are not named: %r" % (opt, p.stdout))
+
+
+@t.test("--version prints what -V prints")
+def _():
+    a, b = weir("-V"), weir("--version")
+    check_eq(b.returncode, 0, "exit status (stderr %r)" % b.stderr)
+    check_eq(b.stdout, a.stdout, "--version output")
+
+
+def build_paths():
+    """prefix and sysconfdir of the build under test, from its Makefile."""
+    vals = {}
+    with open(os.path.join(os.path.dirname(WEIR_BIN), "Makefile")) as f:
+        for line in f:
+            m = re.match(r"^(prefix|sysconfdir) = (.*)$", line.rstrip("\n"))
+            if m:
+                vals[m.group(1)] = m.group(2)
+    return vals["sysconfdir"].replace("${prefix}", vals["prefix"])
+
+
+@t.test("the default config is SYSCONFDIR/weir/weir.ini of this build's configure")
+def _():
+    p = weir("-h")
+    want = os.path.join(build_paths(), "weir", "weir.ini")
+    check("(default %s)" % want in p.stdout, "want %s in %r" % (want, p.stdout))
+
+
+@t.test("-t: a log_file in a missing directory exits 2 with FILE:LINE")
+def _():
+    path = write("logdir.ini", config(extra_global="log_file = %s/no/such/dir/weir.log"
+                                      % env.dir))
+    p = weir("-t", "-c", path)
+    check_line_error(path, 4, p)
+    check("does not exist" in p.stderr, "stderr %r" % p.stderr)
+
+
+@t.test("-t: user or group that does not exist, or group without user: FILE:LINE")
+def _():
+    for extra, line, word in (("user = weir-no-such-user", 4, "no such user"),
+                              ("group = weir-no-such-group", 4, "no such group"),
+                              ("group = root", 0, "user is not")):
+        path = write("user.ini", config(extra_global=extra))
+        p = weir("-t", "-c", path)
+        check_eq(p.returncode, 2, "%s: exit status (stderr %r)" % (extra, p.stderr))
+        if line:
+            check_line_error(path, line, p)
+        check(word in p.stderr, "%s: stderr %r" % (extra, p.stderr))
 
 
 t.run(None, env)

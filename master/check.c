@@ -1,0 +1,64 @@
+/*
+ * What -t checks beyond the file's own syntax and rules: everything startup
+ * needs that does not take the sockets, so a config that passes -t also
+ * starts (short of an address another process holds).
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "master/master.h"
+
+/* The file path may be opened for writing, or created in its directory. */
+static int
+check_writable(const char *what, const char *path, char *err, size_t errlen)
+{
+	char copy[4096];
+	const char *dir;
+	struct stat st;
+
+	if (access(path, W_OK) == 0)
+		return 0;
+	if (errno != ENOENT)
+		goto fail;
+	snprintf(copy, sizeof(copy), "%s", path);
+	dir = dirname(copy);
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s %s: directory %s %s", what, path,
+		    dir, errno == ENOENT ? "does not exist" :
+		    "is not a directory");
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) == 0)
+		return 0;
+fail:
+	snprintf(err, errlen, "%s %s: cannot write: %s", what, path,
+	    strerror(errno));
+	return -1;
+}
+
+int
+check_startup(const struct config *cfg, char *err, size_t errlen)
+{
+	char why[512];
+
+	static const char *const keys[] = { "log_file", "pidfile" };
+	const char *paths[] = { cfg->log_file, cfg->pidfile };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (paths[i] == NULL ||
+		    check_writable(keys[i], paths[i], why, sizeof(why)) == 0)
+			continue;
+		snprintf(err, errlen, "%s:%d: %s", cfg->path,
+		    config_line(cfg, keys[i]), why);
+		return -1;
+	}
+	return 0;
+}
