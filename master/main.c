@@ -79,9 +79,13 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		main_usage(2);
-	if (config_load(path, &cfg, err, sizeof(err)) == -1 ||
-	    check_startup(cfg, err, sizeof(err)) == -1) {
+	if (config_load(path, &cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	if (check_startup(cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		config_free(cfg);
 		return 2;
 	}
 	/* -t leaves out only what takes the sockets. */
