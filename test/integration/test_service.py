@@ -163,6 +163,26 @@ def stop(p, sig=signal.SIGTERM, timeout=15):
         return None
 
 
+def exit_code(p, timeout=10):
+    """p's exit status, or None if it still runs after timeout seconds."""
+    try:
+        return p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def reload_fails(n, p, port, want):
+    """SIGHUP: RELOADING=1, then READY=1 again with want in its STATUS, the
+    old generation serving on port, and a clean stop."""
+    p.send_signal(signal.SIGHUP)
+    check(n.wait("RELOADING", "1") is not None, "no RELOADING=1")
+    m = n.wait("READY", "1")
+    check(m is not None and want in m.get("STATUS", ""),
+          "READY=1 after the failed reload, want %r in its STATUS: %r" % (want, m))
+    check_eq(http(port, "GET", "/echo").status, 200, "the old generation serves")
+    check_eq(stop(p), 0, "exit status")
+
+
 def free_low_port():
     """A free port below 1024, 80 if it is free (only root can bind one to
     test)."""
@@ -249,15 +269,8 @@ def _():
         check(n.wait("READY", "1") is not None, "no READY=1; log:\n" + log_of(p)[-2000:])
         with open(path, "a") as f:
             f.write("bogus_key = 1\n")
-        p.send_signal(signal.SIGHUP)
-        check(n.wait("RELOADING", "1") is not None, "no RELOADING=1")
-        m = n.wait("READY", "1")
-        check(m is not None, "no READY=1 after the failed reload")
-        status = m.get("STATUS", "")
-        check(status.startswith("reload failed: %s:" % path) and "bogus_key" in status,
-              "STATUS %r" % status)
-        check_eq(http(port, "GET", "/echo").status, 200, "the old generation serves")
-        check_eq(stop(p), 0, "exit status")
+        reload_fails(n, p, port, "reload failed: %s:%d: unknown key 'bogus_key'" % (
+            path, line_of(path, "bogus_key")))
     finally:
         n.close()
 
@@ -365,11 +378,7 @@ def _():
     low = free_low_port()
     path = conf(low, "low.ini", workers=1)
     p = start(path, as_user="nobody")
-    try:
-        rc = p.wait(10)
-    except subprocess.TimeoutExpired:
-        rc = None
-    check_eq(rc, 2, "exit status; log:\n" + log_of(p)[-2000:])
+    check_eq(exit_code(p), 2, "exit status; log:\n" + log_of(p)[-2000:])
     want = "%s:%d: cannot bind 127.0.0.1:%d: permission denied" % (
         path, line_of(path, "listen"), low)
     check(want in log_of(p), "want %r in %r" % (want, log_of(p)))
@@ -388,12 +397,7 @@ def _():
                      {"web": {"listen": ["127.0.0.1:%d" % high, "127.0.0.1:%d" % low],
                               "backend": "app"}},
                      {"app": {"server": [backend.addr]}})
-        p.send_signal(signal.SIGHUP)
-        m = n.wait("READY", "1")
-        check(m is not None and "cannot bind 127.0.0.1:%d: permission denied" % low
-              in m.get("STATUS", ""), "READY after the failed reload: %r" % m)
-        check_eq(http(high, "GET", "/echo").status, 200, "the old generation serves")
-        check_eq(stop(p), 0, "exit status")
+        reload_fails(n, p, high, "cannot bind 127.0.0.1:%d: permission denied" % low)
     finally:
         n.close()
 
@@ -406,19 +410,11 @@ def _():
     path = conf(port, "secret.ini", extra={"user": "nobody"})
     os.chmod(path, 0o600)
     p = start(path)
-    try:
-        rc = p.wait(10)
-    except subprocess.TimeoutExpired:
-        rc = None
-    check_eq(rc, 2, "exit status; log:\n" + log_of(p)[-2000:])
+    check_eq(exit_code(p), 2, "exit status; log:\n" + log_of(p)[-2000:])
     check("not readable by user nobody" in log_of(p), "log: %r" % log_of(p)[-800:])
     path = conf(port, "other.ini", extra={"user": "root"})
     p = start(path, as_user="nobody")
-    try:
-        rc = p.wait(10)
-    except subprocess.TimeoutExpired:
-        rc = None
-    check_eq(rc, 2, "exit status; log:\n" + log_of(p)[-2000:])
+    check_eq(exit_code(p), 2, "exit status; log:\n" + log_of(p)[-2000:])
     want = "%s:%d: user = root" % (path, line_of(path, "user"))
     check(want in log_of(p), "want %r in %r" % (want, log_of(p)[-800:]))
 
