@@ -16,8 +16,8 @@ import socket
 import subprocess
 import time
 
-from harness import (WEIR_BIN, Env, Skip, Tap, check, check_eq, free_port, http,
-                     wait_until, write_config)
+from harness import (WEIR_BIN, Env, Skip, Tap, check, check_eq, children,
+                     free_port, http, write_config)
 
 t = Tap(budget=90)
 env = Env("service")
@@ -135,8 +135,7 @@ def proc_status(pid):
 
 def tree(p):
     """The master and its workers."""
-    out = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True)
-    return p.pid, [int(x) for x in out.stdout.split()]
+    return p.pid, children(p.pid)
 
 
 def conf(port, name="w.ini", workers=2, extra=None, host="127.0.0.1"):
