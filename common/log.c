@@ -117,6 +117,45 @@ log_vwrite(int prio, const char *tag, const char *fmt, va_list ap,
 		errno = saved;				\
 	} while (0)
 
+/* syslog priority of a level, for the journal's "<N>" prefix. */
+static int
+log_prio(enum log_level level)
+{
+	switch (level) {
+	case LOG_LEVEL_ERROR:
+		return LOG_PRIO_ERR;
+	case LOG_LEVEL_WARN:
+		return LOG_PRIO_WARNING;
+	case LOG_LEVEL_INFO:
+		return LOG_PRIO_INFO;
+	default:
+		return LOG_PRIO_DEBUG;
+	}
+}
+
+void
+log_plain(enum log_level level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n = 0, m;
+
+	if (log_journal)
+		n = snprintf(line, sizeof(line), "<%d>", log_prio(level));
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+		/* Nowhere left to report a failing stderr. */
+	}
+}
+
 void
 log_error(const char *fmt, ...)
 {

@@ -23,6 +23,12 @@ int log_reopen(const char *path);
 /* Route libevent's internal messages through this API. */
 void log_route_libevent(void);
 
+/*
+ * A bare line for the command line's own messages ("FILE:LINE: reason"):
+ * no timestamp or process name, but the journal's priority under systemd.
+ */
+void log_plain(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* log_warn appends strerror(errno); the x variants do not. errno is preserved. */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -80,28 +80,29 @@ main(int argc, char **argv)
 	if (optind != argc)
 		main_usage(2);
 	if (config_load(path, &cfg, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s\n", err);
+		log_plain(LOG_LEVEL_ERROR, "%s", err);
 		return 2;
 	}
 	if (check_startup(cfg, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s\n", err);
+		log_plain(LOG_LEVEL_ERROR, "%s", err);
 		config_free(cfg);
 		return 2;
 	}
 	/* -t leaves out only what takes the sockets. */
 	if (test_only) {
-		fprintf(stderr, "weir: configuration file %s is valid\n", path);
+		log_plain(LOG_LEVEL_INFO, "weir: configuration file %s is valid",
+		    path);
 		config_free(cfg);
 		return 0;
 	}
 	if (listen_probe(cfg, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s\n", err);
+		log_plain(LOG_LEVEL_ERROR, "%s", err);
 		config_free(cfg);
 		return 2;
 	}
 	if (cfg->log_file != NULL && log_reopen(cfg->log_file) == -1) {
-		fprintf(stderr, "weir: log_file %s: %s\n", cfg->log_file,
-		    strerror(errno));
+		log_plain(LOG_LEVEL_ERROR, "weir: log_file %s: %s",
+		    cfg->log_file, strerror(errno));
 		config_free(cfg);
 		return 1;
 	}

@@ -118,8 +118,11 @@ ready_reloading(struct master *m)
 void
 ready_reload_failed(struct master *m, const char *why)
 {
-	(void)m;
-	notify_send("READY=1\nSTATUS=reload failed: %s", why);
+	char status[160];
+
+	ready_status(m, status, sizeof(status));
+	notify_send("READY=1\nSTATUS=reload failed: %s; serving %s", why,
+	    status);
 }
 
 void

@@ -307,6 +307,26 @@ def _():
                   "not timestamped: %r" % lines[:3])
 
 
+@t.test("stderr is $JOURNAL_STREAM: weir -t's FILE:LINE error is a <3> line, "
+        "its success a <6> line")
+def _():
+    bad = env.path("bad-journal.ini")
+    with open(bad, "w") as f:
+        f.write("[global]\nbogus = 1\n")
+    good = conf(free_port(), "good-journal.ini")
+    for path, want in ((bad, "<3>%s:2: unknown key 'bogus'" % bad),
+                       (good, "<6>weir: configuration file %s is valid" % good)):
+        logpath = env.path("t-journal.log")
+        with open(logpath, "wb") as log:
+            st = os.fstat(log.fileno())
+            subprocess.run([WEIR_BIN, "-t", "-c", path], stdout=log, stderr=log,
+                           timeout=10, env=dict(os.environ, JOURNAL_STREAM="%d:%d" % (
+                               st.st_dev, st.st_ino)))
+        with open(logpath) as f:
+            text = f.read()
+        check(text.startswith(want), "want %r, got %r" % (want, text))
+
+
 def check_dropped(p, user, master_caps):
     uid = pwd.getpwnam(user).pw_uid
     master, workers = tree(p)
