@@ -66,6 +66,8 @@ struct health_server {
 	char buf[HEALTH_STATUS_LEN];	/* the start of the response */
 	size_t len;
 	uint64_t next_ms;		/* when the next check is due */
+	char last[80];			/* "passed: ..." / "failed: ...", for
+					 * the admin API; "" before the first */
 	struct event *io_ev;		/* reassigned for each socket and phase */
 	struct event *timer_ev;		/* next check while idle, else timeout */
 };
@@ -244,6 +246,8 @@ health_result(struct health_server *sv, bool pass, const char *reason)
 	uint32_t old, now;
 	uint64_t t;
 
+	snprintf(sv->last, sizeof(sv->last), "%s: %s", pass ? "passed" :
+	    "failed", reason);
 	old = atomic_load_explicit(&ss->health, memory_order_relaxed);
 	now = health_step(old, pass, p->rise, p->fall, &sv->passes,
 	    &sv->fails);
@@ -693,4 +697,16 @@ health_atfork_child(const struct health *h)
 	for (size_t i = 0; h != NULL && i < h->nservers; i++)
 		if (h->servers[i].fd != -1)
 			close(h->servers[i].fd);
+}
+
+const char *
+health_last(const struct health *h, uint32_t slot)
+{
+	if (h == NULL)
+		return NULL;
+	for (size_t i = 0; i < h->nservers; i++)
+		if (h->servers[i].slot == slot)
+			return h->servers[i].last[0] != '\0' ?
+			    h->servers[i].last : NULL;
+	return NULL;
 }

@@ -53,4 +53,7 @@ void health_expect_text(const struct status_range *r, size_t n, char *buf,
 uint32_t health_step(uint32_t state, bool pass, uint32_t rise, uint32_t fall,
     uint32_t *passes, uint32_t *fails);
 
+/* The last check's result of the server in shm slot, or NULL (none yet). */
+const char *health_last(const struct health *h, uint32_t slot);
+
 #endif
