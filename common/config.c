@@ -1424,7 +1424,7 @@ static int
 config_read_file(const char *path, char **text, size_t *len, char *err,
     size_t errlen)
 {
-	size_t cap = 4096, n = 0, got;
+	size_t cap = 0, n = 0, got;
 	char *buf = NULL, *p;
 	FILE *fp;
 
@@ -1434,25 +1434,20 @@ config_read_file(const char *path, char **text, size_t *len, char *err,
 		return -1;
 	}
 	errno = 0;
-	for (;;) {
-		if (n + 1 >= cap || buf == NULL) {
-			if (n + 1 >= CONFIG_MAX_FILE) {
-				snprintf(err, errlen, "%s: file too large (over "
-				    "%d bytes)", path, CONFIG_MAX_FILE);
-				goto fail;
-			}
-			cap = buf == NULL ? cap : cap * 2;
-			if ((p = realloc(buf, cap)) == NULL) {
-				snprintf(err, errlen, "%s: out of memory", path);
+	do {
+		if (n + 1 >= cap) {
+			cap = cap == 0 ? 4096 : cap * 2;
+			p = cap <= CONFIG_MAX_FILE ? realloc(buf, cap) : NULL;
+			if (p == NULL) {
+				snprintf(err, errlen, "%s: %s", path,
+				    cap > CONFIG_MAX_FILE ? "file too large" :
+				    "out of memory");
 				goto fail;
 			}
 			buf = p;
 		}
-		got = fread(buf + n, 1, cap - n - 1, fp);
-		n += got;
-		if (got == 0)
-			break;
-	}
+		n += got = fread(buf + n, 1, cap - n - 1, fp);
+	} while (got > 0);
 	if (ferror(fp)) {
 		snprintf(err, errlen, "%s: read error: %s", path,
 		    strerror(errno != 0 ? errno : EIO));

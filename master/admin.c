@@ -189,7 +189,7 @@ static void
 admin_sock_close(struct admin *a, struct admin_sock *s)
 {
 	if (s->bound != NULL)
-		evhttp_del_accept_socket(a->http, s->bound);	/* closes fd */
+		evhttp_del_accept_socket(a->http, s->bound); /* closes fd */
 	else if (s->fd != -1)
 		close(s->fd);
 	admin_unlink(s);
@@ -269,11 +269,14 @@ admin_commit(struct admin *a)
 		return;
 	if (a->cur.fd != -1 && a->next.fd == -1)
 		log_info("admin API on %s closed", a->cur.listen);
+	else if (a->cur.fd != -1)
+		log_info("admin API moves from %s to %s", a->cur.listen,
+		    a->next.listen);
+	else if (a->next.fd != -1)
+		log_info("admin API listening on %s", a->next.listen);
 	admin_sock_close(a, &a->cur);
 	a->cur = a->next;
 	admin_sock_init(&a->next);
-	if (a->cur.fd != -1)
-		log_info("admin API listening on %s", a->cur.listen);
 }
 
 void
@@ -298,7 +301,8 @@ admin_sock_owns(const struct admin_sock *s, int fd)
 	socklen_t len = sizeof(ss), tlen = sizeof(int);
 	int type;
 
-	if (s->fd == -1 || getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	if (s->fd == -1 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == -1 ||
 	    type != SOCK_STREAM || ss.ss_family != s->local.ss_family)
 		return false;

@@ -21,7 +21,7 @@ struct evhttp_request;
 struct json_t;
 struct master;
 
-#define ADMIN_TIMEOUT_S		5	/* a connection idle this long is closed */
+#define ADMIN_TIMEOUT_S	5	/* seconds idle before a close */
 #define ADMIN_MAX_HEADERS	8192	/* bytes of a request head */
 #define ADMIN_MAX_BODY		65536	/* bytes of a request body */
 
@@ -33,10 +33,11 @@ struct admin_sock {
 	struct sockaddr_storage conf;	/* configured TCP address */
 	socklen_t conflen;
 	char *unix_path;		/* the socket file we made, or NULL */
-	dev_t dev;			/* that file's identity: remove only */
-	ino_t ino;			/* our own */
-	struct sockaddr_storage local;	/* getsockname(): the address every */
-	socklen_t locallen;		/* connection accepted on fd shares */
+	dev_t dev;			/* that file's identity, so that */
+	ino_t ino;			/* only ours is ever removed */
+	/* getsockname(): the address every connection accepted on fd shares */
+	struct sockaddr_storage local;
+	socklen_t locallen;
 };
 
 struct admin {
@@ -46,7 +47,7 @@ struct admin {
 	struct token token;		/* of the current config */
 	/* what admin_prepare made, for admin_commit or admin_abort */
 	bool pending;
-	bool replace;			/* cur gives way to next (maybe none) */
+	bool replace;			/* next (or none) replaces cur */
 	struct admin_sock next;
 	struct token next_token;
 };

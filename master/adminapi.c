@@ -298,8 +298,9 @@ adminapi_patch_parse(const char *body, size_t len, int *admin, int *weight,
 		} else if (strcmp(key, "weight") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 			    json_integer_value(v) > ADMINAPI_MAX_WEIGHT) {
-				*out = adminapi_error("weight: expected a whole "
-				    "number from 0 to %d", ADMINAPI_MAX_WEIGHT);
+				*out = adminapi_error("weight: expected a "
+				    "whole number from 0 to %d",
+				    ADMINAPI_MAX_WEIGHT);
 				goto out;
 			}
 			*weight = (int)json_integer_value(v);
@@ -357,7 +358,8 @@ adminapi_set_admin(struct master *m, const char *label, uint32_t slot,
 	    memory_order_release);
 	if (old != (uint32_t)admin)
 		log_info("admin: server %s admin %s -> %s", label,
-		    adminapi_admin_name(old), adminapi_admin_name((uint32_t)admin));
+		    adminapi_admin_name(old),
+		    adminapi_admin_name((uint32_t)admin));
 }
 
 int

@@ -20,7 +20,7 @@
 #include "master/metrics.h"
 #include "master/statuspage.h"
 
-#define ADMINHTTP_MAX_SEGS	8	/* path segments of the longest route */
+#define ADMINHTTP_MAX_SEGS	8	/* path segments of any route */
 
 enum adminhttp_route {
 	ROUTE_NONE,
@@ -173,7 +173,8 @@ adminhttp_text(struct evhttp_request *req, struct master *m,
 		    "text/plain; version=0.0.4; charset=utf-8");
 	} else {
 		statuspage_render(m, buf);
-		evhttp_add_header(h, "Content-Type", "text/html; charset=utf-8");
+		evhttp_add_header(h, "Content-Type",
+		    "text/html; charset=utf-8");
 	}
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");

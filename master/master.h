@@ -57,7 +57,7 @@ struct generation {
 
 /* What SIGHUP reloads did, for GET /api/v1/status. */
 struct reload_stats {
-	time_t last;			/* wall clock of the last one; 0: none */
+	time_t last;			/* wall clock time; 0: none yet */
 	bool last_ok;
 	char last_error[512];		/* why the last one failed */
 	uint64_t ok, failed;
@@ -82,7 +82,7 @@ struct master {
 	uint64_t started_ms;		/* clock_ms() at startup */
 	struct reload_stats reloads;
 	struct admin *admin;		/* the [admin] HTTP API (admin.c) */
-	struct overrides overrides;	/* its changes to servers (override.c) */
+	struct overrides overrides;	/* the API's changes (override.c) */
 };
 
 /* Run the master on cfg (read from path) until told to stop; returns the exit code. */

@@ -1,4 +1,4 @@
-/* Prometheus metrics of GET /metrics on the admin listener. Private to master/. */
+/* Prometheus metrics: GET /metrics of the admin API. Private to master/. */
 #ifndef WEIR_METRICS_H
 #define WEIR_METRICS_H
 

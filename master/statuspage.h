@@ -1,4 +1,4 @@
-/* The HTML status page of GET /status on the admin listener. Private to master/. */
+/* The HTML page of GET /status on the admin listener. Private to master/. */
 #ifndef WEIR_STATUSPAGE_H
 #define WEIR_STATUSPAGE_H
 

@@ -11,7 +11,7 @@
 #include "common/config.h"
 #include "master/token.h"
 
-#define TOKEN_READ_MAX	4096	/* bytes read: room for the first line */
+#define TOKEN_READ_MAX	4096	/* bytes read for the first line */
 
 /* The first line of buf (n bytes), blanks trimmed: start and length. */
 static const char *
@@ -63,7 +63,8 @@ token_read(const char *path, char *buf, size_t *n, char *why, size_t whylen)
 	/* Anyone else who can read it can write through the API. */
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		snprintf(why, whylen, "group or others may read or write it "
-		    "(mode %04o); chmod 600 it", (unsigned)(st.st_mode & 07777));
+		    "(mode %04o); chmod 600 it",
+		    (unsigned)(st.st_mode & 07777));
 		goto fail;
 	}
 	if ((got = read(fd, buf, TOKEN_READ_MAX)) == -1) {

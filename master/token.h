@@ -13,7 +13,7 @@ struct config;
 #define TOKEN_MAX	256	/* bytes of a token */
 
 struct token {
-	bool set;			/* false: no token_file, writes refused */
+	bool set;			/* false: no token_file (no writes) */
 	size_t len;
 	unsigned char v[TOKEN_MAX];	/* zero past len */
 };

@@ -729,7 +729,7 @@ test_admin_section(void **state)
 
 	cfg = load_ok("[admin]\n"					/* 1 */
 	    "listen = 127.0.0.1:9100\n"				/* 2 */
-	    "token_file = /etc/weir/admin.token ; the token\n"		/* 3 */
+	    "token_file = /etc/weir/admin.token ; x\n"		/* 3 */
 	    MINIMAL);
 	assert_non_null(cfg->admin);
 	assert_int_equal(cfg->admin->line, 1);
