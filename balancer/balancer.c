@@ -39,10 +39,15 @@ balancer_members(struct bal_pool *pool, const struct backend_conf *be)
 		int c = sc->backup ? 1 : 0;
 
 		pool->slot[m] = sc->slot;
-		/* The config allows 1..256; 0 would starve every algorithm. */
-		pool->weight[m] = sc->weight > 0 ? sc->weight : 1;
+		pool->weight[m] = sc->weight;
 		pool->backup[m] = sc->backup;
-		pool->members[c][pool->nmembers[c]++] = m;
+		/*
+		 * The file allows 1..256; weight 0 comes only from the admin
+		 * API and means no new requests. Such a server is in no class,
+		 * so no algorithm (nor the hash ring) ever sees it.
+		 */
+		if (sc->weight > 0)
+			pool->members[c][pool->nmembers[c]++] = m;
 	}
 	pool->nprimary = pool->nmembers[0];
 	return 0;
@@ -142,7 +147,8 @@ balancer_has_other(const struct shm *shm, const struct bal_pool *pool,
     const struct bal_request *req)
 {
 	for (uint32_t m = 0; m < pool->n; m++)
-		if (!bal_excluded(req, m) && bal_usable(shm, pool, m))
+		if (pool->weight[m] > 0 && !bal_excluded(req, m) &&
+		    bal_usable(shm, pool, m))
 			return true;
 	return false;
 }

@@ -45,7 +45,8 @@ struct bal_pool {
 	struct shm_pool_sh *shared;	/* shared ticket counter */
 	uint32_t n;			/* members, in config order */
 	uint32_t *slot;			/* shm server slot of each member */
-	uint32_t *weight;		/* configured weight of each member */
+	uint32_t *weight;		/* configured weight of each member;
+					 * 0: in no class (admin API) */
 	bool *backup;
 	uint32_t nprimary;		/* members that are not backups */
 	/* roundrobin: one period of smooth weighted round robin (member

@@ -113,8 +113,10 @@ bal_hash_build(struct bal_pool *pool)
 	for (uint32_t m = 0; m < pool->n; m++)
 		if (pool->weight[m] > wmax)
 			wmax = pool->weight[m];
+	/* Weight 0 (set through the admin API): no points at all. */
 	for (uint32_t m = 0; m < pool->n; m++)
-		total += bal_hash_points(pool->weight[m], wmax);
+		if (pool->weight[m] > 0)
+			total += bal_hash_points(pool->weight[m], wmax);
 	if ((pts = calloc(total + 1, sizeof(*pts))) == NULL)
 		return -1;
 	if ((pool->ring = calloc(total + 1, sizeof(*pool->ring))) == NULL) {
@@ -123,7 +125,8 @@ bal_hash_build(struct bal_pool *pool)
 	}
 	/* Named by identity, not position: config order does not matter. */
 	for (uint32_t m = 0; m < pool->n; m++) {
-		uint32_t np = bal_hash_points(pool->weight[m], wmax);
+		uint32_t np = pool->weight[m] > 0 ?
+		    bal_hash_points(pool->weight[m], wmax) : 0;
 
 		for (uint32_t i = 0; i < np; i++) {
 			len = snprintf(key, sizeof(key), "%s-%u",

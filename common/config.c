@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <netinet/in.h>
 
@@ -26,12 +27,14 @@
 
 #define CONFIG_MAX_NAME		64	/* frontend and backend names */
 #define CONFIG_MAX_WORKERS	256
+#define CONFIG_MAX_FILE		(16 << 20)	/* bytes of a config file */
 
 enum config_sect {
 	CONFIG_SECT_NONE,		/* before the first section header */
 	CONFIG_SECT_GLOBAL,
 	CONFIG_SECT_FRONTEND,
 	CONFIG_SECT_BACKEND,
+	CONFIG_SECT_ADMIN,
 };
 
 enum config_type {
@@ -81,6 +84,8 @@ static int config_trusted(struct config_ctx *, void *, const char *);
 static int config_upgrade_allow(struct config_ctx *, void *, const char *);
 static int config_user(struct config_ctx *, void *, const char *);
 static int config_group(struct config_ctx *, void *, const char *);
+static int config_admin_listen(struct config_ctx *, void *, const char *);
+static int config_admin_token(struct config_ctx *, void *, const char *);
 
 static const struct config_enum config_log_levels[] = {
 	{ "error", LOG_LEVEL_ERROR },
@@ -133,6 +138,9 @@ static const struct config_enum config_health_states[] = {
 #define B(key, type, field, def, reload, ...) \
 	{ CONFIG_SECT_BACKEND, key, type, \
 	    offsetof(struct backend_conf, field), def, reload, __VA_ARGS__ }
+#define A(key, type, field, def, reload, ...) \
+	{ CONFIG_SECT_ADMIN, key, type, offsetof(struct admin_conf, field), \
+	    def, reload, __VA_ARGS__ }
 
 /* Every key: section, name, type, field, default, reloadable, limits. */
 static const struct config_key config_keys[] = {
@@ -223,6 +231,11 @@ static const struct config_key config_keys[] = {
 	    false, "1ms", "24h", NULL, NULL),
 	B("response_timeout", CONFIG_DURATION, response_timeout_ms, "30s",
 	    true, false, "1ms", "24h", NULL, NULL),
+
+	A("listen", CONFIG_SPECIAL, listen, NULL, true, false,
+	    NULL, NULL, NULL, config_admin_listen),
+	A("token_file", CONFIG_SPECIAL, token_file, NULL, true, false,
+	    NULL, NULL, NULL, config_admin_token),
 };
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -249,7 +262,7 @@ struct config_ctx {
 };
 
 static const char *const config_sect_names[] = {
-	"", "global", "frontend", "backend"
+	"", "global", "frontend", "backend", "admin"
 };
 
 /* Keep the first error only: "FILE:LINE: reason", or "FILE: reason". */
@@ -368,6 +381,46 @@ config_group(struct config_ctx *ctx, void *base, const char *value)
 		return -1;
 	cfg->gid = gr->gr_gid;
 	return 0;
+}
+
+/*
+ * [admin] listen: "unix:/ABSOLUTE/PATH" for a unix socket, else an address
+ * as a frontend takes. That no frontend listens there too is checked once
+ * every frontend is known (config_check_admin).
+ */
+static int
+config_admin_listen(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct admin_conf *ad = base;
+	struct sockaddr_un sun;
+	const char *why, *path = value + 5;
+
+	if (strncmp(value, "unix:", 5) == 0) {
+		if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path)) {
+			config_err(ctx, ctx->lineno, "listen: invalid unix "
+			    "socket '%s'; expected unix:/ABSOLUTE/PATH of at "
+			    "most %zu bytes", value, sizeof(sun.sun_path) - 1);
+			return -1;
+		}
+		if ((ad->unix_path = config_strdup(ctx, path)) == NULL)
+			return -1;
+	} else if (confval_addr(value, &ad->addr, &ad->addrlen, &why) == -1) {
+		config_err(ctx, ctx->lineno, "listen: invalid address '%s': "
+		    "%s; expected HOST:PORT or unix:/PATH", value, why);
+		return -1;
+	}
+	ad->listen_line = ctx->lineno;
+	return (ad->listen = config_strdup(ctx, value)) == NULL ? -1 : 0;
+}
+
+/* [admin] token_file: read and checked by the master (master/token.c). */
+static int
+config_admin_token(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct admin_conf *ad = base;
+
+	ad->token_line = ctx->lineno;
+	return (ad->token_file = config_strdup(ctx, value)) == NULL ? -1 : 0;
 }
 
 /* confval_addr() zero-fills its result, so memcmp() finds equal ones. */
@@ -922,6 +975,31 @@ config_open_global(struct config_ctx *ctx, const char *hdr, const char *name)
 	return 0;
 }
 
+/* [admin] takes no name and appears at most once. */
+static int
+config_open_admin(struct config_ctx *ctx, const char *hdr, const char *name)
+{
+	struct config *cfg = ctx->cfg;
+
+	if (name != NULL) {
+		config_err(ctx, ctx->lineno, "section '%s' takes no name, "
+		    "expected [admin]", hdr);
+		return -1;
+	}
+	if (cfg->admin != NULL) {
+		config_err(ctx, ctx->lineno, "duplicate [admin] section "
+		    "(first at line %d)", cfg->admin->line);
+		return -1;
+	}
+	if ((cfg->admin = calloc(1, sizeof(*cfg->admin))) == NULL) {
+		config_err(ctx, ctx->lineno, "out of memory");
+		return -1;
+	}
+	cfg->admin->line = ctx->lineno;
+	config_enter(ctx, CONFIG_SECT_ADMIN, cfg->admin, NULL);
+	return config_defaults(ctx, CONFIG_SECT_ADMIN, cfg->admin);
+}
+
 /* Names show up in logs and metric labels: keep them to a safe alphabet. */
 static bool
 config_valid_name(const char *name)
@@ -991,14 +1069,14 @@ config_sect_find(const char *kind)
 	enum config_sect sect;
 
 	for (sect = CONFIG_SECT_GLOBAL; kind != NULL &&
-	    sect <= CONFIG_SECT_BACKEND; sect++) {
+	    sect <= CONFIG_SECT_ADMIN; sect++) {
 		if (strcmp(kind, config_sect_names[sect]) == 0)
 			return sect;
 	}
 	return CONFIG_SECT_NONE;
 }
 
-/* Handle "[global]", "[frontend NAME]" or "[backend NAME]". */
+/* Handle "[global]", "[frontend NAME]", "[backend NAME]" or "[admin]". */
 static int
 config_section(struct config_ctx *ctx, char *s)
 {
@@ -1017,11 +1095,13 @@ config_section(struct config_ctx *ctx, char *s)
 	name = kind != NULL ? strtok_r(NULL, " \t", &save) : NULL;
 	if ((sect = config_sect_find(kind)) == CONFIG_SECT_NONE) {
 		config_err(ctx, ctx->lineno, "unknown section '%s', expected "
-		    "[global], [frontend NAME] or [backend NAME]", hdr);
+		    "[global], [frontend NAME], [backend NAME] or [admin]", hdr);
 		return -1;
 	}
 	if (sect == CONFIG_SECT_GLOBAL)
 		return config_open_global(ctx, hdr, name);
+	if (sect == CONFIG_SECT_ADMIN)
+		return config_open_admin(ctx, hdr, name);
 	if (name == NULL || strtok_r(NULL, " \t", &save) != NULL) {
 		config_err(ctx, ctx->lineno, "section '%s' needs exactly one "
 		    "name: [%s NAME]", hdr, kind);
@@ -1220,6 +1300,26 @@ config_check_frontend(struct config_ctx *ctx, struct frontend_conf *fe)
 	return -1;
 }
 
+/* [admin] needs a listen address that no frontend has. */
+static int
+config_check_admin(struct config_ctx *ctx, struct admin_conf *ad)
+{
+	struct listen_conf *l;
+
+	if (ad->listen == NULL) {
+		config_err(ctx, ad->line, "[admin] has no 'listen' address");
+		return -1;
+	}
+	if (ad->unix_path == NULL && (l = config_listen_find(ctx->cfg,
+	    &ad->addr, ad->addrlen)) != NULL) {
+		config_err(ctx, ad->listen_line, "admin listen address '%s' is "
+		    "also a frontend's listen address (line %d)", ad->listen,
+		    l->line);
+		return -1;
+	}
+	return 0;
+}
+
 /* Rules about the whole file, checked once every line is read. */
 static void
 config_check(struct config_ctx *ctx)
@@ -1250,6 +1350,8 @@ config_check(struct config_ctx *ctx)
 			return;
 		}
 	}
+	if (cfg->admin != NULL)
+		config_check_admin(ctx, cfg->admin);
 }
 
 /* Parse fp, named name in messages, into a new config. */
@@ -1287,22 +1389,79 @@ config_parse(FILE *fp, const char *name, struct config **out, char *err,
 	return 0;
 }
 
-/* Parse and close fp, just opened; NULL means opening failed (errno). */
+/*
+ * Parse text (len bytes, owned from here on: the config keeps it for
+ * config_reparse, or it is freed), named name in messages.
+ */
 static int
-config_open(FILE *fp, const char *name, struct config **out, char *err,
-    size_t errlen)
+config_parse_text(const char *name, char *text, size_t len,
+    struct config **out, char *err, size_t errlen)
 {
+	static char blank[] = "\n";
+	FILE *fp;
 	int rc;
 
-	if (fp == NULL) {
+	/* fmemopen(3) refuses an empty buffer; a blank line reads the same. */
+	if ((fp = len > 0 ? fmemopen(text, len, "r") :
+	    fmemopen(blank, 1, "r")) == NULL) {
 		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "%s: cannot open: %s", name,
-			    strerror(errno));
+			snprintf(err, errlen, "%s: out of memory", name);
+		free(text);
 		return -1;
 	}
 	rc = config_parse(fp, name, out, err, errlen);
 	fclose(fp);
+	if (rc == 0) {
+		(*out)->text = text;
+		(*out)->textlen = len;
+	} else
+		free(text);
 	return rc;
+}
+
+/* The whole file at path, NUL-terminated, into *text; 0 or -1 with err. */
+static int
+config_read_file(const char *path, char **text, size_t *len, char *err,
+    size_t errlen)
+{
+	size_t cap = 0, n = 0, got;
+	char *buf = NULL, *p;
+	FILE *fp;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	errno = 0;
+	do {
+		if (n + 1 >= cap) {
+			cap = cap == 0 ? 4096 : cap * 2;
+			p = cap <= CONFIG_MAX_FILE ? realloc(buf, cap) : NULL;
+			if (p == NULL) {
+				snprintf(err, errlen, "%s: %s", path,
+				    cap > CONFIG_MAX_FILE ? "file too large" :
+				    "out of memory");
+				goto fail;
+			}
+			buf = p;
+		}
+		n += got = fread(buf + n, 1, cap - n - 1, fp);
+	} while (got > 0);
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: read error: %s", path,
+		    strerror(errno != 0 ? errno : EIO));
+		goto fail;
+	}
+	fclose(fp);
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	return 0;
+fail:
+	fclose(fp);
+	free(buf);
+	return -1;
 }
 
 int
@@ -1316,15 +1475,46 @@ config_line(const struct config *cfg, const char *key)
 int
 config_load(const char *path, struct config **out, char *err, size_t errlen)
 {
-	return config_open(fopen(path, "r"), path, out, err, errlen);
+	char *text, dummy[1];
+	size_t len;
+
+	if (err == NULL || errlen == 0) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	if (config_read_file(path, &text, &len, err, errlen) == -1)
+		return -1;
+	return config_parse_text(path, text, len, out, err, errlen);
 }
 
 int
 config_load_string(const char *name, const char *text, struct config **out,
     char *err, size_t errlen)
 {
-	return config_open(fmemopen((void *)text, strlen(text), "r"), name,
-	    out, err, errlen);
+	char *copy;
+
+	if ((copy = strdup(text)) == NULL) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: out of memory", name);
+		return -1;
+	}
+	return config_parse_text(name, copy, strlen(copy), out, err, errlen);
+}
+
+int
+config_reparse(const struct config *cfg, struct config **out, char *err,
+    size_t errlen)
+{
+	char *copy;
+
+	if ((copy = malloc(cfg->textlen + 1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", cfg->path);
+		return -1;
+	}
+	memcpy(copy, cfg->text, cfg->textlen);
+	copy[cfg->textlen] = '\0';
+	return config_parse_text(cfg->path, copy, cfg->textlen, out, err,
+	    errlen);
 }
 
 static void
@@ -1355,6 +1545,17 @@ config_free_backend(struct backend_conf *be)
 	free(be->name);
 }
 
+static void
+config_free_admin(struct admin_conf *ad)
+{
+	if (ad == NULL)
+		return;
+	free(ad->listen);
+	free(ad->unix_path);
+	free(ad->token_file);
+	free(ad);
+}
+
 void
 config_free(struct config *cfg)
 {
@@ -1362,6 +1563,8 @@ config_free(struct config *cfg)
 
 	if (cfg == NULL)
 		return;
+	config_free_admin(cfg->admin);
+	free(cfg->text);
 	for (i = 0; i < cfg->nfrontends; i++)
 		config_free_frontend(&cfg->frontends[i]);
 	free(cfg->frontends);

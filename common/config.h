@@ -55,6 +55,9 @@ struct server_conf {
 	uint32_t weight;		/* 1..256, default 1 */
 	bool backup;			/* "backup" option */
 	bool disabled;			/* "disabled": in maintenance from the start */
+	bool drain;			/* never from the file: an admin override
+					 * (master/override.c) that publishes the
+					 * server draining */
 	int line;			/* where it was defined */
 	uint32_t slot;			/* shm server slot (set by shm_publish) */
 };
@@ -121,6 +124,19 @@ struct frontend_conf {
 	int line;
 };
 
+/* The [admin] section: the master's HTTP API (master/admin.c). */
+struct admin_conf {
+	char *listen;			/* as written: "127.0.0.1:9100" or
+					 * "unix:/run/weir/admin.sock" */
+	struct sockaddr_storage addr;	/* a TCP listen address */
+	socklen_t addrlen;
+	char *unix_path;		/* a unix socket's path; NULL for TCP */
+	char *token_file;		/* NULL: every write is refused (403) */
+	int line;			/* the [admin] header */
+	int listen_line;
+	int token_line;
+};
+
 #define CONFIG_MAX_GLOBAL_KEYS	16	/* rows of the [global] section */
 
 struct config {
@@ -140,6 +156,9 @@ struct config {
 	size_t nfrontends;
 	struct backend_conf *backends;
 	size_t nbackends;
+	struct admin_conf *admin;	/* NULL: no [admin] section */
+	char *text;			/* the file as read, for config_reparse */
+	size_t textlen;
 	int global_line[CONFIG_MAX_GLOBAL_KEYS];	/* where each was set */
 };
 
@@ -155,6 +174,13 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 /* Same, from an in-memory string; name is used in messages. For tests. */
 int config_load_string(const char *name, const char *text, struct config **out,
     char *err, size_t errlen);
+/*
+ * Parse cfg's own text again (cfg->path names it in messages): a config
+ * equal to cfg that the caller may change, as the file was when cfg was
+ * read, whatever it holds now. 0, or -1 with err set.
+ */
+int config_reparse(const struct config *cfg, struct config **out, char *err,
+    size_t errlen);
 void config_free(struct config *cfg);
 
 #endif

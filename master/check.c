@@ -15,6 +15,7 @@
 
 #include "common/config.h"
 #include "master/master.h"
+#include "master/token.h"
 
 /* The file path may be opened for writing, or created in its directory. */
 static int
@@ -48,6 +49,7 @@ int
 check_startup(const struct config *cfg, char *err, size_t errlen)
 {
 	char why[512];
+	struct token tok;
 
 	static const char *const keys[] = { "log_file", "pidfile" };
 	const char *paths[] = { cfg->log_file, cfg->pidfile };
@@ -60,5 +62,9 @@ check_startup(const struct config *cfg, char *err, size_t errlen)
 		    config_line(cfg, keys[i]), why);
 		return -1;
 	}
+	/* The admin token: readable, private to us, not empty. */
+	if (token_load(cfg, &tok, err, errlen) == -1)
+		return -1;
+	token_clear(&tok);
 	return 0;
 }

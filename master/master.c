@@ -25,6 +25,7 @@
 #include "common/config.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "master/admin.h"
 #include "master/health.h"
 #include "common/privs.h"
 #include "master/master.h"
@@ -66,6 +67,8 @@ master_spawn(struct master *m, struct wproc *w)
 		notify_close();		/* only the master speaks to systemd */
 		if (m->pidfd != -1)
 			close(m->pidfd);
+		/* Before the drop: /proc/self/fd is read to find them. */
+		admin_atfork_child(m->admin);
 		if (privs_drop_worker() == -1)
 			fatal("worker %u: dropping capabilities", w->idx);
 		/* A check's socket kept open by a worker would outlive the check. */
@@ -428,6 +431,8 @@ master_free(struct master *m)
 	struct generation *g;
 
 	health_free(m->health);
+	admin_free(m->admin);
+	override_free(&m->overrides);
 	while ((g = m->gens) != NULL) {
 		m->gens = g->next;
 		reload_gen_free(m, g);
@@ -479,6 +484,10 @@ master_drop(struct master *m, const struct config *cfg)
 		    strerror(errno));
 		return 2;
 	}
+	if (admin_check_drop(cfg, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		return 2;
+	}
 	return 0;
 }
 
@@ -505,12 +514,21 @@ master_setup(struct master *m, struct config *cfg)
 	if (cfg->pidfile != NULL && master_pidfile_open(m, cfg->pidfile) == -1)
 		goto fail;
 	master_raise_nofile(cfg);
-	if ((m->shm = shm_new(cfg)) == NULL)
+	if ((m->shm = shm_new(cfg)) == NULL ||
+	    (m->admin = admin_new(m)) == NULL)
 		goto fail;
+	/* Root may still be needed here: a port below 1024, /run. */
+	if (admin_prepare(m->admin, cfg, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		config_free(cfg);
+		return 2;
+	}
 	if ((m->gens = reload_gen_new(m, cfg, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
+		admin_abort(m->admin);
 		return 1;
 	}
+	admin_commit(m->admin);
 	m->health = health_new(m->base, m->shm, cfg, NULL);
 	return master_drop(m, m->gens->cfg);
 fail:
@@ -528,6 +546,7 @@ master_run(const char *path, struct config *cfg)
 
 	log_set_proc("master");
 	log_set_level(cfg->log_level);
+	m.started_ms = clock_ms();
 	if ((rc = master_setup(&m, cfg)) != 0) {
 		log_error("startup failed");
 		master_free(&m);

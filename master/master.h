@@ -9,9 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "master/listen.h"
+#include "master/override.h"
 
+struct admin;
 struct config;
 struct event;
 struct event_base;
@@ -52,6 +55,14 @@ struct generation {
 	struct generation *next;	/* older */
 };
 
+/* What SIGHUP reloads did, for GET /api/v1/status. */
+struct reload_stats {
+	time_t last;			/* wall clock time; 0: none yet */
+	bool last_ok;
+	char last_error[512];		/* why the last one failed */
+	uint64_t ok, failed;
+};
+
 struct master {
 	const char *path;		/* config file, re-read on SIGHUP */
 	struct generation *gens;	/* newest (current) first */
@@ -68,6 +79,10 @@ struct master {
 	int ready_pipe[2];		/* workers write their pid once they accept */
 	struct event *ready_ev;
 	bool stopping;
+	uint64_t started_ms;		/* clock_ms() at startup */
+	struct reload_stats reloads;
+	struct admin *admin;		/* the [admin] HTTP API (admin.c) */
+	struct overrides overrides;	/* the API's changes (override.c) */
 };
 
 /* Run the master on cfg (read from path) until told to stop; returns the exit code. */
@@ -106,6 +121,13 @@ struct generation *reload_gen_new(struct master *m, struct config *cfg,
 void reload_gen_free(struct master *m, struct generation *g);
 /* SIGHUP: re-read the config; on success start a new generation. */
 void reload_run(struct master *m);
+/*
+ * A new generation from the current one's config text (not the file,
+ * which may have changed since) with the overrides applied: how a weight
+ * set through the admin API reaches the workers. 0, or -1 with err set
+ * (the current generation keeps serving).
+ */
+int reload_rebuild(struct master *m, char *err, size_t errlen);
 /* A worker of g exited: free g if it was retired and this was its last. */
 void reload_worker_gone(struct master *m, struct generation *g);
 

@@ -10,14 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
 #include "balancer/balancer.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "master/admin.h"
 #include "master/health.h"
 #include "master/master.h"
+#include "master/override.h"
 #include "shm/shm.h"
 
 /* Balancer state for every backend of g's config. */
@@ -182,30 +185,14 @@ reload_warn_fixed(const struct master *m, const struct config *old,
 		    old->user ? old->user : "the user weir started as");
 }
 
-void
-reload_run(struct master *m)
+/* Make g (just built) current: start its workers, retire the old one. */
+static void
+reload_switch(struct master *m, struct generation *g)
 {
-	struct generation *g, *old = m->gens;
+	struct generation *old = m->gens;
+	const struct config *cfg = g->cfg;
 	struct health *h;
-	struct config *cfg;
-	char err[512];
 
-	log_info("reloading configuration from %s", m->path);
-	ready_reloading(m);
-	if (config_load(m->path, &cfg, err, sizeof(err)) == -1 ||
-	    (g = reload_gen_new(m, cfg, err, sizeof(err))) == NULL) {
-		log_error("reload failed: %s; still serving the previous "
-		    "configuration", err);
-		ready_reload_failed(m, err);
-		return;
-	}
-	reload_warn_fixed(m, old->cfg, cfg);
-	log_set_level(cfg->log_level);
-	/* A new log_file takes effect now, for the master and new workers. */
-	if (cfg->log_file != NULL && (old->cfg->log_file == NULL ||
-	    strcmp(cfg->log_file, old->cfg->log_file) != 0) &&
-	    log_reopen(cfg->log_file) == -1)
-		log_warn("log_file %s", cfg->log_file);
 	g->next = old;
 	m->gens = g;
 	for (uint32_t i = 0; i < cfg->workers; i++) {
@@ -220,7 +207,83 @@ reload_run(struct master *m)
 	}
 	reload_retire(m, old);
 	reload_prune_sockets(m);
+}
+
+/* Count a SIGHUP reload for GET /api/v1/status. */
+static void
+reload_record(struct master *m, bool ok, const char *err)
+{
+	m->reloads.last = time(NULL);
+	m->reloads.last_ok = ok;
+	snprintf(m->reloads.last_error, sizeof(m->reloads.last_error), "%s",
+	    ok ? "" : err);
+	if (ok)
+		m->reloads.ok++;
+	else
+		m->reloads.failed++;
+}
+
+void
+reload_run(struct master *m)
+{
+	struct generation *g = NULL, *old = m->gens;
+	struct config *cfg;
+	char err[512];
+
+	log_info("reloading configuration from %s", m->path);
+	ready_reloading(m);
+	if (config_load(m->path, &cfg, err, sizeof(err)) == -1)
+		goto fail;
+	/* The admin API's token and listener first: they can fail too. */
+	if (admin_prepare(m->admin, cfg, err, sizeof(err)) == -1) {
+		config_free(cfg);
+		goto fail;
+	}
+	override_apply(&m->overrides, cfg);
+	if ((g = reload_gen_new(m, cfg, err, sizeof(err))) == NULL) {
+		admin_abort(m->admin);
+		goto fail;
+	}
+	admin_commit(m->admin);
+	override_prune(&m->overrides, cfg);
+	reload_warn_fixed(m, old->cfg, cfg);
+	log_set_level(cfg->log_level);
+	/* A new log_file takes effect now, for the master and new workers. */
+	if (cfg->log_file != NULL && (old->cfg->log_file == NULL ||
+	    strcmp(cfg->log_file, old->cfg->log_file) != 0) &&
+	    log_reopen(cfg->log_file) == -1)
+		log_warn("log_file %s", cfg->log_file);
+	reload_switch(m, g);
+	reload_record(m, true, NULL);
 	log_info("reload complete: generation %u, %u workers", g->id,
 	    cfg->workers);
 	ready_generation(m);
+	return;
+fail:
+	log_error("reload failed: %s; still serving the previous "
+	    "configuration", err);
+	reload_record(m, false, err);
+	ready_reload_failed(m, err);
+}
+
+int
+reload_rebuild(struct master *m, char *err, size_t errlen)
+{
+	struct generation *g;
+	struct config *cfg;
+
+	if (m->stopping) {
+		snprintf(err, errlen, "weir is stopping");
+		return -1;
+	}
+	if (config_reparse(m->gens->cfg, &cfg, err, errlen) == -1)
+		return -1;
+	override_apply(&m->overrides, cfg);
+	if ((g = reload_gen_new(m, cfg, err, errlen)) == NULL)
+		return -1;
+	reload_switch(m, g);
+	log_info("generation %u started: the same configuration with the "
+	    "admin API's changes, %u workers", g->id, g->cfg->workers);
+	ready_generation(m);
+	return 0;
 }

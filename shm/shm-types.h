@@ -66,7 +66,7 @@ enum shm_health {
 enum shm_admin {
 	SHM_ADMIN_ACTIVE,
 	SHM_ADMIN_DRAIN,	/* finishes what it has, gets nothing new */
-	SHM_ADMIN_MAINT,	/* configured "disabled" */
+	SHM_ADMIN_MAINT,	/* configured "disabled", or set by the admin API */
 };
 
 #define SHM_SERVER_BACKUP	0x01

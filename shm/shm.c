@@ -292,8 +292,10 @@ shm_server_write(struct shm_server_sh *sv, const struct backend_conf *be,
 	sv->refs++;
 	sv->weight = sc->weight;
 	sv->flags = sc->backup ? SHM_SERVER_BACKUP : 0;
+	/* drain comes only from an admin override (master/override.c). */
 	atomic_store_explicit(&sv->admin, sc->disabled ? SHM_ADMIN_MAINT :
-	    SHM_ADMIN_ACTIVE, memory_order_release);
+	    sc->drain ? SHM_ADMIN_DRAIN : SHM_ADMIN_ACTIVE,
+	    memory_order_release);
 	sc->slot = (uint32_t)i;
 }
 

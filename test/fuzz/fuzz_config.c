@@ -119,6 +119,10 @@ fuzz_print_config(const struct config *c)
 	}
 	for (i = 0; i < c->nbackends; i++)
 		fuzz_print_backend(&c->backends[i]);
+	if (c->admin != NULL) {
+		fuzz_out("[admin]\nlisten=%s\n", c->admin->listen);
+		fuzz_out_str("token_file", c->admin->token_file);
+	}
 	fuzz_print[fuzz_plen] = '\0';
 }
 
@@ -206,6 +210,14 @@ fuzz_same_config(const struct config *a, const struct config *b)
 	}
 	for (i = 0; i < a->nbackends; i++)
 		fuzz_same_backend(&a->backends[i], &b->backends[i]);
+	FUZZ_CHECK((a->admin == NULL) == (b->admin == NULL));
+	if (a->admin != NULL)
+		FUZZ_CHECK(strcmp(a->admin->listen, b->admin->listen) == 0 &&
+		    fuzz_str_eq(a->admin->unix_path, b->admin->unix_path) &&
+		    fuzz_str_eq(a->admin->token_file, b->admin->token_file) &&
+		    a->admin->addrlen == b->admin->addrlen &&
+		    memcmp(&a->admin->addr, &b->admin->addr,
+		    a->admin->addrlen) == 0);
 }
 
 /* A failed load says "fuzz.ini:LINE: why" with a real line, or "fuzz.ini: why". */

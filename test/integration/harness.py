@@ -468,11 +468,13 @@ def read_line_timeout(f, timeout):
 
 # ---------------------------------------------------------------- weir
 
-def write_config(path, global_=None, frontends=None, backends=None):
+def write_config(path, global_=None, frontends=None, backends=None,
+                 admin=None):
     """Write a weir INI file. Values that are lists become repeated keys.
 
     frontends / backends map a section name to a dict of keys; order is kept.
-    Returns the text written.
+    admin, a dict of keys, becomes an [admin] section. Returns the text
+    written.
     """
     lines = ["[global]"]
     for k, v in (global_ or {}).items():
@@ -484,6 +486,8 @@ def write_config(path, global_=None, frontends=None, backends=None):
             for k, v in opts.items():
                 for item in (v if isinstance(v, list) else [v]):
                     lines.append("%s = %s" % (k, item))
+    if admin is not None:
+        lines += ["", "[admin]"] + ["%s = %s" % kv for kv in admin.items()]
     text = "\n".join(lines) + "\n"
     with open(path, "w") as f:
         f.write(text)
@@ -500,10 +504,13 @@ class Weir:
     Listen entries may be "HOST:auto" (e.g. "127.0.0.1:auto", "[::1]:auto"):
     each gets a free port at start time; self.ports[frontend] lists them and
     self.port is the first one of the first frontend.
+
+    admin is the [admin] section (a dict of keys); a listen of "HOST:auto"
+    gets a free port at start, self.admin_port, kept by rewrite().
     """
 
     def __init__(self, env, global_=None, frontends=None, backends=None,
-                 workers=2, pidfile=False, log_level="info"):
+                 workers=2, pidfile=False, log_level="info", admin=None):
         self.env = env
         self.id = env.next_id()
         self.global_ = {"workers": workers, "log_level": log_level}
@@ -513,6 +520,9 @@ class Weir:
         self.pidfile = self.global_.get("pidfile")
         self.frontends_tmpl = frontends or {}
         self.backends = backends or {}
+        self.admin_tmpl = admin
+        self.admin = None
+        self.admin_port = None
         self.conf = env.path("weir-%d.ini" % self.id)
         self.logpath = env.path("weir-%d.log" % self.id)
         self.proc = None
@@ -523,7 +533,7 @@ class Weir:
     def pid(self):
         return self.proc.pid
 
-    def _resolve_ports(self):
+    def _resolve_ports(self, fresh_admin=False):
         self.ports = {}
         fronts = {}
         for name, opts in self.frontends_tmpl.items():
@@ -544,6 +554,13 @@ class Weir:
         self.frontends = fronts
         first = next(iter(self.ports.values()), [None])
         self.port = first[0]
+        self.admin = dict(self.admin_tmpl) if self.admin_tmpl is not None else None
+        listen = (self.admin or {}).get("listen", "")
+        if listen.endswith(":auto"):
+            host = listen[:-5]
+            if fresh_admin or self.admin_port is None:
+                self.admin_port = free_port(host.strip("[]"))
+            self.admin["listen"] = "%s:%d" % (host, self.admin_port)
 
     def listen_addrs(self):
         out = []
@@ -562,8 +579,9 @@ class Weir:
     def start(self, timeout=10):
         last = None
         for attempt in range(3):
-            self._resolve_ports()
-            write_config(self.conf, self.global_, self.frontends, self.backends)
+            self._resolve_ports(fresh_admin=True)
+            write_config(self.conf, self.global_, self.frontends, self.backends,
+                         self.admin)
             try:
                 self._start_once(timeout)
                 return self
@@ -702,7 +720,7 @@ class Weir:
             check(not os.path.exists(self.pidfile), "pidfile %s not removed" % self.pidfile)
         return res
 
-    def rewrite(self, global_=None, frontends=None, backends=None):
+    def rewrite(self, global_=None, frontends=None, backends=None, admin=None):
         """Write a new config to the same file (for a reload): global_ keys
         are merged into the current ones, frontends / backends replace
         theirs when given. Listen entries "HOST:auto" get a free port, the
@@ -714,9 +732,12 @@ class Weir:
         self.frontends_tmpl = frontends if frontends is not None else self.frontends
         if backends is not None:
             self.backends = backends
+        if admin is not None:
+            self.admin_tmpl = admin
         self._resolve_ports()
         tmp = self.conf + ".tmp"
-        text = write_config(tmp, self.global_, self.frontends, self.backends)
+        text = write_config(tmp, self.global_, self.frontends, self.backends,
+                            self.admin)
         os.rename(tmp, self.conf)
         return text
 

@@ -4,8 +4,9 @@ documented in its section of man/weir.ini.5, and mandoc finds nothing to
 warn about in man/weir.8 and man/weir.ini.5.
 
 weir.ini.5 convention: each key is an ".It Ic KEY" item of the top-level
-list under ".Sh GLOBAL SECTION", ".Sh FRONTEND SECTIONS" or ".Sh BACKEND
-SECTIONS", and its entry says "Default" and "Reload:". Nested lists (values,
+list under ".Sh GLOBAL SECTION", ".Sh FRONTEND SECTIONS", ".Sh BACKEND
+SECTIONS" or ".Sh ADMIN SECTION", and its entry says "Default" and
+"Reload:". Nested lists (values,
 server options) use other macros (".It Cm"), so they are not keys.
 """
 import os
@@ -25,6 +26,7 @@ SECTIONS = {
     "G": "GLOBAL SECTION",
     "F": "FRONTEND SECTIONS",
     "B": "BACKEND SECTIONS",
+    "A": "ADMIN SECTION",
 }
 
 
@@ -34,12 +36,12 @@ def read(path):
 
 
 def table_keys(source):
-    """{'G': [key, ...], 'F': [...], 'B': [...]}: the rows of config_keys[]
+    """{'G': [key, ...], 'F': [...], 'B': [...], 'A': [...]}: the rows of config_keys[]
     in common/config.c, in table order, read from the macro calls."""
     m = re.search(r"config_keys\[\]\s*=\s*\{(.*?)\n\};", source, re.S)
     check(m, "config_keys[] table not found in common/config.c")
     keys = {s: [] for s in SECTIONS}
-    for sect, key in re.findall(r'^\s*([GFB])\(\s*"([^"]+)"', m.group(1),
+    for sect, key in re.findall(r'^\s*([GFBA])\(\s*"([^"]+)"', m.group(1),
                                 re.M):
         keys[sect].append(key)
     return keys
@@ -114,13 +116,13 @@ def drop_entry(text, heading, key):
     return "\n".join(out) + "\n"
 
 
-@t.test("the key table of common/config.c parses into all three sections")
+@t.test("the key table of common/config.c parses into all four sections")
 def _():
     keys = table_keys(read(CONFIG_C))
     for sect, heading in SECTIONS.items():
         check(keys[sect], "no %s() rows found for %s" % (sect, heading))
     n = sum(len(v) for v in keys.values())
-    rows = len(re.findall(r'^\s*[GFB]\(\s*"', read(CONFIG_C), re.M))
+    rows = len(re.findall(r'^\s*[GFBA]\(\s*"', read(CONFIG_C), re.M))
     check(n == rows, "parsed %d keys but config.c has %d row macros" % (n, rows))
 
 

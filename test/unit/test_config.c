@@ -715,6 +715,115 @@ test_load_file(void **state)
 	assert_string_equal(err, "/: read error: Is a directory");
 }
 
+/* [admin]: listen (TCP or unix), token_file, and their lines. */
+static void
+test_admin_section(void **state)
+{
+	struct config *cfg;
+	const struct sockaddr_in *sin;
+
+	(void)state;
+	cfg = load_ok(MINIMAL);
+	assert_null(cfg->admin);
+	config_free(cfg);
+
+	cfg = load_ok("[admin]\n"					/* 1 */
+	    "listen = 127.0.0.1:9100\n"				/* 2 */
+	    "token_file = /etc/weir/admin.token ; x\n"		/* 3 */
+	    MINIMAL);
+	assert_non_null(cfg->admin);
+	assert_int_equal(cfg->admin->line, 1);
+	assert_string_equal(cfg->admin->listen, "127.0.0.1:9100");
+	assert_int_equal(cfg->admin->listen_line, 2);
+	assert_null(cfg->admin->unix_path);
+	sin = (const struct sockaddr_in *)&cfg->admin->addr;
+	assert_int_equal(sin->sin_family, AF_INET);
+	assert_int_equal(ntohs(sin->sin_port), 9100);
+	assert_string_equal(cfg->admin->token_file, "/etc/weir/admin.token");
+	assert_int_equal(cfg->admin->token_line, 3);
+	config_free(cfg);
+
+	/* After the frontends too; no token_file: writes are refused. */
+	cfg = load_ok(MINIMAL "[admin]\nlisten = unix:/run/weir/admin.sock\n");
+	assert_string_equal(cfg->admin->unix_path, "/run/weir/admin.sock");
+	assert_string_equal(cfg->admin->listen, "unix:/run/weir/admin.sock");
+	assert_null(cfg->admin->token_file);
+	config_free(cfg);
+}
+
+static void
+test_err_admin(void **state)
+{
+	char text[512], path[200];
+
+	(void)state;
+	load_err("[admin]\n" MINIMAL, NAME ":1:", "[admin] has no 'listen'");
+	load_err("[admin x]\nlisten = 127.0.0.1:1\n" MINIMAL, NAME ":1:",
+	    "takes no name");
+	load_err("[admin]\nlisten = 127.0.0.1:1\n[admin]\n" MINIMAL,
+	    NAME ":3:", "duplicate [admin] section (first at line 1)");
+	load_err("[admin]\nlisten = unix:run/a.sock\n" MINIMAL, NAME ":2:",
+	    "invalid unix socket 'unix:run/a.sock'");
+	memset(path, 'a', 110);
+	path[110] = '\0';
+	snprintf(text, sizeof(text), "[admin]\nlisten = unix:/%s\n" MINIMAL,
+	    path);
+	load_err(text, NAME ":2:", "at most 107 bytes");
+	load_err("[admin]\nlisten = localhost:9100\n" MINIMAL, NAME ":2:",
+	    "listen: invalid address 'localhost:9100'");
+	load_err(MINIMAL "[admin]\nlisten = 127.0.0.1:8080\n", NAME ":7:",
+	    "admin listen address '127.0.0.1:8080' is also a frontend's "
+	    "listen address (line 2)");
+	load_err("[admin]\nlisten = 127.0.0.1:1\nworkers = 2\n" MINIMAL,
+	    NAME ":3:", "unknown key 'workers' in [admin]");
+	load_err("[admin]\nlisten = 127.0.0.1:1\ntoken_file =\n" MINIMAL,
+	    NAME ":3:", "token_file: missing value");
+	load_err("[admin]\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:2\n"
+	    MINIMAL, NAME ":3:", "duplicate key 'listen' in [admin]");
+}
+
+/*
+ * config_reparse reads the text the config came from, not the file: an
+ * edit made since does not show, and the copy is a config of its own.
+ */
+static void
+test_reparse(void **state)
+{
+	char path[] = "/tmp/test_config.XXXXXX", err[512];
+	struct config *cfg = NULL, *again = NULL;
+	FILE *fp;
+	int fd;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) != -1);
+	assert_non_null(fp = fdopen(fd, "w"));
+	fputs(MINIMAL "server = 127.0.0.1:9002 weight=3\n", fp);
+	fclose(fp);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs("[global]\nbogus = 1\n", fp);
+	fclose(fp);
+	assert_int_equal(config_reparse(cfg, &again, err, sizeof(err)), 0);
+	unlink(path);
+	assert_string_equal(again->path, path);
+	assert_int_equal(again->textlen, cfg->textlen);
+	assert_memory_equal(again->text, cfg->text, cfg->textlen);
+	assert_int_equal(again->backends[0].nservers, 2);
+	assert_int_equal(again->backends[0].servers[1].weight, 3);
+	assert_ptr_not_equal(again->backends, cfg->backends);
+	again->backends[0].servers[1].weight = 7;
+	assert_int_equal(cfg->backends[0].servers[1].weight, 3);
+	config_free(cfg);
+	config_free(again);
+
+	/* From a string as well. */
+	cfg = load_ok(MINIMAL);
+	assert_int_equal(config_reparse(cfg, &again, err, sizeof(err)), 0);
+	assert_string_equal(again->text, MINIMAL);
+	config_free(cfg);
+	config_free(again);
+}
+
 /* The sample config shipped in etc/ must load as it is. */
 static void
 test_sample_config(void **state)
@@ -763,6 +872,9 @@ main(void)
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_trust_keys),
 		cmocka_unit_test(test_sample_config),
+		cmocka_unit_test(test_admin_section),
+		cmocka_unit_test(test_err_admin),
+		cmocka_unit_test(test_reparse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,406 @@
+/*
+ * Owns the admin API's JSON resources: the master's status, the backends
+ * and their servers as the workers see them (shared memory), and the
+ * changes an operator makes to a server (admin state, weight).
+ */
+#include "autoconf.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/confval.h"
+#include "common/log.h"
+#include "master/admin.h"
+#include "master/master.h"
+#include "master/metrics.h"
+#include "master/override.h"
+#include "shm/shm.h"
+
+static const char *const adminapi_admin_names[] = {
+	[SHM_ADMIN_ACTIVE] = "ready",
+	[SHM_ADMIN_DRAIN] = "drain",
+	[SHM_ADMIN_MAINT] = "maint",
+};
+#define ADMINAPI_NADMIN \
+	(sizeof(adminapi_admin_names) / sizeof(adminapi_admin_names[0]))
+
+static const char *const adminapi_balances[] = {
+	[CONFIG_BALANCE_ROUNDROBIN] = "roundrobin",
+	[CONFIG_BALANCE_LEASTCONN] = "leastconn",
+	[CONFIG_BALANCE_RANDOM2] = "random2",
+	[CONFIG_BALANCE_HASH] = "hash",
+};
+
+#define ADMINAPI_MAX_WEIGHT	256
+
+json_t *
+adminapi_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* Names from the URL may be any bytes; JSON strings must be UTF-8. */
+	for (char *p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	return json_pack("{s:s}", "error", msg);
+}
+
+/* The admin state as the API names it. */
+static const char *
+adminapi_admin_name(uint32_t admin)
+{
+	return admin < ADMINAPI_NADMIN ? adminapi_admin_names[admin] : "?";
+}
+
+/* RFC 3339, UTC: "2026-12-02T10:11:12Z". */
+static void
+adminapi_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "?");
+}
+
+/* The worker pids of the current generation, or of the draining ones. */
+static json_t *
+adminapi_pids(const struct master *m, bool draining)
+{
+	json_t *a = json_array();
+
+	for (const struct generation *g = m->gens; g != NULL && a != NULL;
+	    g = g->next) {
+		if ((g != m->gens) != draining)
+			continue;
+		for (uint32_t i = 0; i < g->cfg->workers; i++)
+			if (g->workers[i].pid > 0)
+				json_array_append_new(a,
+				    json_integer(g->workers[i].pid));
+	}
+	return a;
+}
+
+/* {time, result, error} of the last SIGHUP reload; null before one. */
+static json_t *
+adminapi_last_reload(const struct master *m)
+{
+	const struct reload_stats *r = &m->reloads;
+	char when[32];
+
+	if (r->last == 0)
+		return json_null();
+	adminapi_time(r->last, when, sizeof(when));
+	if (r->last_ok)
+		return json_pack("{s:s, s:s}", "time", when, "result", "ok");
+	return json_pack("{s:s, s:s, s:s}", "time", when, "result", "failed",
+	    "error", r->last_error);
+}
+
+int
+adminapi_status(struct master *m, json_t **out)
+{
+	*out = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:{s:I, s:I}}",
+	    "version", PACKAGE_VERSION,
+	    "pid", (int)getpid(),
+	    "uptime_seconds", (json_int_t)((clock_ms() - m->started_ms) / 1000),
+	    "generation", (json_int_t)m->gens->id,
+	    "workers", adminapi_pids(m, false),
+	    "draining_workers", adminapi_pids(m, true),
+	    "last_reload", adminapi_last_reload(m),
+	    "reloads", "ok", (json_int_t)m->reloads.ok,
+	    "failed", (json_int_t)m->reloads.failed);
+	return *out != NULL ? 200 : 500;
+}
+
+/*
+ * One server as the workers see it now. Each shared field is read on its
+ * own (acquire, pairing with the master's release stores and the workers'
+ * CAS on eject): the answer is a snapshot of each, not of all at once.
+ */
+static json_t *
+adminapi_server_json(struct master *m, const struct server_conf *sc)
+{
+	struct shm_server_sh *sv = &m->shm->servers[sc->slot];
+	uint32_t health = atomic_load_explicit(&sv->health,
+	    memory_order_acquire);
+	uint32_t admin = atomic_load_explicit(&sv->admin, memory_order_acquire);
+	uint64_t eject = atomic_load_explicit(&sv->eject, memory_order_acquire);
+	uint64_t requests = stats_server_requests(m, sc->slot);
+
+	return json_pack("{s:s, s:I, s:b, s:s, s:s, s:b, s:I, s:I}",
+	    "address", sc->name,
+	    "weight", (json_int_t)sc->weight,
+	    "backup", sc->backup,
+	    "health", health == SHM_HEALTH_UP ? "up" : "down",
+	    "admin", adminapi_admin_name(admin),
+	    "ejected", SHM_EJECT_STATE(eject) != SHM_EJECT_NONE,
+	    "inflight", (json_int_t)shm_inflight(m->shm, sc->slot),
+	    "requests", (json_int_t)(requests > INT64_MAX ? INT64_MAX :
+	    requests));
+}
+
+static json_t *
+adminapi_backend_json(struct master *m, const struct backend_conf *be)
+{
+	json_t *servers = json_array();
+
+	for (size_t s = 0; s < be->nservers && servers != NULL; s++)
+		if (json_array_append_new(servers, adminapi_server_json(m,
+		    &be->servers[s])) == -1) {
+			json_decref(servers);
+			servers = NULL;
+		}
+	return json_pack("{s:s, s:s, s:o}", "name", be->name,
+	    "balance", adminapi_balances[be->balance], "servers", servers);
+}
+
+int
+adminapi_backends(struct master *m, json_t **out)
+{
+	const struct config *cfg = m->gens->cfg;
+	json_t *list = json_array();
+
+	for (size_t b = 0; b < cfg->nbackends && list != NULL; b++)
+		if (json_array_append_new(list, adminapi_backend_json(m,
+		    &cfg->backends[b])) == -1) {
+			json_decref(list);
+			list = NULL;
+		}
+	*out = json_pack("{s:o}", "backends", list);
+	return *out != NULL ? 200 : 500;
+}
+
+/* The current generation's backend name, or NULL. */
+static const struct backend_conf *
+adminapi_find_backend(const struct master *m, const char *name)
+{
+	const struct config *cfg = m->gens->cfg;
+
+	for (size_t b = 0; b < cfg->nbackends; b++)
+		if (strcmp(cfg->backends[b].name, name) == 0)
+			return &cfg->backends[b];
+	return NULL;
+}
+
+/* be's server at addr, written as configured or in any equal form. */
+static const struct server_conf *
+adminapi_find_server(const struct backend_conf *be, const char *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	const char *why;
+	char id[sizeof(be->servers[0].id)] = "";
+
+	if (confval_addr(addr, &ss, &sslen, &why) == 0)
+		confval_addr_str((struct sockaddr *)&ss, id, sizeof(id));
+	for (size_t s = 0; s < be->nservers; s++)
+		if (strcmp(be->servers[s].name, addr) == 0 ||
+		    strcmp(be->servers[s].id, id) == 0)
+			return &be->servers[s];
+	return NULL;
+}
+
+int
+adminapi_backend(struct master *m, const char *name, json_t **out)
+{
+	const struct backend_conf *be = adminapi_find_backend(m, name);
+
+	if (be == NULL) {
+		*out = adminapi_error("no backend '%s'", name);
+		return 404;
+	}
+	*out = adminapi_backend_json(m, be);
+	return *out != NULL ? 200 : 500;
+}
+
+/* Find backend and server for a server route; 0, or 404 with *out. */
+static int
+adminapi_lookup(const struct master *m, const char *backend, const char *addr,
+    const struct backend_conf **be, const struct server_conf **sc,
+    json_t **out)
+{
+	if ((*be = adminapi_find_backend(m, backend)) == NULL) {
+		*out = adminapi_error("no backend '%s'", backend);
+		return 404;
+	}
+	if ((*sc = adminapi_find_server(*be, addr)) == NULL) {
+		*out = adminapi_error("no server '%s' in backend '%s'", addr,
+		    backend);
+		return 404;
+	}
+	return 0;
+}
+
+int
+adminapi_server(struct master *m, const char *backend, const char *addr,
+    json_t **out)
+{
+	const struct backend_conf *be;
+	const struct server_conf *sc;
+	int status;
+
+	if ((status = adminapi_lookup(m, backend, addr, &be, &sc, out)) != 0)
+		return status;
+	*out = adminapi_server_json(m, sc);
+	return *out != NULL ? 200 : 500;
+}
+
+/*
+ * Read the PATCH body into *admin and *weight (-1 when absent); 0, or 400
+ * with *out saying what is wrong.
+ */
+static int
+adminapi_patch_parse(const char *body, size_t len, int *admin, int *weight,
+    json_t **out)
+{
+	json_error_t jerr;
+	const char *key, *name;
+	json_t *in, *v;
+	int status = 400;
+
+	*admin = *weight = -1;
+	if ((in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL) {
+		*out = adminapi_error("invalid JSON: %s (line %d, column %d)",
+		    jerr.text, jerr.line, jerr.column);
+		return 400;
+	}
+	if (!json_is_object(in) || json_object_size(in) == 0) {
+		*out = adminapi_error("expected a JSON object with \"admin\" "
+		    "and/or \"weight\"");
+		goto out;
+	}
+	json_object_foreach(in, key, v) {
+		if (strcmp(key, "admin") == 0) {
+			name = json_string_value(v);
+			for (size_t i = 0; name != NULL && i < ADMINAPI_NADMIN;
+			    i++)
+				if (strcmp(name, adminapi_admin_names[i]) == 0)
+					*admin = (int)i;
+			if (*admin == -1) {
+				*out = adminapi_error("admin: expected "
+				    "\"ready\", \"drain\" or \"maint\"");
+				goto out;
+			}
+		} else if (strcmp(key, "weight") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > ADMINAPI_MAX_WEIGHT) {
+				*out = adminapi_error("weight: expected a "
+				    "whole number from 0 to %d",
+				    ADMINAPI_MAX_WEIGHT);
+				goto out;
+			}
+			*weight = (int)json_integer_value(v);
+		} else {
+			*out = adminapi_error("unknown field '%.64s' (expected "
+			    "\"admin\" and/or \"weight\")", key);
+			goto out;
+		}
+	}
+	status = 0;
+out:
+	json_decref(in);
+	return status;
+}
+
+/*
+ * Weights live in each generation's balancer tables, private to its
+ * workers (roundrobin's period, the hash ring, random2's alias tables are
+ * all built from them before fork). Rather than moving every weight into
+ * shared memory and rebuilding those tables in each worker at pick time, a
+ * new weight starts a new generation from the current config text with the
+ * override applied: the zero-drop reload path, already tested, costs the
+ * request path nothing, and every worker of the new generation has the
+ * same tables (exact proportions for roundrobin). The price is a reload's:
+ * new workers, and old keep-alive connections closed as they drain.
+ */
+static int
+adminapi_set_weight(struct master *m, const char *label, uint32_t old,
+    int weight, json_t **out)
+{
+	char err[512];
+
+	if (reload_rebuild(m, err, sizeof(err)) == -1) {
+		log_warnx("admin: server %s weight %u -> %d not applied: %s",
+		    label, old, weight, err);
+		*out = adminapi_error("weight not applied: %s", err);
+		return 503;
+	}
+	log_info("admin: server %s weight %u -> %d", label, old, weight);
+	return 0;
+}
+
+/*
+ * The admin state is shared: one release store reaches every worker of
+ * every generation at its next pick (bal_usable's acquire load). The
+ * override makes later generations publish the same state.
+ */
+static void
+adminapi_set_admin(struct master *m, const char *label, uint32_t slot,
+    uint32_t old, int admin)
+{
+	struct shm_server_sh *sv = &m->shm->servers[slot];
+
+	atomic_store_explicit(&sv->admin, (uint32_t)admin,
+	    memory_order_release);
+	if (old != (uint32_t)admin)
+		log_info("admin: server %s admin %s -> %s", label,
+		    adminapi_admin_name(old),
+		    adminapi_admin_name((uint32_t)admin));
+}
+
+int
+adminapi_server_patch(struct master *m, const char *backend,
+    const char *addr, const char *body, size_t len, json_t **out)
+{
+	const struct backend_conf *be;
+	const struct server_conf *sc;
+	struct override *ov, saved;
+	char label[160], id[sizeof(sc->id)];
+	int admin, weight, status;
+	uint32_t slot, old_weight, old_admin;
+
+	if ((status = adminapi_lookup(m, backend, addr, &be, &sc, out)) != 0 ||
+	    (status = adminapi_patch_parse(body, len, &admin, &weight,
+	    out)) != 0)
+		return status;
+	/* A new generation may free this config: keep what is needed. */
+	snprintf(label, sizeof(label), "%s/%s", be->name, sc->name);
+	snprintf(id, sizeof(id), "%s", sc->id);
+	slot = sc->slot;
+	old_weight = sc->weight;
+	/* The master is the only writer of admin: this is the state now. */
+	old_admin = atomic_load_explicit(&m->shm->servers[slot].admin,
+	    memory_order_relaxed);
+	if ((ov = override_get(&m->overrides, be->name, sc->id)) == NULL) {
+		*out = adminapi_error("out of memory");
+		return 500;
+	}
+	saved = *ov;
+	if (admin >= 0)
+		ov->admin = admin;
+	if (weight >= 0)
+		ov->weight = weight;
+	if (weight >= 0 && (uint32_t)weight != old_weight &&
+	    (status = adminapi_set_weight(m, label, old_weight, weight,
+	    out)) != 0) {
+		*ov = saved;
+		return status;
+	}
+	if (admin >= 0)
+		adminapi_set_admin(m, label, slot, old_admin, admin);
+	return adminapi_server(m, backend, id, out);
+}
