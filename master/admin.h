@@ -86,6 +86,8 @@ struct json_t *adminapi_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 int adminapi_status(struct master *m, struct json_t **out);
 int adminapi_backends(struct master *m, struct json_t **out);
+/* GET /api/v1/frontends: name, backend, listen addresses (and counts). */
+int adminapi_frontends(struct master *m, struct json_t **out);
 int adminapi_backend(struct master *m, const char *name, struct json_t **out);
 int adminapi_server(struct master *m, const char *backend, const char *addr,
     struct json_t **out);

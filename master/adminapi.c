@@ -19,6 +19,7 @@
 #include "common/confval.h"
 #include "common/log.h"
 #include "master/admin.h"
+#include "master/health.h"
 #include "master/master.h"
 #include "master/metrics.h"
 #include "master/override.h"
@@ -139,8 +140,9 @@ adminapi_server_json(struct master *m, const struct server_conf *sc)
 	uint32_t admin = atomic_load_explicit(&sv->admin, memory_order_acquire);
 	uint64_t eject = atomic_load_explicit(&sv->eject, memory_order_acquire);
 	uint64_t requests = stats_server_requests(m, sc->slot);
+	const char *last = health_last(m->health, sc->slot);
 
-	return json_pack("{s:s, s:I, s:b, s:s, s:s, s:b, s:I, s:I}",
+	return json_pack("{s:s, s:I, s:b, s:s, s:s, s:b, s:I, s:I, s:s?}",
 	    "address", sc->name,
 	    "weight", (json_int_t)sc->weight,
 	    "backup", sc->backup,
@@ -149,7 +151,8 @@ adminapi_server_json(struct master *m, const struct server_conf *sc)
 	    "ejected", SHM_EJECT_STATE(eject) != SHM_EJECT_NONE,
 	    "inflight", (json_int_t)shm_inflight(m->shm, sc->slot),
 	    "requests", (json_int_t)(requests > INT64_MAX ? INT64_MAX :
-	    requests));
+	    requests),
+	    "last_check", last);
 }
 
 static json_t *
@@ -180,6 +183,39 @@ adminapi_backends(struct master *m, json_t **out)
 			list = NULL;
 		}
 	*out = json_pack("{s:o}", "backends", list);
+	return *out != NULL ? 200 : 500;
+}
+
+/* One frontend: its name and the addresses it listens on. */
+static json_t *
+adminapi_frontend_json(struct master *m, const struct frontend_conf *fe)
+{
+	json_t *listen = json_array();
+
+	(void)m;
+	for (size_t l = 0; l < fe->nlistens && listen != NULL; l++)
+		if (json_array_append_new(listen,
+		    json_string(fe->listens[l].text)) == -1) {
+			json_decref(listen);
+			listen = NULL;
+		}
+	return json_pack("{s:s, s:s, s:o}", "name", fe->name, "backend",
+	    fe->backend_name, "listen", listen);
+}
+
+int
+adminapi_frontends(struct master *m, json_t **out)
+{
+	const struct config *cfg = m->gens->cfg;
+	json_t *list = json_array();
+
+	for (size_t f = 0; f < cfg->nfrontends && list != NULL; f++)
+		if (json_array_append_new(list, adminapi_frontend_json(m,
+		    &cfg->frontends[f])) == -1) {
+			json_decref(list);
+			list = NULL;
+		}
+	*out = json_pack("{s:o}", "frontends", list);
 	return *out != NULL ? 200 : 500;
 }
 

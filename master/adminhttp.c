@@ -25,7 +25,8 @@
 enum adminhttp_route {
 	ROUTE_NONE,
 	ROUTE_METRICS,			/* /metrics */
-	ROUTE_STATUSPAGE,		/* /status */
+	ROUTE_STATUSPAGE,		/* /status, /status.js, /status.css */
+	ROUTE_FRONTENDS,		/* /api/v1/frontends */
 	ROUTE_STATUS,			/* /api/v1/status */
 	ROUTE_BACKENDS,			/* /api/v1/backends */
 	ROUTE_BACKEND,			/* /api/v1/backends/B */
@@ -111,12 +112,15 @@ adminhttp_route(const struct adminhttp_path *p)
 
 	if (p->n == 1 && strcmp(s[0], "metrics") == 0)
 		return ROUTE_METRICS;
-	if (p->n == 1 && strcmp(s[0], "status") == 0)
+	if (p->n == 1 && (strcmp(s[0], "status") == 0 ||
+	    strcmp(s[0], "status.js") == 0 || strcmp(s[0], "status.css") == 0))
 		return ROUTE_STATUSPAGE;
 	if (p->n < 3 || strcmp(s[0], "api") != 0 || strcmp(s[1], "v1") != 0)
 		return ROUTE_NONE;
 	if (p->n == 3 && strcmp(s[2], "status") == 0)
 		return ROUTE_STATUS;
+	if (p->n == 3 && strcmp(s[2], "frontends") == 0)
+		return ROUTE_FRONTENDS;
 	if (strcmp(s[2], "backends") != 0)
 		return ROUTE_NONE;
 	if (p->n == 3)
@@ -155,10 +159,9 @@ adminhttp_json(struct evhttp_request *req, int status, json_t *body)
 		evbuffer_free(buf);
 }
 
-/* GET /metrics and GET /status: text rendered by their own files. */
+/* GET /metrics: the text exposition rendered by metrics.c. */
 static void
-adminhttp_text(struct evhttp_request *req, struct master *m,
-    enum adminhttp_route route)
+adminhttp_metrics(struct evhttp_request *req, struct master *m)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *buf = evbuffer_new();
@@ -167,15 +170,9 @@ adminhttp_text(struct evhttp_request *req, struct master *m,
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	if (route == ROUTE_METRICS) {
-		metrics_render(m, buf);
-		evhttp_add_header(h, "Content-Type",
-		    "text/plain; version=0.0.4; charset=utf-8");
-	} else {
-		statuspage_render(m, buf);
-		evhttp_add_header(h, "Content-Type",
-		    "text/html; charset=utf-8");
-	}
+	metrics_render(m, buf);
+	evhttp_add_header(h, "Content-Type",
+	    "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_send_reply(req, HTTP_OK, NULL, buf);
@@ -245,6 +242,8 @@ adminhttp_api(struct admin *a, struct evhttp_request *req,
 		return adminapi_status(m, out);
 	case ROUTE_BACKENDS:
 		return adminapi_backends(m, out);
+	case ROUTE_FRONTENDS:
+		return adminapi_frontends(m, out);
 	case ROUTE_BACKEND:
 		return adminapi_backend(m, p->seg[3], out);
 	case ROUTE_SERVER:
@@ -314,7 +313,10 @@ adminhttp_request_cb(struct evhttp_request *req, void *arg)
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Allow", adminhttp_allow(route));
 	} else if (route == ROUTE_METRICS || route == ROUTE_STATUSPAGE) {
-		adminhttp_text(req, a->m, route);
+		if (route == ROUTE_METRICS)
+			adminhttp_metrics(req, a->m);
+		else
+			statuspage_serve(req, evhttp_uri_get_path(uri));
 		adminhttp_log(req, 200);
 		adminhttp_path_free(&p);
 		return;

@@ -1,11 +1,12 @@
-/* The HTML page of GET /status on the admin listener. Private to master/. */
+/* The status page's files, served by the admin listener. */
 #ifndef WEIR_STATUSPAGE_H
 #define WEIR_STATUSPAGE_H
 
-struct evbuffer;
-struct master;
+#include <stdbool.h>
 
-/* Append the page (a complete HTML document) to out. */
-void statuspage_render(struct master *m, struct evbuffer *out);
+struct evhttp_request;
+
+/* Answer a GET for /status, /status.js or /status.css; false if path is none. */
+bool statuspage_serve(struct evhttp_request *req, const char *path);
 
 #endif
