@@ -60,5 +60,24 @@ check_startup(const struct config *cfg, char *err, size_t errlen)
 		    config_line(cfg, keys[i]), why);
 		return -1;
 	}
+	return check_access_logs(cfg, err, errlen);
+}
+
+int
+check_access_logs(const struct config *cfg, char *err, size_t errlen)
+{
+	const struct frontend_conf *fe;
+	char why[512];
+
+	for (size_t i = 0; i < cfg->nfrontends; i++) {
+		fe = &cfg->frontends[i];
+		if (fe->access_log != CONFIG_ACCESS_LOG_FILE ||
+		    check_writable("access_log", fe->access_log_path, why,
+		    sizeof(why)) == 0)
+			continue;
+		snprintf(err, errlen, "%s:%d: %s", cfg->path,
+		    fe->access_log_line, why);
+		return -1;
+	}
 	return 0;
 }

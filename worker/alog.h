@@ -49,17 +49,27 @@ enum alog_cut {
 
 /* ---- alogfmt.c: text only, no I/O ---- */
 
-/* A client-supplied string; p == NULL: absent. cut: it was cut short. */
+/*
+ * A string of the request; p == NULL: absent. cut: it was cut short. raw:
+ * weir wrote it (an id it made, the protocol of a parsed request), so it
+ * is printed without escaping.
+ */
 struct alog_str {
 	const char *p;
 	size_t len;
 	bool cut;
+	bool raw;
 };
 
 /* Everything one line says, ready to print. */
 struct alog_line {
 	int64_t time_ms;		/* wall clock at the request's first
 					 * byte, ms since the epoch */
+	/*
+	 * Strings weir made (addresses, names from the config, which
+	 * allows only letters, digits, '.', '_', '-') are printed as they
+	 * are; only the alog_str fields, from the client, are escaped.
+	 */
 	const char *client;		/* address, as policy.c decided */
 	const char *peer;		/* "ADDR:PORT" of the TCP peer */
 	struct alog_str method, target, proto, referer, user_agent, id;
@@ -143,14 +153,15 @@ struct alog_rec {
 	bool logging;			/* the frontend writes an access log */
 	bool captured;			/* the request line is known */
 	bool exchanged;			/* exchange_start() ran for it */
+	bool id_made;			/* weir made the id (no escaping) */
+	bool proto_made;		/* weir wrote proto (no escaping) */
 	int status;
-	int64_t wall_ms;		/* realtime at t_begin */
+	int64_t wall_ms;		/* realtime at t_begin (loop's, in ms) */
 	uint64_t t_begin;		/* first byte of the head seen */
 	uint64_t t_conn;		/* connect started (or pooled taken) */
 	uint64_t t_connected;
 	uint64_t t_sent;		/* last request byte to the backend */
 	uint64_t t_head;		/* final response head parsed */
-	uint64_t t_end;			/* response whole in cout (DONE) */
 	uint64_t head_in;		/* bytes of the request head */
 	uint64_t out_start;		/* cout_sent where its response begins */
 	uint64_t out_end;		/* ... and ends (DONE) */

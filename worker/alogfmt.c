@@ -18,7 +18,30 @@ static const char alogfmt_hex[] = "0123456789ABCDEF";
 static inline bool
 alogfmt_unsafe(unsigned char b)
 {
-	return b < 0x20 || b >= 0x7f || b == '"' || b == '\\';
+	return (unsigned)(b - 0x20) >= 0x5f || b == '"' || b == '\\';
+}
+
+#define ALOGFMT_ONES	0x0101010101010101ull
+#define ALOGFMT_HIGHS	0x8080808080808080ull
+
+/* Is any byte of w zero? (Exact for "any", though not for which.) */
+static inline uint64_t
+alogfmt_zero_byte(uint64_t w)
+{
+	return (w - ALOGFMT_ONES) & ~w & ALOGFMT_HIGHS;
+}
+
+/*
+ * Is any of 8 bytes unsafe? The same test as alogfmt_unsafe(), a word at a
+ * time: a byte below 0x20 or with its high bit set, 0x7f, '"' or '\'.
+ */
+static inline bool
+alogfmt_word_unsafe(uint64_t w)
+{
+	return (((w - ALOGFMT_ONES * 0x20) | w) & ALOGFMT_HIGHS) != 0 ||
+	    alogfmt_zero_byte(w ^ (ALOGFMT_ONES * 0x7f)) != 0 ||
+	    alogfmt_zero_byte(w ^ (ALOGFMT_ONES * '"')) != 0 ||
+	    alogfmt_zero_byte(w ^ (ALOGFMT_ONES * '\\')) != 0;
 }
 
 /*
@@ -34,8 +57,15 @@ alogfmt_esc(char *out, size_t cap, const char *s, size_t len, size_t *used,
 	unsigned char b;
 
 	while (i < len) {
-		for (run = i; run < len &&
-		    !alogfmt_unsafe((unsigned char)s[run]); run++)
+		for (run = i; run + 8 <= len; run += 8) {
+			uint64_t w;
+
+			memcpy(&w, s + run, 8);
+			if (alogfmt_word_unsafe(w))
+				break;
+		}
+		for (; run < len && !alogfmt_unsafe((unsigned char)s[run]);
+		    run++)
 			;
 		if (run > i) {
 			if (run - i > cap - o)
@@ -93,41 +123,59 @@ alogfmt_2d(char *p, int v)
 }
 
 /*
- * The broken-down time of sec, from gmtime_r() once per second: a worker
- * logs many lines a second, each with the time of its request.
+ * The text of one second in both layouts, "2026-12-02T10:01:02" and
+ * "02/Dec/2026:10:01:02", made with gmtime_r() when the second changes: a
+ * worker logs many lines a second, each with the time of its request.
  */
-static const struct tm *
-alogfmt_tm(time_t sec)
-{
-	static time_t cached = (time_t)-1;
-	static struct tm tm;
+struct alogfmt_sec {
+	int64_t sec;
+	char rfc[19];
+	char clf[20];
+};
 
-	if (sec != cached) {
-		if (gmtime_r(&sec, &tm) == NULL)
-			memset(&tm, 0, sizeof(tm));
-		cached = sec;
-	}
-	return &tm;
+static const struct alogfmt_sec *
+alogfmt_second(int64_t sec)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	static struct alogfmt_sec c = { .sec = INT64_MIN };
+	time_t t = (time_t)sec;
+	struct tm tm;
+	int year;
+
+	if (sec == c.sec)
+		return &c;
+	if (gmtime_r(&t, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	year = tm.tm_year + 1900;
+	alogfmt_2d(c.rfc, year / 100 % 100);
+	alogfmt_2d(c.rfc + 2, year % 100);
+	c.rfc[4] = '-';
+	alogfmt_2d(c.rfc + 5, tm.tm_mon + 1);
+	c.rfc[7] = '-';
+	alogfmt_2d(c.rfc + 8, tm.tm_mday);
+	c.rfc[10] = 'T';
+	alogfmt_2d(c.rfc + 11, tm.tm_hour);
+	c.rfc[13] = ':';
+	alogfmt_2d(c.rfc + 14, tm.tm_min);
+	c.rfc[16] = ':';
+	alogfmt_2d(c.rfc + 17, tm.tm_sec);
+	alogfmt_2d(c.clf, tm.tm_mday);
+	c.clf[2] = '/';
+	memcpy(c.clf + 3, months + 3 * (tm.tm_mon % 12), 3);
+	c.clf[6] = '/';
+	memcpy(c.clf + 7, c.rfc, 4);
+	memcpy(c.clf + 11, c.rfc + 10, 9);
+	c.clf[11] = ':';
+	c.sec = sec;
+	return &c;
 }
 
 size_t
 alogfmt_rfc3339(char *out, int64_t ms)
 {
-	const struct tm *tm = alogfmt_tm((time_t)(ms / 1000));
-	int year = tm->tm_year + 1900, frac = (int)(ms % 1000);
+	int frac = (int)(ms % 1000);
 
-	alogfmt_2d(out, year / 100 % 100);
-	alogfmt_2d(out + 2, year % 100);
-	out[4] = '-';
-	alogfmt_2d(out + 5, tm->tm_mon + 1);
-	out[7] = '-';
-	alogfmt_2d(out + 8, tm->tm_mday);
-	out[10] = 'T';
-	alogfmt_2d(out + 11, tm->tm_hour);
-	out[13] = ':';
-	alogfmt_2d(out + 14, tm->tm_min);
-	out[16] = ':';
-	alogfmt_2d(out + 17, tm->tm_sec);
+	memcpy(out, alogfmt_second(ms / 1000)->rfc, 19);
 	out[19] = '.';
 	out[20] = (char)('0' + frac / 100);
 	alogfmt_2d(out + 21, frac % 100);
@@ -138,22 +186,7 @@ alogfmt_rfc3339(char *out, int64_t ms)
 size_t
 alogfmt_clf_time(char *out, int64_t ms)
 {
-	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	const struct tm *tm = alogfmt_tm((time_t)(ms / 1000));
-	int year = tm->tm_year + 1900;
-
-	alogfmt_2d(out, tm->tm_mday);
-	out[2] = '/';
-	memcpy(out + 3, months + 3 * (tm->tm_mon % 12), 3);
-	out[6] = '/';
-	alogfmt_2d(out + 7, year / 100 % 100);
-	alogfmt_2d(out + 9, year % 100);
-	out[11] = ':';
-	alogfmt_2d(out + 12, tm->tm_hour);
-	out[14] = ':';
-	alogfmt_2d(out + 15, tm->tm_min);
-	out[17] = ':';
-	alogfmt_2d(out + 18, tm->tm_sec);
+	memcpy(out, alogfmt_second(ms / 1000)->clf, 20);
 	memcpy(out + 20, " +0000", 6);
 	return 26;
 }
@@ -178,8 +211,12 @@ alogfmt_put(struct alogfmt_out *o, const char *s, size_t n)
 	o->len += n;
 }
 
+/* A string literal, its length known at compile time. */
+#define alogfmt_lit(o, s)	alogfmt_put((o), (s), sizeof(s) - 1)
+
+/* A string weir made itself (address, name): nothing in it to escape. */
 static void
-alogfmt_lit(struct alogfmt_out *o, const char *s)
+alogfmt_raw(struct alogfmt_out *o, const char *s)
 {
 	alogfmt_put(o, s, strlen(s));
 }
@@ -227,40 +264,48 @@ alogfmt_esc_str(struct alogfmt_out *o, const char *s, size_t len, bool cut)
 		alogfmt_put(o, "...", 3);
 }
 
-/* A JSON string value, or null. */
+/* A string of the request: escaped unless weir wrote it. */
 static void
-alogfmt_jstr(struct alogfmt_out *o, const char *key, const char *s,
-    size_t len, bool cut)
+alogfmt_str(struct alogfmt_out *o, struct alog_str s)
 {
-	alogfmt_lit(o, key);
-	if (s == NULL) {
-		alogfmt_put(o, "null", 4);
+	if (s.raw)
+		alogfmt_put(o, s.p, s.len);
+	else
+		alogfmt_esc_str(o, s.p, s.len, s.cut);
+}
+
+/* What the client sent, as a JSON string value, or null. */
+static void
+alogfmt_jspan(struct alogfmt_out *o, struct alog_str s)
+{
+	if (s.p == NULL) {
+		alogfmt_lit(o, "null");
 		return;
 	}
-	alogfmt_put(o, "\"", 1);
-	alogfmt_esc_str(o, s, len, cut);
-	alogfmt_put(o, "\"", 1);
+	alogfmt_lit(o, "\"");
+	alogfmt_str(o, s);
+	alogfmt_lit(o, "\"");
 }
 
+/* A string weir made, as a JSON string value, or null. */
 static void
-alogfmt_jcstr(struct alogfmt_out *o, const char *key, const char *s)
+alogfmt_jraw(struct alogfmt_out *o, const char *s)
 {
-	alogfmt_jstr(o, key, s, s != NULL ? strlen(s) : 0, false);
-}
-
-static void
-alogfmt_jspan(struct alogfmt_out *o, const char *key, struct alog_str s)
-{
-	alogfmt_jstr(o, key, s.p, s.len, s.cut);
+	if (s == NULL) {
+		alogfmt_lit(o, "null");
+		return;
+	}
+	alogfmt_lit(o, "\"");
+	alogfmt_raw(o, s);
+	alogfmt_lit(o, "\"");
 }
 
 /* A JSON number of milliseconds, or null. */
 static void
-alogfmt_jms(struct alogfmt_out *o, const char *key, int64_t us)
+alogfmt_jms(struct alogfmt_out *o, int64_t us)
 {
-	alogfmt_lit(o, key);
 	if (us < 0)
-		alogfmt_put(o, "null", 4);
+		alogfmt_lit(o, "null");
 	else
 		alogfmt_ms(o, us);
 }
@@ -279,33 +324,47 @@ alogfmt_json(struct alogfmt_out *o, const struct alog_line *l)
 {
 	char t[24];
 
-	alogfmt_put(o, "{\"time\":\"", 9);
+	alogfmt_lit(o, "{\"time\":\"");
 	alogfmt_put(o, t, alogfmt_rfc3339(t, l->time_ms));
-	alogfmt_put(o, "\"", 1);
-	alogfmt_jcstr(o, ",\"client\":", l->client);
-	alogfmt_jcstr(o, ",\"peer\":", l->peer);
-	alogfmt_jspan(o, ",\"method\":", l->method);
-	alogfmt_jspan(o, ",\"target\":", l->target);
-	alogfmt_jspan(o, ",\"proto\":", l->proto);
+	alogfmt_lit(o, "\",\"client\":");
+	alogfmt_jraw(o, l->client);
+	alogfmt_lit(o, ",\"peer\":");
+	alogfmt_jraw(o, l->peer);
+	alogfmt_lit(o, ",\"method\":");
+	alogfmt_jspan(o, l->method);
+	alogfmt_lit(o, ",\"target\":");
+	alogfmt_jspan(o, l->target);
+	alogfmt_lit(o, ",\"proto\":");
+	alogfmt_jspan(o, l->proto);
 	alogfmt_lit(o, ",\"status\":");
 	alogfmt_u64(o, l->status > 0 ? (uint64_t)l->status : 0);
 	alogfmt_lit(o, ",\"bytes_in\":");
 	alogfmt_u64(o, l->bytes_in);
 	alogfmt_lit(o, ",\"bytes_out\":");
 	alogfmt_u64(o, l->bytes_out);
-	alogfmt_jms(o, ",\"duration_ms\":", l->duration_us);
-	alogfmt_jcstr(o, ",\"upstream\":", l->upstream);
-	alogfmt_jms(o, ",\"connect_ms\":", l->connect_us);
-	alogfmt_jms(o, ",\"header_ms\":", l->header_us);
+	alogfmt_lit(o, ",\"duration_ms\":");
+	alogfmt_jms(o, l->duration_us);
+	alogfmt_lit(o, ",\"upstream\":");
+	alogfmt_jraw(o, l->upstream);
+	alogfmt_lit(o, ",\"connect_ms\":");
+	alogfmt_jms(o, l->connect_us);
+	alogfmt_lit(o, ",\"header_ms\":");
+	alogfmt_jms(o, l->header_us);
 	alogfmt_lit(o, ",\"retries\":");
 	alogfmt_u64(o, l->retries);
-	alogfmt_jspan(o, ",\"request_id\":", l->id);
-	alogfmt_jcstr(o, ",\"frontend\":", l->frontend);
-	alogfmt_jcstr(o, ",\"backend\":", l->backend);
-	alogfmt_jcstr(o, ",\"cut\":", alogfmt_cut_name(l->cut));
-	alogfmt_jspan(o, ",\"referer\":", l->referer);
-	alogfmt_jspan(o, ",\"user_agent\":", l->user_agent);
-	alogfmt_put(o, "}\n", 2);
+	alogfmt_lit(o, ",\"request_id\":");
+	alogfmt_jspan(o, l->id);
+	alogfmt_lit(o, ",\"frontend\":");
+	alogfmt_jraw(o, l->frontend);
+	alogfmt_lit(o, ",\"backend\":");
+	alogfmt_jraw(o, l->backend);
+	alogfmt_lit(o, ",\"cut\":");
+	alogfmt_jraw(o, alogfmt_cut_name(l->cut));
+	alogfmt_lit(o, ",\"referer\":");
+	alogfmt_jspan(o, l->referer);
+	alogfmt_lit(o, ",\"user_agent\":");
+	alogfmt_jspan(o, l->user_agent);
+	alogfmt_lit(o, "}\n");
 }
 
 /* A quoted combined field: "value", or "-" when absent. */
@@ -316,27 +375,25 @@ alogfmt_cquoted(struct alogfmt_out *o, struct alog_str s)
 	if (s.p == NULL)
 		alogfmt_put(o, "-", 1);
 	else
-		alogfmt_esc_str(o, s.p, s.len, s.cut);
+		alogfmt_str(o, s);
 	alogfmt_put(o, "\"", 1);
 }
 
-/* " key=value" with a weir-made value, or " key=-". */
+/* A weir-made value, or "-". */
 static void
-alogfmt_ckv(struct alogfmt_out *o, const char *key, const char *v)
+alogfmt_craw(struct alogfmt_out *o, const char *v)
 {
-	alogfmt_lit(o, key);
 	if (v == NULL)
-		alogfmt_put(o, "-", 1);
+		alogfmt_lit(o, "-");
 	else
-		alogfmt_esc_str(o, v, strlen(v), false);
+		alogfmt_raw(o, v);
 }
 
 static void
-alogfmt_cms(struct alogfmt_out *o, const char *key, int64_t us)
+alogfmt_cms(struct alogfmt_out *o, int64_t us)
 {
-	alogfmt_lit(o, key);
 	if (us < 0)
-		alogfmt_put(o, "-", 1);
+		alogfmt_lit(o, "-");
 	else
 		alogfmt_ms(o, us);
 }
@@ -354,7 +411,7 @@ alogfmt_creq(struct alogfmt_out *o, const struct alog_line *l)
 			continue;
 		if (any)
 			alogfmt_put(o, " ", 1);
-		alogfmt_esc_str(o, parts[i]->p, parts[i]->len, parts[i]->cut);
+		alogfmt_str(o, *parts[i]);
 		any = true;
 	}
 	if (!any)
@@ -371,37 +428,45 @@ alogfmt_combined(struct alogfmt_out *o, const struct alog_line *l)
 {
 	char t[26];
 
-	alogfmt_ckv(o, "", l->client);
-	alogfmt_put(o, " - - [", 6);
+	alogfmt_craw(o, l->client);
+	alogfmt_lit(o, " - - [");
 	alogfmt_put(o, t, alogfmt_clf_time(t, l->time_ms));
-	alogfmt_put(o, "] ", 2);
+	alogfmt_lit(o, "] ");
 	alogfmt_creq(o, l);
-	alogfmt_put(o, " ", 1);
+	alogfmt_lit(o, " ");
 	alogfmt_u64(o, l->status > 0 ? (uint64_t)l->status : 0);
-	alogfmt_put(o, " ", 1);
+	alogfmt_lit(o, " ");
 	alogfmt_u64(o, l->bytes_out);
-	alogfmt_put(o, " ", 1);
+	alogfmt_lit(o, " ");
 	alogfmt_cquoted(o, l->referer);
-	alogfmt_put(o, " ", 1);
+	alogfmt_lit(o, " ");
 	alogfmt_cquoted(o, l->user_agent);
 	alogfmt_lit(o, " rid=");
 	if (l->id.p == NULL)
-		alogfmt_put(o, "-", 1);
+		alogfmt_lit(o, "-");
 	else
 		alogfmt_cquoted(o, l->id);
 	alogfmt_lit(o, " in=");
 	alogfmt_u64(o, l->bytes_in);
-	alogfmt_cms(o, " dur=", l->duration_us);
-	alogfmt_ckv(o, " up=", l->upstream);
-	alogfmt_cms(o, " connect=", l->connect_us);
-	alogfmt_cms(o, " header=", l->header_us);
+	alogfmt_lit(o, " dur=");
+	alogfmt_cms(o, l->duration_us);
+	alogfmt_lit(o, " up=");
+	alogfmt_craw(o, l->upstream);
+	alogfmt_lit(o, " connect=");
+	alogfmt_cms(o, l->connect_us);
+	alogfmt_lit(o, " header=");
+	alogfmt_cms(o, l->header_us);
 	alogfmt_lit(o, " retries=");
 	alogfmt_u64(o, l->retries);
-	alogfmt_ckv(o, " fe=", l->frontend);
-	alogfmt_ckv(o, " be=", l->backend);
-	alogfmt_ckv(o, " cut=", alogfmt_cut_name(l->cut));
-	alogfmt_ckv(o, " peer=", l->peer);
-	alogfmt_put(o, "\n", 1);
+	alogfmt_lit(o, " fe=");
+	alogfmt_craw(o, l->frontend);
+	alogfmt_lit(o, " be=");
+	alogfmt_craw(o, l->backend);
+	alogfmt_lit(o, " cut=");
+	alogfmt_craw(o, alogfmt_cut_name(l->cut));
+	alogfmt_lit(o, " peer=");
+	alogfmt_craw(o, l->peer);
+	alogfmt_lit(o, "\n");
 }
 
 size_t

@@ -90,6 +90,36 @@ test_clf_escape_all_bytes(void **state)
 }
 
 /*
+ * Every byte value in every lane of the word-at-a-time scan (and in the
+ * byte-by-byte tail), among safe bytes: escaped there and only there.
+ */
+static void
+test_escape_lanes(void **state)
+{
+	char s[19], want[64];
+	size_t n, wl;
+
+	(void)state;
+	for (int json = 0; json < 2; json++) {
+		for (int b = 0; b < 256; b++) {
+			for (size_t pos = 0; pos < sizeof(s); pos++) {
+				memset(s, 'a', sizeof(s));
+				s[pos] = (char)b;
+				wl = (size_t)snprintf(want, sizeof(want),
+				    "%.*s%s%.*s", (int)pos, s,
+				    want_byte((unsigned char)b, json),
+				    (int)(sizeof(s) - pos - 1), s + pos + 1);
+				n = esc(json, out, sizeof(out), s, sizeof(s),
+				    NULL);
+				if (n != wl || memcmp(out, want, n) != 0)
+					fail_msg("byte 0x%02x at %zu: got "
+					    "'%.*s'", b, pos, (int)n, out);
+			}
+		}
+	}
+}
+
+/*
  * A short buffer takes a prefix that ends on an escape's edge: what was
  * written is exactly the escaping of the input bytes it says it used.
  */
@@ -145,7 +175,7 @@ test_times(void **state)
 	}
 }
 
-#define STR(s)	((struct alog_str){ (s), sizeof(s) - 1, false })
+#define STR(s)	((struct alog_str){ (s), sizeof(s) - 1, false, false })
 
 /* A proxied request with every field set. */
 static struct alog_line
@@ -189,10 +219,18 @@ test_line_json(void **state)
 	    "\"frontend\":\"web\",\"backend\":\"app\",\"cut\":null,"
 	    "\"referer\":\"http://r/\",\"user_agent\":\"curl/8\"}\n");
 
+	/* Only strings the client sent are escaped, not weir's own. */
+	l.id = STR("a\"b");
+	l.proto = STR("HTTP/1.1");
+	l.proto.raw = true;
+	assert_true(alogfmt_line(out, sizeof(out), &l, false) > 0);
+	assert_non_null(strstr(out, ",\"proto\":\"HTTP/1.1\","));
+	assert_non_null(strstr(out, ",\"request_id\":\"a\\\"b\","));
+
 	/* weir's own 400 for a hostile request line, nothing upstream. */
 	l = full_line();
 	l.target = STR("/a%0a\"\x01\n{\"x\":1}");
-	l.proto = (struct alog_str){ NULL, 0, false };
+	l.proto = (struct alog_str){ NULL, 0, false, false };
 	l.referer = l.user_agent = l.id = l.proto;
 	l.status = 400;
 	l.upstream = NULL;
@@ -225,7 +263,7 @@ test_line_combined(void **state)
 	    "be=app cut=- peer=10.0.0.2:41000\n");
 
 	l.method = STR("G\"T");
-	l.target = (struct alog_str){ NULL, 0, false };
+	l.target = (struct alog_str){ NULL, 0, false, false };
 	l.proto = l.referer = l.id = l.target;
 	l.user_agent = STR("a\\b\x7f");
 	l.user_agent.cut = true;
@@ -256,12 +294,12 @@ test_line_longest(void **state)
 
 	(void)state;
 	memset(junk, 0x01, sizeof(junk));
-	l.method = (struct alog_str){ junk, ALOG_METHOD_MAX, true };
-	l.target = (struct alog_str){ junk, ALOG_TARGET_MAX, true };
-	l.proto = (struct alog_str){ junk, ALOG_PROTO_MAX, true };
-	l.referer = (struct alog_str){ junk, ALOG_HDR_MAX, true };
-	l.user_agent = (struct alog_str){ junk, ALOG_HDR_MAX, true };
-	l.id = (struct alog_str){ junk, ALOG_ID_MAX, true };
+	l.method = (struct alog_str){ junk, ALOG_METHOD_MAX, true, false };
+	l.target = (struct alog_str){ junk, ALOG_TARGET_MAX, true, false };
+	l.proto = (struct alog_str){ junk, ALOG_PROTO_MAX, true, false };
+	l.referer = (struct alog_str){ junk, ALOG_HDR_MAX, true, false };
+	l.user_agent = (struct alog_str){ junk, ALOG_HDR_MAX, true, false };
+	l.id = (struct alog_str){ junk, ALOG_ID_MAX, true, false };
 	l.client = l.peer = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255";
 	l.upstream = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535";
 	l.frontend = l.backend =
@@ -362,6 +400,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_escape_all_bytes),
 		cmocka_unit_test(test_clf_escape_all_bytes),
+		cmocka_unit_test(test_escape_lanes),
 		cmocka_unit_test(test_escape_cap),
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_line_json),
