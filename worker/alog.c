@@ -43,6 +43,8 @@ struct alog_sink {
 	size_t len;
 	uint64_t lost;			/* lines dropped since last warned */
 	bool failing;			/* a write failed; warned once */
+	bool torn;			/* it wrote part of a line: end that
+					 * line first, so the next is whole */
 };
 
 struct alog {
@@ -106,7 +108,9 @@ alog_flush_sink(struct alog_sink *sk)
 		sk->len = 0;
 		return;
 	}
-	while (off < sk->len) {
+	if (sk->torn && write(sk->fd, "\n", 1) == 1)
+		sk->torn = false;
+	while (off < sk->len && !sk->torn) {
 		n = write(sk->fd, sk->buf + off, sk->len - off);
 		if (n > 0)
 			off += (size_t)n;
@@ -120,6 +124,7 @@ alog_flush_sink(struct alog_sink *sk)
 			log_warn("access_log %s: write; dropping lines until "
 			    "it works again", sk->path);
 		sk->failing = true;
+		sk->torn |= off > 0 && sk->buf[off - 1] != '\n';
 		sk->lost += alog_lines(sk->buf + off, sk->len - off);
 	} else if (sk->failing) {
 		log_warnx("access_log %s: writing again; %llu lines were "
@@ -223,6 +228,7 @@ alog_reopen(struct worker *w)
 		if (sk->fd != -1)
 			close(sk->fd);
 		sk->fd = fd;
+		sk->torn = false;
 	}
 }
 

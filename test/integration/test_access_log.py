@@ -560,6 +560,22 @@ def _():
     b.release_all()
 
 
+@t.test("a log that cannot be written (/dev/full): requests are served, "
+        "one warning, not one per flush")
+def _():
+    w, _ = start(workers=1, web={"access_log": "/dev/full"})
+    for i in range(3):
+        check_eq(http(w.port, "GET", "/echo?full=%d" % i).status, 200, "status")
+    check(w.wait_log(r"access_log /dev/full: write; dropping lines", slack()),
+          "no warning; log:\n" + w.log()[-1500:])
+    for i in range(3):
+        check_eq(http(w.port, "GET", "/echo?full2=%d" % i).status, 200, "status")
+    time.sleep(1.5)
+    check_eq(len(re.findall(r"access_log /dev/full", w.log())), 1,
+             "warnings about /dev/full")
+    w.check_clean_stop()
+
+
 @t.test("an IPv6 client: client and peer as [::1]:PORT")
 def _():
     if not have_ipv6_loopback():
