@@ -11,6 +11,12 @@ import statistics
 import sys
 
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
+# Targets whose table label is not their name.
+LABELS = {"weirlog": "weir with access log"}
+
+
+def label(t):
+    return LABELS.get(t, t)
 
 
 def ms(text):
@@ -55,7 +61,8 @@ def throughput(d, targets):
     rows = {}
     notes = []
     for t in targets:
-        runs = [parse_wrk(p) for p in sorted(glob.glob(os.path.join(d, "wrk-%s-*.txt" % t)))]
+        runs = [parse_wrk(p) for p in sorted(glob.glob(
+            os.path.join(d, "wrk-%s-[0-9]*.txt" % t)))]
         if not runs:
             continue
         try:
@@ -77,10 +84,17 @@ def throughput(d, targets):
     print("|---|---:|---:|---:|---:|---|")
     for t, r in rows.items():
         print("| %s | %.0f | %s | %s | %s | %s |" % (
-            t, r["rps"], fmt(r["p50"], 3), fmt(r["p99"], 3),
+            label(t), r["rps"], fmt(r["p50"], 3), fmt(r["p99"], 3),
             "-" if r["rss"] is None else r["rss"], r["all"]))
     if "weir" in rows:
         w = rows["weir"]
+        if "weirlog" in rows:
+            o = rows["weirlog"]
+            print("| %s/weir | %s× | %s× | %s× | %s× | |" % (
+                label("weirlog"), fmt(ratio(o["rps"], w["rps"]), 2),
+                fmt(ratio(o["p50"], w["p50"]), 2),
+                fmt(ratio(o["p99"], w["p99"]), 2),
+                fmt(ratio(o["rss"], w["rss"]), 2)))
         for other in ("nginx", "haproxy"):
             if other not in rows:
                 continue
@@ -144,7 +158,8 @@ def counts(d, n, targets):
             sc[t] = parse_strace(os.path.join(d, "strace-%s.txt" % t))
         except OSError as e:
             print("strace %s: %s" % (t, e), file=sys.stderr)
-    print("| per request (%d requests, 1 worker) | %s | weir/nginx |" % (n, " | ".join(targets)))
+    print("| per request (%d requests, 1 worker) | %s | weir/nginx |"
+          % (n, " | ".join(label(t) for t in targets)))
     print("|---|%s---:|" % ("---:|" * len(targets)))
     cells = [fmt(ir.get(t), 0) for t in targets]
     print("| user-space instructions (callgrind Ir) | %s | %s× |" % (

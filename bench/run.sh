@@ -249,8 +249,10 @@ $(nginx_http_common "$(basename "$file" .conf)")
 EOF
 }
 
+# write_weir_conf FILE PORT WORKERS [ACCESS_LOG]: with a JSON access log
+# at ACCESS_LOG when given (target "weirlog").
 write_weir_conf() {
-	local file=$1 port=$2 workers=$3
+	local file=$1 port=$2 workers=$3 alog=${4:-}
 	cat >"$file" <<EOF
 [global]
 workers = $workers
@@ -258,6 +260,8 @@ log_level = warn
 [frontend web]
 listen = 127.0.0.1:$port
 backend = app
+${alog:+access_log = $alog}
+${alog:+access_log_format = json}
 [backend app]
 balance = roundrobin
 server = 127.0.0.1:$BACKEND_PORT
@@ -302,6 +306,10 @@ start_proxy() {
 	weir)
 		write_weir_conf "$TMP/weir.ini" "$port" "$workers"
 		start weir "$WEIR" -c "$TMP/weir.ini" ;;
+	weirlog)
+		write_weir_conf "$TMP/weirlog.ini" "$port" "$workers" \
+			"$TMP/access-$port.log"
+		start weirlog "$WEIR" -c "$TMP/weirlog.ini" ;;
 	nginx)
 		write_nginx_conf "$TMP/nginx.conf" "$port" "$workers"
 		start nginx nginx -p "$TMP/nginx" -c "$TMP/nginx.conf" -e stderr ;;
@@ -337,10 +345,11 @@ run_wrk() {
 throughput() {
 	local -A port master
 	local t r i order
-	local targets=(weir nginx haproxy direct)
+	local targets=(weir weirlog nginx haproxy direct) n
+	n=${#targets[@]}
 	port[direct]=$BACKEND_PORT
 	master[direct]=$BACKEND_PID
-	for t in weir nginx haproxy; do
+	for t in weir weirlog nginx haproxy; do
 		port[$t]=$(free_ports 1)
 		start_proxy "$t" "${port[$t]}" "$WORKERS"
 		master[$t]=$PROXY_PID
@@ -350,7 +359,7 @@ throughput() {
 	done
 	for ((r = 1; r <= ROUNDS; r++)); do
 		# Rotate the order each round so no target always runs first.
-		order=("${targets[@]:$(((r - 1) % 4))}" "${targets[@]:0:$(((r - 1) % 4))}")
+		order=("${targets[@]:$(((r - 1) % n))}" "${targets[@]:0:$(((r - 1) % n))}")
 		for t in "${order[@]}"; do
 			echo "bench: round $r/$ROUNDS $t" >&2
 			run_wrk "${port[$t]}" "$DURATION" "$TMP/wrk-$t-$r.txt"
@@ -362,16 +371,17 @@ throughput() {
 			fi
 		done
 	done
-	for t in weir nginx haproxy; do
+	for t in weir weirlog nginx haproxy; do
 		stop "${master[$t]}"
 	done
 	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS rounds (medians), $WARMUP warmup," \
 		"$WORKERS worker(s)/thread(s) per proxy, backend: nginx 1 worker \`return 200\` (12-byte body);" \
+		"weir with access log = weir writing a JSON access_log to a file in the temp dir;" \
 		"direct = wrk straight to the backend; RSS = max worker VmRSS after the last round;" \
 		"weir/X rows: req/s above 1 = weir faster, latency and RSS below 1 = weir lower"
 	echo
 	python3 "$HERE/report.py" throughput "$TMP" "${targets[@]}"
-	report_logs weir nginx haproxy backend
+	report_logs weir weirlog nginx haproxy backend
 	echo
 }
 
@@ -389,11 +399,12 @@ report_logs() {
 
 # One proxy under callgrind, REQS requests, stopped: callgrind.out.* in DIR.
 callgrind_run() {
-	local t=$1 reqs=$2 dir="$TMP/cg-$1-$2" port cmd
+	local t=$1 reqs=$2 dir="$TMP/cg-$1-$2" port cmd alog=
 	mkdir -p "$dir"
 	port=$(free_ports 1)
-	if [[ $t == weir ]]; then
-		write_weir_conf "$dir/weir.ini" "$port" 1
+	if [[ $t == weir || $t == weirlog ]]; then
+		[[ $t == weirlog ]] && alog=$dir/access.log
+		write_weir_conf "$dir/weir.ini" "$port" 1 "$alog"
 		cmd=("$WEIR" -c "$dir/weir.ini")
 	else
 		write_nginx_conf "$dir/nginx.conf" "$port" 1 single
@@ -435,7 +446,7 @@ strace_run() {
 
 counts() {
 	local t
-	for t in weir nginx; do
+	for t in weir weirlog nginx; do
 		echo "bench: callgrind $t" >&2
 		callgrind_run "$t" 0
 		callgrind_run "$t" "$COUNT_REQS"
@@ -444,9 +455,10 @@ counts() {
 	done
 	echo "Fixed load: $COUNT_REQS GETs over $COUNT_CONNS keep-alive connections (bench/client.py), 1 worker;" \
 		"instructions = worker's callgrind Ir minus a 0-request run (nginx: master_process off);" \
-		"syscalls = strace -c -f on the worker pid"
+		"syscalls = strace -c -f on the worker pid;" \
+		"weir with access log = weir writing a JSON access_log to a file"
 	echo
-	python3 "$HERE/report.py" counts "$TMP" "$COUNT_REQS" weir nginx
+	python3 "$HERE/report.py" counts "$TMP" "$COUNT_REQS" weir weirlog nginx
 	echo
 }
 

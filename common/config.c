@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -82,6 +83,8 @@ static int config_health_expect(struct config_ctx *, void *, const char *);
 static int config_percent(struct config_ctx *, void *, const char *);
 static int config_trusted(struct config_ctx *, void *, const char *);
 static int config_upgrade_allow(struct config_ctx *, void *, const char *);
+static int config_access_log(struct config_ctx *, void *, const char *);
+static int config_request_id(struct config_ctx *, void *, const char *);
 static int config_user(struct config_ctx *, void *, const char *);
 static int config_group(struct config_ctx *, void *, const char *);
 static int config_admin_listen(struct config_ctx *, void *, const char *);
@@ -113,6 +116,12 @@ static const struct config_enum config_underscores[] = {
 	{ "drop", CONFIG_UNDERSCORE_DROP },
 	{ "pass", CONFIG_UNDERSCORE_PASS },
 	{ "reject", CONFIG_UNDERSCORE_REJECT },
+	{ NULL, 0 },
+};
+
+static const struct config_enum config_log_formats[] = {
+	{ "json", CONFIG_LOG_JSON },
+	{ "combined", CONFIG_LOG_COMBINED },
 	{ NULL, 0 },
 };
 
@@ -180,6 +189,14 @@ static const struct config_key config_keys[] = {
 	    NULL, NULL, NULL, config_trusted),
 	F("upgrade_allow", CONFIG_SPECIAL, upgrade_allow, "websocket", true,
 	    false, NULL, NULL, NULL, config_upgrade_allow),
+	F("access_log", CONFIG_SPECIAL, access_log, "off", true, false,
+	    NULL, NULL, NULL, config_access_log),
+	F("access_log_format", CONFIG_ENUM, access_log_format, "json", true,
+	    false, NULL, NULL, config_log_formats, NULL),
+	F("request_id", CONFIG_SPECIAL, request_id, "off", true, false,
+	    NULL, NULL, NULL, config_request_id),
+	F("request_id_trust", CONFIG_ENUM, request_id_trust, "no", true, false,
+	    NULL, NULL, config_bools, NULL),
 
 	B("balance", CONFIG_ENUM, balance, "roundrobin", true, false,
 	    NULL, NULL, config_balances, NULL),
@@ -793,6 +810,65 @@ config_upgrade_allow(struct config_ctx *ctx, void *base, const char *value)
 out:
 	free(copy);
 	return rc;
+}
+
+/* "off", "syslog", or the path of a file each worker appends to. */
+static int
+config_access_log(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct frontend_conf *fe = base;
+
+	free(fe->access_log_path);
+	fe->access_log_path = NULL;
+	fe->access_log_line = ctx->lineno;
+	if (strcmp(value, "off") == 0)
+		fe->access_log = CONFIG_ACCESS_LOG_OFF;
+	else if (strcmp(value, "syslog") == 0)
+		fe->access_log = CONFIG_ACCESS_LOG_SYSLOG;
+	else {
+		fe->access_log = CONFIG_ACCESS_LOG_FILE;
+		if ((fe->access_log_path = config_strdup(ctx, value)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * "off" or a header name: letters, digits and '-', and none of the fields
+ * weir itself reads or writes (the id header is dropped and written anew,
+ * which would break those).
+ */
+static int
+config_request_id(struct config_ctx *ctx, void *base, const char *value)
+{
+	static const char *const taken[] = { "host", "content-length",
+	    "transfer-encoding", "connection", "keep-alive",
+	    "proxy-connection", "te", "trailer", "upgrade", "expect",
+	    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+	    "x-real-ip", "forwarded" };
+	struct frontend_conf *fe = base;
+	size_t len = strlen(value);
+
+	free(fe->request_id);
+	fe->request_id = NULL;
+	if (strcmp(value, "off") == 0)
+		return 0;
+	if (len > CONFIG_MAX_NAME || strspn(value, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != len) {
+		config_err(ctx, ctx->lineno, "request_id: invalid header name "
+		    "'%s'; expected off or a name such as X-Request-Id (up to "
+		    "%d letters, digits or '-')", value, CONFIG_MAX_NAME);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+		if (strcasecmp(value, taken[i]) == 0) {
+			config_err(ctx, ctx->lineno, "request_id: '%s' is a "
+			    "header weir manages itself; choose another name "
+			    "such as X-Request-Id", value);
+			return -1;
+		}
+	}
+	return (fe->request_id = config_strdup(ctx, value)) == NULL ? -1 : 0;
 }
 
 /* "ADDRESS [weight=N] [backup] [disabled]", words separated by blanks. */
@@ -1528,6 +1604,8 @@ config_free_frontend(struct frontend_conf *fe)
 	free(fe->name);
 	free(fe->backend_name);
 	free(fe->trusted);
+	free(fe->access_log_path);
+	free(fe->request_id);
 	config_upgrade_clear(fe);
 }
 

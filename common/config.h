@@ -41,6 +41,19 @@ enum config_underscore {
 	CONFIG_UNDERSCORE_REJECT,	/* answer 400 */
 };
 
+/* Where a frontend's access log goes. */
+enum config_access_log {
+	CONFIG_ACCESS_LOG_OFF,
+	CONFIG_ACCESS_LOG_FILE,		/* access_log_path, appended */
+	CONFIG_ACCESS_LOG_SYSLOG,	/* syslog(3), one message a line */
+};
+
+/* One access log line per request as JSON or Apache "combined". */
+enum config_log_format {
+	CONFIG_LOG_JSON,
+	CONFIG_LOG_COMBINED,
+};
+
 #define CONFIG_MAX_EXPECT	8	/* status ranges in health_expect */
 
 struct status_range {
@@ -121,6 +134,12 @@ struct frontend_conf {
 	size_t ntrusted;
 	char **upgrade_allow;		/* Upgrade protocols kept, lower case */
 	size_t nupgrade_allow;		/* 0: no upgrade is forwarded */
+	int access_log;			/* enum config_access_log */
+	char *access_log_path;		/* CONFIG_ACCESS_LOG_FILE */
+	int access_log_line;		/* where access_log was set, or 0 */
+	int access_log_format;		/* enum config_log_format */
+	char *request_id;		/* header name; NULL: off */
+	int request_id_trust;		/* keep an incoming request id */
 	int line;
 };
 

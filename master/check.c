@@ -48,10 +48,9 @@ fail:
 int
 check_startup(const struct config *cfg, char *err, size_t errlen)
 {
+	static const char *const keys[] = { "log_file", "pidfile" };
 	char why[512];
 	struct token tok;
-
-	static const char *const keys[] = { "log_file", "pidfile" };
 	const char *paths[] = { cfg->log_file, cfg->pidfile };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -66,5 +65,24 @@ check_startup(const struct config *cfg, char *err, size_t errlen)
 	if (token_load(cfg, &tok, err, errlen) == -1)
 		return -1;
 	token_clear(&tok);
+	return check_access_logs(cfg, err, errlen);
+}
+
+int
+check_access_logs(const struct config *cfg, char *err, size_t errlen)
+{
+	const struct frontend_conf *fe;
+	char why[512];
+
+	for (size_t i = 0; i < cfg->nfrontends; i++) {
+		fe = &cfg->frontends[i];
+		if (fe->access_log != CONFIG_ACCESS_LOG_FILE ||
+		    check_writable("access_log", fe->access_log_path, why,
+		    sizeof(why)) == 0)
+			continue;
+		snprintf(err, errlen, "%s:%d: %s", cfg->path,
+		    fe->access_log_line, why);
+		return -1;
+	}
 	return 0;
 }

@@ -457,6 +457,31 @@ master_free(struct master *m)
 }
 
 /*
+ * Workers open their access logs as cfg's user: as root, create each file
+ * and hand it over, as for log_file. A symbolic link is not followed here
+ * (the workers, without privileges, may).
+ */
+static void
+master_access_logs_own(const struct config *cfg)
+{
+	const struct frontend_conf *fe;
+	int fd;
+
+	for (size_t i = 0; i < cfg->nfrontends; i++) {
+		fe = &cfg->frontends[i];
+		if (fe->access_log != CONFIG_ACCESS_LOG_FILE)
+			continue;
+		fd = open(fe->access_log_path, O_WRONLY | O_APPEND | O_CREAT |
+		    O_NOFOLLOW | O_CLOEXEC, 0640);
+		if (fd == -1 || fchown(fd, cfg->uid, cfg->gid) == -1)
+			log_warn("access_log %s: hand over to %s",
+			    fe->access_log_path, cfg->user);
+		if (fd != -1)
+			close(fd);
+	}
+}
+
+/*
  * Root's work is done (sockets, shared memory, pidfile, log file): run as
  * the configured user from here on, which must still be able to read the
  * config for reloads. Returns the exit code for a failure, or 0.
@@ -470,6 +495,8 @@ master_drop(struct master *m, const struct config *cfg)
 	if (geteuid() == 0 && cfg->user != NULL && cfg->log_file != NULL &&
 	    chown(cfg->log_file, cfg->uid, cfg->gid) == -1)
 		log_warn("log_file %s: chown to %s", cfg->log_file, cfg->user);
+	if (geteuid() == 0 && cfg->user != NULL)
+		master_access_logs_own(cfg);
 	if (privs_drop_master(cfg, err, sizeof(err)) == -1) {
 		if (config_line(cfg, "user") > 0)
 			log_error("%s:%d: %s", cfg->path,

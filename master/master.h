@@ -99,6 +99,8 @@ struct wproc *master_find(const struct master *m, pid_t pid);
 /* check.c */
 /* What startup needs besides sockets (files writable); 0, or -1 and err. */
 int check_startup(const struct config *cfg, char *err, size_t errlen);
+/* Every frontend's access_log file writable by us; 0, or -1 and err. */
+int check_access_logs(const struct config *cfg, char *err, size_t errlen);
 
 /* ready.c */
 /* The pipe workers report on; 0 or -1. */

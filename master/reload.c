@@ -72,7 +72,9 @@ reload_gen_new(struct master *m, struct config *cfg, char *err, size_t errlen)
 	 * Everything that can fail comes before the first change visible to
 	 * running workers (shm_publish), so a failed reload changes nothing.
 	 */
-	if (shm_publish_check(m->shm, cfg, err, errlen) == -1)
+	/* Workers open access logs as the user weir runs as: check as it. */
+	if (check_access_logs(cfg, err, errlen) == -1 ||
+	    shm_publish_check(m->shm, cfg, err, errlen) == -1)
 		goto fail;
 	if (shm_worker_free_count(m->shm) < cfg->workers) {
 		snprintf(err, errlen, "too many workers still draining from "

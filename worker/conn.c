@@ -26,6 +26,7 @@
 #include "common/confval.h"
 #include "common/log.h"
 #include "shm/shm.h"
+#include "worker/alog.h"
 #include "worker/conn.h"
 #include "worker/errpage.h"
 #include "worker/slab.h"
@@ -231,6 +232,8 @@ conn_release(struct conn *c)
 {
 	if (c->state == CONN_DEAD)
 		return;
+	if (c->x != NULL && c->x->rec != NULL)
+		alog_release(c);
 	if (c->x != NULL && (c->x->up != NULL || c->x->server >= 0))
 		exchange_release(c, false);
 	event_del(&c->rev);
@@ -266,6 +269,8 @@ conn_error(struct conn *c, int status, const char *fmt, ...)
 		/* The client already has a response head: all we can do is cut it short. */
 		log_warnx("client %s: response cut short: %s", conn_peer(c),
 		    cause);
+		if (c->x->rec != NULL)
+			c->x->rec->cut = ALOG_CUT_ERROR;
 		conn_release(c);
 		return;
 	}
@@ -273,6 +278,8 @@ conn_error(struct conn *c, int status, const char *fmt, ...)
 		conn_abort(c, "out of memory for buffers");
 		return;
 	}
+	if (c->x->rec != NULL)
+		alog_error(c, status);
 	log_warnx("client %s: %d %s: %s", conn_peer(c), status,
 	    errpage_reason(status), cause);
 	atomic_fetch_add_explicit(&c->w->shm->workers[c->w->wslot].responses[0],
@@ -313,6 +320,8 @@ conn_read_head(struct conn *c)
 		conn_enter_closing(c);	/* deliver what is queued, then close */
 		return true;
 	}
+	if (c->x->rec != NULL && c->x->rec->state != ALOG_ACTIVE)
+		alog_begin(c);
 	r = scan_head(buf_head(&c->x->cin), buf_len(&c->x->cin),
 	    c->fe->max_header_size, &skipped, &head_len, &why);
 	if (r == SCAN_INCOMPLETE) {
@@ -328,6 +337,8 @@ conn_read_head(struct conn *c)
 	buf_consume(&c->x->cin, skipped);
 	status = parser_head(buf_head(&c->x->cin), head_len, PARSER_REQUEST, msg,
 	    &why);
+	if (status == 0 && c->x->rec != NULL)
+		alog_head(c, msg, skipped + head_len);
 	if (status == 0)
 		status = framing_request(msg, c->fe->max_body_size, &c->x->req,
 		    &why);
@@ -342,13 +353,28 @@ conn_read_head(struct conn *c)
 	return true;
 }
 
+/* Queue the error page (with the request id, if any); 0 or -1 (no room). */
+static int
+conn_errpage(struct conn *c)
+{
+	struct alog_rec *r = c->x->rec;
+	bool id = r != NULL && r->id_len > 0 && c->fe->request_id != NULL;
+
+	if (errpage_append(&c->x->cout, c->x->err_status, id ?
+	    c->fe->request_id : NULL, id ? r->id : NULL) == -1)
+		return -1;
+	if (r != NULL)
+		alog_done(c);
+	return 0;
+}
+
 /* Flush the final bytes, shut our side, then read until the client goes. */
 static bool
 conn_closing_step(struct conn *c)
 {
 	bool progress = false;
 
-	if (c->x->err_status != 0 && errpage_append(&c->x->cout, c->x->err_status) == 0) {
+	if (c->x->err_status != 0 && conn_errpage(c) == 0) {
 		c->x->err_status = 0;
 		progress = true;
 	}
@@ -472,6 +498,8 @@ conn_pump(struct conn *c)
 		conn_free(c);
 		return;
 	}
+	if (c->x != NULL && c->x->rec != NULL)
+		alog_pump(c);
 	if (c->x != NULL && conn_idle(c))
 		conn_bufs_detach(c);
 	conn_update_events(c);
@@ -509,10 +537,13 @@ conn_bufs_attach(struct conn *c)
 	x->uin = (struct buf){ .data = mem, .cap = w->uin_cap };
 	mem += w->uin_cap;
 	x->uout = (struct buf){ .data = mem, .cap = w->uout_cap };
+	mem += w->uout_cap;
 	x->server = -1;
 	x->client_sa = &c->peer_sa.sa;
 	x->client_ip = c->peer_ip;
 	c->x = x;
+	if (w->alog_rec_size > 0 && alog_wanted(c->fe))
+		alog_attach(c, mem);
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 struct worker;
 struct upstream;
 struct frontend_conf;
+struct alog_rec;
 
 #define CONN_MAX_TRIES	16	/* servers one request may try */
 /* "CLIENT via PEER", each an address with its port */
@@ -93,6 +94,11 @@ struct exch {
 	bool up_eof;			/* backend sent FIN or reset */
 	int up_errno;			/* why, when it was an error */
 	bool up_write_dead;		/* backend stopped taking request bytes */
+	uint64_t body_in;		/* request body (or tunnel) bytes read
+					 * from cin, as received */
+	struct alog_rec *rec;		/* access log and request id record,
+					 * after uout in the block; NULL when
+					 * the frontend has neither (alog.c) */
 
 	/*
 	 * From here on, attaching leaves the bytes as the last user left

@@ -37,10 +37,11 @@ errpage_reason(int status)
 }
 
 int
-errpage_append(struct buf *out, int status)
+errpage_append(struct buf *out, int status, const char *id_name,
+    const char *id)
 {
 	const char *reason = errpage_reason(status);
-	size_t room = buf_tail(out, 512);
+	size_t room = buf_tail(out, 512 + (id_name != NULL ? 256 : 0));
 	int body_len, n;
 
 	body_len = snprintf(NULL, 0, "%d %s\n", status, reason);
@@ -50,6 +51,7 @@ errpage_append(struct buf *out, int status)
 	    "Content-Type: text/plain\r\n"
 	    "Content-Length: %d\r\n"
 	    "%s%s"
+	    "%s%s%s%s"
 	    "Connection: close\r\n"
 	    "\r\n"
 	    "%d %s\n",
@@ -58,6 +60,8 @@ errpage_append(struct buf *out, int status)
 	    /* RFC 9110 15.5.6: a 405 lists the methods that are allowed. */
 	    status == 405 ? "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, "
 	    "PATCH\r\n" : "",
+	    id_name != NULL ? id_name : "", id_name != NULL ? ": " : "",
+	    id_name != NULL ? id : "", id_name != NULL ? "\r\n" : "",
 	    status, reason);
 	if (n < 0 || (size_t)n >= room)
 		return -1;

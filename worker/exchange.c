@@ -19,6 +19,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "shm/shm.h"
+#include "worker/alog.h"
 #include "worker/conn.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
@@ -57,6 +58,7 @@ exchange_reset(struct conn *c)
 	c->x->tunnel_up_shut = c->x->tunnel_client_shut = false;
 	c->x->ntried = c->x->attempts = 0;
 	c->x->trial = c->x->verdict_pending = false;
+	c->x->body_in = 0;
 	buf_reset(&c->x->uin);
 	buf_reset(&c->x->uout);
 }
@@ -149,6 +151,8 @@ exchange_connect(struct conn *c)
 	 */
 	c->x->up = upstream_acquire(c->w, c->backend, c->x->member, c,
 	    c->x->req.idempotent ? UPSTREAM_POOLED : UPSTREAM_POOLED_CHECKED);
+	if (c->x->rec != NULL && c->x->up != NULL)
+		alog_connecting(c, !c->x->up->connecting);
 	if (c->x->up == NULL)
 		retry_fail(c, 502, "%s: connect: %s", exchange_server_name(c),
 		    strerror(errno));
@@ -182,6 +186,8 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 	size_t n;
 
 	exchange_reset(c);
+	if (c->x->rec != NULL)
+		alog_exchange(c, &rw);
 	c->x->client_http10 = msg->version_minor == 0;
 	c->x->keep_alive = c->x->req.keep_alive && !w->stopping;
 	c->state = CONN_PROXY;
@@ -310,6 +316,7 @@ exchange_req_body(struct conn *c)
 		buf_consume(&c->x->cin, n);
 		c->x->req_left -= n;
 		c->x->req_done = c->x->req_left == 0;
+		c->x->body_in += n;
 	} else {
 		r = exchange_rechunk(&c->x->req_dec, &c->x->cin, &c->x->uout,
 		    exchange_uout_room(c, 4096), true, &c->x->req_body_total);
@@ -324,6 +331,7 @@ exchange_req_body(struct conn *c)
 			return true;
 		}
 		c->x->req_done = r == CHUNK_END;
+		c->x->body_in += before - buf_len(&c->x->cin);
 	}
 	if (!c->x->req_done && c->client_eof && buf_len(&c->x->cin) == 0) {
 		conn_abort(c, "client closed during the request body");
@@ -362,6 +370,9 @@ exchange_flush_up(struct conn *c)
 		buf_consume(&c->x->uout, c->x->uout_sent);
 		c->x->uout_sent = 0;
 	}
+	if (c->x->rec != NULL && c->x->req_done &&
+	    c->x->uout_sent == buf_len(&c->x->uout))
+		alog_sent(c);
 	return progress;
 }
 
@@ -389,6 +400,8 @@ exchange_up_failed(struct conn *c)
 		c->x->up_errno = 0;
 		c->x->up = upstream_acquire(c->w, c->backend, c->x->member, c,
 		    UPSTREAM_FRESH);
+		if (c->x->rec != NULL && c->x->up != NULL)
+			alog_connecting(c, !c->x->up->connecting);
 		if (c->x->up == NULL)
 			retry_fail(c, 502, "%s: connect: %s",
 			    exchange_server_name(c), strerror(errno));
@@ -491,7 +504,7 @@ exchange_count_response(struct conn *c, int status)
 
 /* Act on a parsed response head: 1xx, 101 or the final one. */
 static bool
-exchange_resp_dispatch(struct conn *c, const struct http_msg *msg)
+exchange_resp_dispatch(struct conn *c, struct http_msg *msg)
 {
 	struct rewrite_resp rw = { .client_http10 = c->x->client_http10 };
 
@@ -504,6 +517,8 @@ exchange_resp_dispatch(struct conn *c, const struct http_msg *msg)
 	if (c->x->resp.switching) {
 		exchange_report(c, true);
 		rw.upgrade = rw.keep_alive = true;
+		if (c->x->rec != NULL)
+			alog_response(c, msg, &rw);
 		if (!exchange_resp_emit_head(c, msg, &rw))
 			return false;
 		buf_consume(&c->x->uin, msg->head_len);
@@ -513,6 +528,8 @@ exchange_resp_dispatch(struct conn *c, const struct http_msg *msg)
 		return true;
 	}
 	exchange_resp_plan(c, &rw);
+	if (c->x->rec != NULL)
+		alog_response(c, msg, &rw);
 	c->x->resp_start = c->x->cout_sent + buf_len(&c->x->cout);
 	if (!exchange_resp_emit_head(c, msg, &rw)) {
 		if (buf_len(&c->x->cout) == 0)
@@ -691,6 +708,8 @@ exchange_finish(struct conn *c)
 		exchange_report(c, true);
 	c->x->verdict_pending = false;
 	exchange_release(c, reusable);
+	if (c->x->rec != NULL)
+		alog_done(c);
 	if (c->x->keep_alive)
 		conn_enter_head(c);
 	else
@@ -796,6 +815,7 @@ bool
 exchange_tunnel_step(struct conn *c)
 {
 	bool progress = false;
+	size_t n;
 
 	c->x->replayable = false;
 	/* A failed backend side is not a half-close to pass on: cut both. */
@@ -804,7 +824,9 @@ exchange_tunnel_step(struct conn *c)
 		    "backend stopped reading the tunnel");
 		return true;
 	}
-	progress |= exchange_copy(&c->x->cin, &c->x->uout) > 0;
+	n = exchange_copy(&c->x->cin, &c->x->uout);
+	c->x->body_in += n;
+	progress |= n > 0;
 	progress |= exchange_flush_up(c);
 	progress |= exchange_copy(&c->x->uin, &c->x->cout) > 0;
 	progress |= conn_flush_client(c);
@@ -840,8 +862,11 @@ exchange_upstream_io(struct conn *c, short what, bool write_side)
 			    "connect timed out" : "backend stopped reading");
 		else if (up->connecting && upstream_connect_result(up) == -1)
 			retry_fail(c, 502, "%s: connect: %s", name, strerror(errno));
-		else
+		else {
+			if (c->x->rec != NULL && c->x->rec->t_connected == 0)
+				alog_connected(c);
 			c->x->uout_blocked = false;
+		}
 		return;
 	}
 	if (what & EV_TIMEOUT) {

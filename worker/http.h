@@ -45,6 +45,9 @@ enum http_field {
 	HTTP_F_X_REAL_IP,
 	HTTP_F_FORWARDED,
 	HTTP_F_UNDERSCORE,		/* any other name containing '_' */
+	HTTP_F_REQUEST_ID,		/* the frontend's request_id header:
+					 * never set by the parser, only by
+					 * alog.c when weir writes its own */
 };
 
 struct http_header {
@@ -262,6 +265,8 @@ struct rewrite_req {
 	bool has_length;		/* send Content-Length: length */
 	uint64_t length;
 	bool upgrade;			/* keep Upgrade, send Connection: upgrade */
+	struct http_span reqid_name;	/* request id header (len 0: none) */
+	struct http_span reqid;		/* ... and its value */
 };
 
 /*
@@ -273,9 +278,10 @@ struct rewrite_req {
  * Proxy-Connection, TE, Trailer, Upgrade, every name in Connection); then
  * X-Forwarded-For (from a trusted peer its previous values joined with ", "
  * plus client_ip; else client_ip alone), X-Real-IP, X-Forwarded-Proto,
- * X-Forwarded-Host (the Host), the framing header, and "Connection:
- * upgrade" + the allowed Upgrade protocols when rw->upgrade. Returns bytes
- * written, or 0 if it does not fit in cap.
+ * X-Forwarded-Host (the Host), the request id header (rw->reqid_name, when
+ * set; fields tagged HTTP_F_REQUEST_ID are dropped), the framing header,
+ * and "Connection: upgrade" + the allowed Upgrade protocols when
+ * rw->upgrade. Returns bytes written, or 0 if it does not fit in cap.
  */
 size_t rewrite_request(char *out, size_t cap, const struct http_msg *msg,
     const struct http_req_info *req, const struct rewrite_req *rw);
@@ -291,14 +297,17 @@ struct rewrite_resp {
 	bool keep_alive;		/* the client connection stays open */
 	bool client_http10;		/* HTTP/1.0 client: send "Connection: keep-alive" when kept */
 	bool upgrade;			/* 101: keep Upgrade, send Connection: upgrade */
+	struct http_span reqid_name;	/* request id header (len 0: none) */
+	struct http_span reqid;		/* ... and its value */
 };
 
 /*
  * Serialize the response head to send to the client: status line as
  * "HTTP/1.1 <status> <reason>", end-to-end fields in order without
  * hop-by-hop ones, Content-Length and Transfer-Encoding (weir writes its
- * own), then the framing header (none for 204) and the Connection header
- * weir decided on.
+ * own) and fields tagged HTTP_F_REQUEST_ID, then the request id header
+ * (rw->reqid_name, when set), the framing header (none for 204) and the
+ * Connection header weir decided on.
  * For a 1xx other than 101 only the status line and end-to-end fields are
  * written (no framing, no Connection). Returns bytes written, or 0 if it
  * does not fit.

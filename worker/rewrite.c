@@ -25,6 +25,7 @@ rewrite_drop_both(enum http_field id)
 	case HTTP_F_TRANSFER_ENCODING:
 	case HTTP_F_CONTENT_LENGTH:
 	case HTTP_F_UPGRADE:
+	case HTTP_F_REQUEST_ID:
 		return true;
 	default:
 		return false;
@@ -296,6 +297,15 @@ rewrite_framing(struct rewrite_out *o, bool chunked, bool has_length,
 	}
 }
 
+/* "Name: value\r\n" for the request id, when there is one. */
+static void
+rewrite_reqid(struct rewrite_out *o, struct http_span name,
+    struct http_span value)
+{
+	if (name.len > 0)
+		rewrite_field(o, name, value);
+}
+
 /* Field order is kept: some backends care (RFC 9110 5.3 for lists). */
 size_t
 rewrite_request(char *out, size_t cap, const struct http_msg *msg,
@@ -321,6 +331,7 @@ rewrite_request(char *out, size_t cap, const struct http_msg *msg,
 		rewrite_span(&o, req->host);
 		rewrite_put(&o, "\r\n", 2);
 	}
+	rewrite_reqid(&o, rw->reqid_name, rw->reqid);
 	rewrite_framing(&o, rw->chunked, rw->has_length, rw->length);
 	if (rw->upgrade)
 		rewrite_upgrade(&o, msg, rw->upgrade_allow, rw->nupgrade_allow);
@@ -342,6 +353,8 @@ rewrite_response(char *out, size_t cap, const struct http_msg *msg,
 	rewrite_span(&o, msg->reason);
 	rewrite_put(&o, "\r\n", 2);
 	rewrite_fields(&o, msg, NULL, resp->conn_names, resp->nconn_names);
+	if (status >= 200 || status == 101)
+		rewrite_reqid(&o, rw->reqid_name, rw->reqid);
 	if (status == 101 && rw->upgrade)
 		rewrite_upgrade(&o, msg, NULL, 0);
 	else if (status >= 200) {

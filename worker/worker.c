@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "shm/shm.h"
+#include "worker/alog.h"
 #include "worker/conn.h"
 #include "worker/http.h"
 #include "worker/upstream.h"
@@ -187,6 +188,7 @@ worker_signal_cb(evutil_socket_t fd, short what, void *arg)
 			if (w->cfg->log_file != NULL &&
 			    log_reopen(w->cfg->log_file) == -1)
 				log_warn("reopen log file %s", w->cfg->log_file);
+			alog_reopen(w);
 			break;
 		default:
 			break;
@@ -257,8 +259,8 @@ worker_buffers_init(struct worker *w)
 	w->cout_cap = WORKER_UPSTREAM_BUF + WORKER_HEAD_SLACK;
 	slab_init(&w->conn_slabs, sizeof(struct conn));
 	if (bufpool_init(&w->bufs, w->base, CONN_EXCH_SIZE + w->cin_cap +
-	    w->cout_cap + w->uin_cap + w->uout_cap, WORKER_BUFS_KEEP,
-	    WORKER_BUFS_FREE_MAX) == -1 ||
+	    w->cout_cap + w->uin_cap + w->uout_cap + w->alog_rec_size,
+	    WORKER_BUFS_KEEP, WORKER_BUFS_FREE_MAX) == -1 ||
 	    (w->msg = calloc(1, sizeof(*w->msg))) == NULL)
 		fatalx("out of memory");
 }
@@ -435,6 +437,7 @@ worker_main(const struct worker_params *wp)
 	w.base = worker_base_new();
 	worker_signals_init(&w);
 	worker_timeouts_init(&w);
+	w.alog_rec_size = alog_init(&w);
 	worker_buffers_init(&w);
 	worker_listeners_init(&w, wp->listeners, wp->all);
 	if (upstream_pools_init(&w) == -1)
@@ -446,6 +449,8 @@ worker_main(const struct worker_params *wp)
 	log_debug("accepting on %zu sockets", w.nlisteners);
 	worker_report_ready(wp->ready_fd);
 	event_base_dispatch(w.base);
+	/* SIGQUIT drain, SIGTERM, a retired generation: no line is lost. */
+	alog_stop(&w);
 	upstream_pools_drain(&w);
 	log_debug("exiting");
 	_exit(0);

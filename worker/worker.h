@@ -18,6 +18,7 @@ struct conn;
 struct http_msg;
 struct bal_pool;
 struct event;
+struct alog;
 
 struct worker {
 	struct event_base *base;
@@ -52,6 +53,8 @@ struct worker {
 	size_t cin_cap, cout_cap, uin_cap, uout_cap;
 	struct bufpool bufs;		/* one block holds a connection's four */
 	struct http_msg *msg;		/* scratch for the head being parsed */
+	struct alog *alog;		/* access logs, request ids (alog.c) */
+	size_t alog_rec_size;		/* a record's room in each block, or 0 */
 };
 
 /* What the master hands a worker it forks. */

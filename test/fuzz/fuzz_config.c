@@ -116,6 +116,14 @@ fuzz_print_config(const struct config *c)
 		    f->max_header_size, f->max_body_size);
 		for (j = 0; j < f->nlistens; j++)
 			fuzz_out("listen=%s\n", f->listens[j].text);
+		fuzz_out("access_log=%s\naccess_log_format=%s\n"
+		    "request_id=%s\nrequest_id_trust=%s\n",
+		    f->access_log == CONFIG_ACCESS_LOG_FILE ?
+		    f->access_log_path : f->access_log ==
+		    CONFIG_ACCESS_LOG_SYSLOG ? "syslog" : "off",
+		    f->access_log_format == CONFIG_LOG_COMBINED ? "combined" :
+		    "json", f->request_id != NULL ? f->request_id : "off",
+		    f->request_id_trust ? "yes" : "no");
 	}
 	for (i = 0; i < c->nbackends; i++)
 		fuzz_print_backend(&c->backends[i]);
@@ -200,6 +208,13 @@ fuzz_same_config(const struct config *a, const struct config *b)
 		FUZZ_CHECK(f->client_timeout_ms == g->client_timeout_ms &&
 		    f->max_header_size == g->max_header_size &&
 		    f->max_body_size == g->max_body_size);
+		FUZZ_CHECK(f->access_log == g->access_log &&
+		    fuzz_str_eq(f->access_log_path, g->access_log_path) &&
+		    f->access_log_format == g->access_log_format &&
+		    fuzz_str_eq(f->request_id, g->request_id) &&
+		    f->request_id_trust == g->request_id_trust);
+		FUZZ_CHECK(f->access_log != CONFIG_ACCESS_LOG_FILE ||
+		    (f->access_log_path != NULL && *f->access_log_path != '\0'));
 		FUZZ_CHECK(f->nlistens == g->nlistens);
 		for (j = 0; j < f->nlistens; j++)
 			FUZZ_CHECK(strcmp(f->listens[j].text,

@@ -369,6 +369,57 @@ test_trust_keys(void **state)
 	    "invalid protocol");
 }
 
+/* Issue 10's access log and request id keys. */
+static void
+test_access_log_keys(void **state)
+{
+	const struct frontend_conf *fe;
+	struct config *cfg;
+
+	(void)state;
+	cfg = load_ok(MINIMAL);
+	fe = &cfg->frontends[0];
+	assert_int_equal(fe->access_log, CONFIG_ACCESS_LOG_OFF);
+	assert_null(fe->access_log_path);
+	assert_int_equal(fe->access_log_format, CONFIG_LOG_JSON);
+	assert_null(fe->request_id);
+	assert_int_equal(fe->request_id_trust, 0);
+	config_free(cfg);
+
+	cfg = load_ok(FE_LAST "access_log = /var/log/weir/a.log ; note\n"
+	    "access_log_format = combined\nrequest_id = X-Trace-9\n"
+	    "request_id_trust = yes\n");
+	fe = &cfg->frontends[0];
+	assert_int_equal(fe->access_log, CONFIG_ACCESS_LOG_FILE);
+	assert_string_equal(fe->access_log_path, "/var/log/weir/a.log");
+	assert_int_equal(fe->access_log_line, 6);
+	assert_int_equal(fe->access_log_format, CONFIG_LOG_COMBINED);
+	assert_string_equal(fe->request_id, "X-Trace-9");
+	assert_int_equal(fe->request_id_trust, 1);
+	config_free(cfg);
+
+	cfg = load_ok(FE_LAST "access_log = syslog\nrequest_id = off\n");
+	assert_int_equal(cfg->frontends[0].access_log,
+	    CONFIG_ACCESS_LOG_SYSLOG);
+	assert_null(cfg->frontends[0].access_log_path);
+	assert_null(cfg->frontends[0].request_id);
+	config_free(cfg);
+
+	load_err(FE_LAST "access_log_format = xml\n", NAME ":6:",
+	    "json combined");
+	load_err(FE_LAST "request_id = X_Request_Id\n", NAME ":6:",
+	    "invalid header name");
+	load_err(FE_LAST "request_id = X-Request-Id:\n", NAME ":6:",
+	    "invalid header name");
+	load_err(FE_LAST "request_id = x-forwarded-FOR\n", NAME ":6:",
+	    "manages itself");
+	load_err(FE_LAST "request_id = Host\n", NAME ":6:", "manages itself");
+	load_err(FE_LAST "request_id_trust = perhaps\n", NAME ":6:",
+	    "request_id_trust");
+	load_err(FE_LAST "access_log = /a\naccess_log = /b\n", NAME ":7:",
+	    "duplicate key");
+}
+
 static void
 test_err_keys(void **state)
 {
@@ -860,6 +911,7 @@ main(void)
 		cmocka_unit_test(test_order_and_limits),
 		cmocka_unit_test(test_indented_line_not_eaten),
 		cmocka_unit_test(test_err_sections),
+		cmocka_unit_test(test_access_log_keys),
 		cmocka_unit_test(test_err_keys),
 		cmocka_unit_test(test_err_lines),
 		cmocka_unit_test(test_balancing_keys),

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "worker/http.h"
@@ -355,8 +356,8 @@ test_request_fit(void **state)
 	    full);
 }
 
-static const struct rewrite_resp rwr_plain = { false, true, 2, true, false,
-    false };
+static const struct rewrite_resp rwr_plain = { .has_length = true,
+    .length = 2, .keep_alive = true };
 
 static void
 test_response_basic(void **state)
@@ -514,6 +515,91 @@ test_response_fit(void **state)
 	    &rwr_plain), full);
 }
 
+/* Tag the fields named name as alog.c does for the request id header. */
+static void
+tag(struct http_msg *m, const char *name)
+{
+	for (size_t i = 0; i < m->nheaders; i++)
+		if (http_span_eq(m->headers[i].name, name))
+			m->headers[i].id = HTTP_F_REQUEST_ID;
+}
+
+/*
+ * The request id: every incoming copy dropped, weir's one written after
+ * X-Forwarded-Host, in requests and in final and 101 responses, not 1xx.
+ */
+static void
+test_request_id(void **state)
+{
+	static const char want_req[] = "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "B: c\r\nX-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n"
+	    "X-Request-Id: id-1\r\n\r\n";
+	struct rewrite_req rw = rw_plain;
+	struct rewrite_resp rr = rwr_plain;
+	size_t n;
+
+	(void)state;
+	rw.reqid_name = (struct http_span){ "X-Request-Id", 12 };
+	rw.reqid = (struct http_span){ "id-1", 4 };
+	parse_request("GET / HTTP/1.1\r\nx-request-id: evil\r\nHost: a\r\n"
+	    "B: c\r\nX-REQUEST-ID: twice\r\n\r\n");
+	tag(&msg, "x-request-id");
+	n = rewrite_request(out, sizeof(out), &msg, &req, &rw);
+	if (n != strlen(want_req) || memcmp(out, want_req, n) != 0)
+		fail_msg("got:\n%.*s", (int)n, out);
+
+	rr.reqid_name = rw.reqid_name;
+	rr.reqid = rw.reqid;
+	parse_response("HTTP/1.1 200 OK\r\nX-Request-Id: backend\r\n"
+	    "Content-Length: 2\r\n\r\n");
+	tag(&rmsg, "x-request-id");
+	n = rewrite_response(out, sizeof(out), &rmsg, &resp, &rr);
+	assert_int_equal(n, strlen("HTTP/1.1 200 OK\r\nX-Request-Id: id-1\r\n"
+	    "Content-Length: 2\r\n\r\n"));
+	assert_memory_equal(out, "HTTP/1.1 200 OK\r\nX-Request-Id: id-1\r\n"
+	    "Content-Length: 2\r\n\r\n", n);
+	/* An interim response carries none. */
+	parse_request("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+	    "Expect: 100-continue\r\n\r\n");
+	assert_response("HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n",
+	    &rr, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n");
+}
+
+/*
+ * The largest head a frontend accepts still fits the upstream buffer with
+ * the request id added (worker.c: twice the head plus 4 KiB): a Host that
+ * fills a 64 KiB head, X-Forwarded-* from IPv6 peers, a 128-byte id under
+ * a 64-byte name.
+ */
+static void
+test_request_id_fits(void **state)
+{
+	enum { HEAD = 64 * 1024, CAP = 2 * HEAD + 4 * 1024 };
+	static char in[HEAD + 1], big[CAP];
+	static const char name[] = "X-0123456789012345678901234567890123456789"
+	    "0123456789012345678901";
+	char id[129];
+	struct rewrite_req rw = rw_plain;
+	size_t len;
+
+	(void)state;
+	memset(id, 'i', 128);
+	id[128] = '\0';
+	len = (size_t)snprintf(in, sizeof(in), "GET / HTTP/1.1\r\n"
+	    "X-Request-Id: %s\r\nHost: ", id);
+	memset(in + len, 'h', HEAD - len - 4);
+	memcpy(in + HEAD - 4, "\r\n\r\n", 4);
+	in[HEAD] = '\0';
+	parse_request(in);
+	rw.client_ip = rw.real_ip =
+	    "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255";
+	rw.reqid_name = (struct http_span){ name, sizeof(name) - 1 };
+	rw.reqid = (struct http_span){ id, 128 };
+	assert_int_equal(sizeof(name) - 1, 64);
+	assert_true(rewrite_request(big, sizeof(big), &msg, &req, &rw) > 0);
+}
+
 int
 main(void)
 {
@@ -537,6 +623,8 @@ main(void)
 		cmocka_unit_test(test_response_1xx),
 		cmocka_unit_test(test_response_101),
 		cmocka_unit_test(test_response_fit),
+		cmocka_unit_test(test_request_id),
+		cmocka_unit_test(test_request_id_fits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
