@@ -118,6 +118,7 @@ struct frontend_conf {
 	size_t ntrusted;
 	char **upgrade_allow;		/* Upgrade protocols kept, lower case */
 	size_t nupgrade_allow;		/* 0: no upgrade is forwarded */
+	uint32_t slot;			/* shm frontend slot (set by shm_publish) */
 	int line;
 };
 
