@@ -68,6 +68,12 @@ struct master {
 	int ready_pipe[2];		/* workers write their pid once they accept */
 	struct event *ready_ev;
 	bool stopping;
+	/*
+	 * Counted here, not in shared memory: a restarted master starts
+	 * again from zero, which Prometheus reads as a counter reset.
+	 */
+	uint64_t reloads_ok, reloads_failed;
+	uint64_t worker_restarts;	/* respawns after a worker died */
 };
 
 /* Run the master on cfg (read from path) until told to stop; returns the exit code. */

@@ -194,6 +194,7 @@ reload_run(struct master *m)
 	ready_reloading(m);
 	if (config_load(m->path, &cfg, err, sizeof(err)) == -1 ||
 	    (g = reload_gen_new(m, cfg, err, sizeof(err))) == NULL) {
+		m->reloads_failed++;
 		log_error("reload failed: %s; still serving the previous "
 		    "configuration", err);
 		ready_reload_failed(m, err);
@@ -206,6 +207,7 @@ reload_run(struct master *m)
 	    strcmp(cfg->log_file, old->cfg->log_file) != 0) &&
 	    log_reopen(cfg->log_file) == -1)
 		log_warn("log_file %s", cfg->log_file);
+	m->reloads_ok++;
 	g->next = old;
 	m->gens = g;
 	for (uint32_t i = 0; i < cfg->workers; i++) {
