@@ -374,7 +374,12 @@ exchange_flush_up(struct conn *c)
 		buf_consume(&c->x->uout, c->x->uout_sent);
 		c->x->uout_sent = 0;
 	}
-	/* The response time runs from the request's last byte on the wire. */
+	/*
+	 * The response time runs from the request's last byte on the wire
+	 * (where response_timeout starts too), so a slow upload is not the
+	 * server's time. CLOCK_MONOTONIC, not the coarse clock (1-4 ms
+	 * ticks) nor libevent's cached time (wall clock: it steps).
+	 */
 	if (c->x->sent_us == 0 && c->x->req_done &&
 	    c->x->uout_sent == buf_len(&c->x->uout))
 		c->x->sent_us = clock_us();

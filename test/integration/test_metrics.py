@@ -59,8 +59,8 @@ SUPPORTED, PROBE = admin_supported()
 def start(backends, workers=2, frontends=None):
     """weir with an admin listener; w.admin is its port."""
     if not SUPPORTED:
-        raise Skip("this weir has no [admin] listener yet: %s"
-                   % PROBE.strip().splitlines()[-1:])
+        raise Skip("this weir has no [admin] listener yet (%s)"
+                   % (PROBE.strip().splitlines() or ["?"])[-1])
     ADMIN[None] = free_port()
     fronts = frontends or {"web": {"listen": "127.0.0.1:auto",
                                    "backend": next(iter(backends))}}

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -97,6 +98,17 @@ count(struct shm *shm, uint32_t wslot, const struct work *w)
 		shm_stat_inc(&st.pools[w->pool].retries);
 }
 
+/* A forked worker dies with the test, even one a failed assert left. */
+static pid_t
+worker_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0 && prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		_exit(1);
+	return pid;
+}
+
 /*
  * A worker process in slot wslot: counts w, then says so through *done and
  * waits to be killed. Returns its pid once it has counted.
@@ -108,7 +120,7 @@ worker_run(struct shm *shm, uint32_t wslot, const struct work *w,
 	pid_t pid;
 
 	atomic_store(done, 0);
-	if ((pid = fork()) == 0) {
+	if ((pid = worker_fork()) == 0) {
 		count(shm, wslot, w);
 		atomic_store(done, 1);
 		for (;;)
@@ -218,7 +230,7 @@ test_scrape_monotonic_across_deaths(void **state)
 		pid_t pid;
 
 		assert_true(ws >= 0);
-		if ((pid = fork()) == 0) {
+		if ((pid = worker_fork()) == 0) {
 			struct shm_stats st;
 
 			shm_stats_area(shm, (uint32_t)ws, &st);
