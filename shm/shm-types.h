@@ -51,8 +51,8 @@
  *   frontend slot and per pool slot counters (struct shm_stat_*_sh), laid
  *   out cache-line aligned so no line is shared with another area. Only
  *   the worker in slot w writes its area while it runs, one field at a
- *   time with a relaxed load and a relaxed store of value + 1 (no locked
- *   read-modify-write: nobody else writes the field). The master reads it
+ *   time with a relaxed load and a relaxed store of value + 1 (- 1 for a
+ *   gauge): no locked read-modify-write, as nobody else writes the field. The master reads it
  *   with relaxed loads; a 64-bit aligned load never tears on the targets
  *   we build for, so a scrape sees each counter's old or new value.
  * - Two more areas belong to the master alone: RETIRED holds the counts of
@@ -62,16 +62,17 @@
  * - Fold on reap (shm_worker_reclaim(), run by the master after waitpid()
  *   returned the worker, so its area has no writer any more): for each
  *   field, RETIRED += area, then area = 0, then the slot's pid = 0. The
- *   master scrapes from the same thread, so no scrape sees a half-folded
- *   area, and the sum is the same before and after the fold. Only after
+ *   master scrapes from the same thread (its event loop), so no scrape
+ *   sees a half-folded area, and the sum is the same before and after. Only after
  *   pid = 0 may shm_worker_claim() hand the slot, with its zeroed area, to
  *   a new worker: nothing is lost and nothing counted twice. Gauges
  *   (open connections) are zeroed, not folded: a dead worker holds none.
  * - Slot reuse: a server, pool or frontend slot is given a new identity
  *   only while no generation names it (refs == 0), so no live worker can
- *   write its fields; the master then stores the slot's current sum in
- *   BASE (shm_stats_rebase()), and the new identity starts from zero
- *   without the master ever writing into a worker's area.
+ *   write its fields; the master then adds the slot's current sum to BASE
+ *   (shm_stats_rebase_*()), and the new identity starts from zero without
+ *   the master ever writing into a live worker's area. A never-used slot
+ *   needs no baseline: nobody ever counted on it.
  */
 #ifndef WEIR_SHM_TYPES_H
 #define WEIR_SHM_TYPES_H
