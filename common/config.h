@@ -140,6 +140,7 @@ struct frontend_conf {
 	int access_log_format;		/* enum config_log_format */
 	char *request_id;		/* header name; NULL: off */
 	int request_id_trust;		/* keep an incoming request id */
+	uint32_t slot;			/* shm frontend slot (set by shm_publish) */
 	int line;
 };
 

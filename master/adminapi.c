@@ -24,6 +24,7 @@
 #include "master/metrics.h"
 #include "master/override.h"
 #include "shm/shm.h"
+#include "shm/stats.h"
 
 static const char *const adminapi_admin_names[] = {
 	[SHM_ADMIN_ACTIVE] = "ready",
@@ -126,6 +127,22 @@ adminapi_status(struct master *m, json_t **out)
 	return *out != NULL ? 200 : 500;
 }
 
+/* A counter as a JSON integer (they are far below 2^63, but say so). */
+static json_int_t
+adminapi_count(uint64_t n)
+{
+	return (json_int_t)(n > INT64_MAX ? INT64_MAX : n);
+}
+
+/* {"1xx": n, ... "5xx": n} from per-class counters. */
+static json_t *
+adminapi_classes(const _Atomic uint64_t *c)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "1xx", adminapi_count(c[0]),
+	    "2xx", adminapi_count(c[1]), "3xx", adminapi_count(c[2]),
+	    "4xx", adminapi_count(c[3]), "5xx", adminapi_count(c[4]));
+}
+
 /*
  * One server as the workers see it now. Each shared field is read on its
  * own (acquire, pairing with the master's release stores and the workers'
@@ -139,10 +156,15 @@ adminapi_server_json(struct master *m, const struct server_conf *sc)
 	    memory_order_acquire);
 	uint32_t admin = atomic_load_explicit(&sv->admin, memory_order_acquire);
 	uint64_t eject = atomic_load_explicit(&sv->eject, memory_order_acquire);
-	uint64_t requests = stats_server_requests(m, sc->slot);
 	const char *last = health_last(m->health, sc->slot);
+	struct shm_stat_server_sh st;
+	uint64_t failures = 0;
 
-	return json_pack("{s:s, s:I, s:b, s:s, s:s, s:b, s:I, s:I, s:s?}",
+	shm_stats_server_sum(m->shm, sc->slot, &st);
+	for (int i = 0; i < SHM_FAIL_MAX; i++)
+		failures += st.failures[i];
+	return json_pack("{s:s, s:I, s:b, s:s, s:s, s:b, s:I, s:I, s:o, s:I, "
+	    "s:s?}",
 	    "address", sc->name,
 	    "weight", (json_int_t)sc->weight,
 	    "backup", sc->backup,
@@ -150,8 +172,9 @@ adminapi_server_json(struct master *m, const struct server_conf *sc)
 	    "admin", adminapi_admin_name(admin),
 	    "ejected", SHM_EJECT_STATE(eject) != SHM_EJECT_NONE,
 	    "inflight", (json_int_t)shm_inflight(m->shm, sc->slot),
-	    "requests", (json_int_t)(requests > INT64_MAX ? INT64_MAX :
-	    requests),
+	    "requests", adminapi_count(st.requests),
+	    "responses", adminapi_classes(st.responses),
+	    "failures", adminapi_count(failures),
 	    "last_check", last);
 }
 
@@ -191,16 +214,20 @@ static json_t *
 adminapi_frontend_json(struct master *m, const struct frontend_conf *fe)
 {
 	json_t *listen = json_array();
+	struct shm_stat_frontend_sh st;
 
-	(void)m;
+	shm_stats_frontend_sum(m->shm, fe->slot, &st);
 	for (size_t l = 0; l < fe->nlistens && listen != NULL; l++)
 		if (json_array_append_new(listen,
 		    json_string(fe->listens[l].text)) == -1) {
 			json_decref(listen);
 			listen = NULL;
 		}
-	return json_pack("{s:s, s:s, s:o}", "name", fe->name, "backend",
-	    fe->backend_name, "listen", listen);
+	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:o}", "name", fe->name,
+	    "backend", fe->backend_name, "listen", listen,
+	    "connections_active", adminapi_count(st.conns),
+	    "requests", adminapi_count(st.requests),
+	    "responses", adminapi_classes(st.responses));
 }
 
 int

@@ -101,7 +101,8 @@ master_respawn_cb(evutil_socket_t fd, short what, void *arg)
 		/* Counts as dying at once: back off instead of spinning. */
 		w->started_ms = clock_ms();
 		master_schedule_respawn(w);
-	}
+	} else
+		w->m->worker_restarts++;
 }
 
 /*

@@ -83,6 +83,9 @@ struct master {
 	struct reload_stats reloads;
 	struct admin *admin;		/* the [admin] HTTP API (admin.c) */
 	struct overrides overrides;	/* the API's changes (override.c) */
+	uint64_t worker_restarts;	/* respawns after a worker died; in
+					 * master memory: a restarted master
+					 * starts from zero (a counter reset) */
 };
 
 /* Run the master on cfg (read from path) until told to stop; returns the exit code. */

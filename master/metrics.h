@@ -1,15 +1,17 @@
-/* Prometheus metrics: GET /metrics of the admin API. Private to master/. */
+/* The Prometheus text exposition of weir's counters (GET /metrics). */
 #ifndef WEIR_METRICS_H
 #define WEIR_METRICS_H
-
-#include <stdint.h>
 
 struct evbuffer;
 struct master;
 
-/* Append the text exposition format of every metric to out. */
+/*
+ * Append the whole exposition (text format 0.0.4) for the current state:
+ * the current generation's frontends and servers, summed over every worker
+ * that ever ran (shm/stats.h), and the master's own counters. Call it from
+ * the master's event loop: the fold on reap runs there too, so a scrape
+ * never sees a worker half folded (shm-types.h).
+ */
 void metrics_render(struct master *m, struct evbuffer *out);
-/* Requests sent to the server in shm server slot, by every worker. */
-uint64_t stats_server_requests(const struct master *m, uint32_t slot);
 
 #endif

@@ -2,7 +2,8 @@
  * Layout of the shared-memory segment. The master creates it before it
  * forks and it outlives every worker; a reload (later) reuses it.
  *
- *   header | server slots | pool slots | worker slots | ledgers
+ *   header | server slots | pool slots | frontend slots | worker slots |
+ *   ledgers | statistics areas
  *
  * Server slots are keyed by identity (pool name + address), not by position
  * in a config: a config generation maps its servers onto slots, so workers
@@ -42,8 +43,36 @@
  *   that worker. ejections (the doubling exponent) is written only by a CAS
  *   winner; a racing reader at worst doubles one step less. A TRIAL whose
  *   worker died expires at its deadline and another trial may start.
- * - worker slot pid: written by the master (claim, reclaim); stats fields
- *   only by the worker that owns the slot (relaxed).
+ * - worker slot pid: written by the master (claim, reclaim).
+ *
+ * Statistics (the counters behind GET /metrics, master/metrics.c) are exact
+ * and never go down, across reloads, crashes and SIGKILL:
+ * - Each worker slot w owns a statistics area: per server slot, per
+ *   frontend slot and per pool slot counters (struct shm_stat_*_sh), laid
+ *   out cache-line aligned so no line is shared with another area. Only
+ *   the worker in slot w writes its area while it runs, one field at a
+ *   time with a relaxed load and a relaxed store of value + 1 (- 1 for a
+ *   gauge): no locked read-modify-write, as nobody else writes the field. The master reads it
+ *   with relaxed loads; a 64-bit aligned load never tears on the targets
+ *   we build for, so a scrape sees each counter's old or new value.
+ * - Two more areas belong to the master alone: RETIRED holds the counts of
+ *   workers that are gone, BASE what each slot had counted for its
+ *   previous identity. A series is RETIRED + (sum over live worker slots)
+ *   - BASE, in wrapping 64-bit arithmetic.
+ * - Fold on reap (shm_worker_reclaim(), run by the master after waitpid()
+ *   returned the worker, so its area has no writer any more): for each
+ *   field, RETIRED += area, then area = 0, then the slot's pid = 0. The
+ *   master scrapes from the same thread (its event loop), so no scrape
+ *   sees a half-folded area, and the sum is the same before and after. Only after
+ *   pid = 0 may shm_worker_claim() hand the slot, with its zeroed area, to
+ *   a new worker: nothing is lost and nothing counted twice. Gauges
+ *   (open connections) are zeroed, not folded: a dead worker holds none.
+ * - Slot reuse: a server, pool or frontend slot is given a new identity
+ *   only while no generation names it (refs == 0), so no live worker can
+ *   write its fields; the master then adds the slot's current sum to BASE
+ *   (shm_stats_rebase_*()), and the new identity starts from zero without
+ *   the master ever writing into a live worker's area. A never-used slot
+ *   needs no baseline: nobody ever counted on it.
  */
 #ifndef WEIR_SHM_TYPES_H
 #define WEIR_SHM_TYPES_H
@@ -54,7 +83,7 @@
 #include <stdint.h>
 
 #define SHM_MAGIC	0x52494557u	/* "WEIR" little-endian */
-#define SHM_VERSION	2
+#define SHM_VERSION	3
 #define SHM_CACHELINE	64
 #define SHM_NAME_MAX	48
 
@@ -82,11 +111,15 @@ struct shm_header_sh {
 	uint32_t max_servers;
 	uint32_t max_pools;
 	uint32_t max_workers;
-	uint32_t pad;
+	uint32_t max_frontends;
+	uint32_t frontend_size;
+	uint32_t stats_area_size;	/* one statistics area, cache-aligned */
 	uint64_t servers_off;
 	uint64_t pools_off;
+	uint64_t frontends_off;
 	uint64_t workers_off;
 	uint64_t ledgers_off;
+	uint64_t stats_off;		/* max_workers + 2 areas (RETIRED, BASE) */
 	uint64_t total_size;
 };
 
@@ -127,23 +160,75 @@ struct shm_pool_sh {
 	char name[SHM_NAME_MAX];
 };
 
+/* Frontends have no shared state but statistics: a slot keyed by name. */
+struct shm_frontend_sh {
+	uint32_t used;			/* master only */
+	uint32_t refs;			/* master only: generations naming it */
+	char name[64];			/* config names are shorter */
+};
+
 struct shm_worker_sh {
 	alignas(SHM_CACHELINE) _Atomic int32_t pid;	/* master; 0 = free */
 	uint32_t generation;				/* master */
-	/* Statistics, written only by the worker that owns the slot. */
-	alignas(SHM_CACHELINE) _Atomic uint64_t requests;
-	_Atomic uint64_t responses[6];	/* [0] weir-made, [1..5] by class 1xx..5xx */
-	_Atomic uint64_t conns_active;
 };
 
-_Static_assert(sizeof(struct shm_header_sh) == 80, "shm header layout");
+/* Status classes 1xx..5xx of responses, index class - 1. */
+#define SHM_STAT_CLASSES	5
+
+/* Why an attempt at a server failed (weir_server_failures_total). */
+enum shm_fail {
+	SHM_FAIL_CONNECT,	/* could not connect */
+	SHM_FAIL_RESET,		/* reset or closed before the response ended */
+	SHM_FAIL_TIMEOUT,	/* connect, send or response timeout */
+	SHM_FAIL_INVALID,	/* response head or framing invalid */
+	SHM_FAIL_MAX
+};
+
+/*
+ * Response time histogram: upper bounds in microseconds (Prometheus "le",
+ * inclusive), and one more bucket for everything above the last (+Inf).
+ * Buckets are stored per bucket, not cumulated: one store per observation.
+ */
+#define SHM_HIST_BOUNDS		13
+#define SHM_HIST_BUCKETS	(SHM_HIST_BOUNDS + 1)
+
+/* One server slot's counters in one area (all counters: folded). */
+struct shm_stat_server_sh {
+	_Atomic uint64_t requests;		/* attempts sent toward it */
+	_Atomic uint64_t responses[SHM_STAT_CLASSES];	/* final heads, 101 */
+	_Atomic uint64_t failures[SHM_FAIL_MAX];
+	_Atomic uint64_t hist[SHM_HIST_BUCKETS];	/* per bucket */
+	_Atomic uint64_t hist_sum_us;
+};
+
+/* One frontend slot's counters in one area. */
+struct shm_stat_frontend_sh {
+	_Atomic uint64_t conns;			/* gauge: open, not folded */
+	_Atomic uint64_t accepted;		/* connections accepted */
+	_Atomic uint64_t requests;
+	_Atomic uint64_t responses[SHM_STAT_CLASSES];	/* what clients got */
+};
+
+/* One pool slot's counters in one area. */
+struct shm_stat_pool_sh {
+	_Atomic uint64_t retries;
+};
+
+/* Every field of these structs is one 64-bit word (fold and sum by word). */
+#define SHM_STAT_WORDS(type)	(sizeof(type) / sizeof(_Atomic uint64_t))
+
+_Static_assert(sizeof(struct shm_header_sh) == 104, "shm header layout");
 _Static_assert(sizeof(struct shm_server_sh) == 4 * SHM_CACHELINE,
     "shm server layout");
 _Static_assert(offsetof(struct shm_server_sh, health) == SHM_CACHELINE,
     "inflight must own its cache line");
 _Static_assert(sizeof(struct shm_pool_sh) == 2 * SHM_CACHELINE,
     "shm pool layout");
-_Static_assert(sizeof(struct shm_worker_sh) == 2 * SHM_CACHELINE,
+_Static_assert(sizeof(struct shm_worker_sh) == SHM_CACHELINE,
     "shm worker layout");
+_Static_assert(sizeof(struct shm_stat_server_sh) ==
+    SHM_STAT_WORDS(struct shm_stat_server_sh) * 8, "stat words");
+_Static_assert(sizeof(struct shm_stat_frontend_sh) ==
+    SHM_STAT_WORDS(struct shm_stat_frontend_sh) * 8, "stat words");
 
 #endif

@@ -1,4 +1,7 @@
-/* Owns the shared-memory segment: layout, slot allocation, worker ledgers. */
+/*
+ * Owns the shared-memory segment: layout, slot allocation, worker ledgers
+ * (statistics areas: shm/stats.c).
+ */
 #include "autoconf.h"
 
 #include <stdbool.h>
@@ -11,24 +14,48 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "shm/shm.h"
+#include "shm/stats.h"
 
 #define SHM_ALIGN(n)	(((n) + SHM_CACHELINE - 1) & ~(size_t)(SHM_CACHELINE - 1))
+
+/* Where frontends and pools start in a statistics area, and its size. */
+static size_t
+shm_stats_layout(const struct shm_header_sh *h, size_t *fe_off,
+    size_t *pool_off)
+{
+	size_t off = SHM_ALIGN((size_t)h->max_servers *
+	    sizeof(struct shm_stat_server_sh));
+
+	*fe_off = off;
+	off += SHM_ALIGN((size_t)h->max_frontends *
+	    sizeof(struct shm_stat_frontend_sh));
+	*pool_off = off;
+	off += SHM_ALIGN((size_t)h->max_pools * sizeof(struct shm_stat_pool_sh));
+	return off;
+}
 
 /* Offsets of each region, cache-line aligned, and the total size. */
 static void
 shm_layout(struct shm_header_sh *h)
 {
-	size_t off = SHM_ALIGN(sizeof(*h));
+	size_t off = SHM_ALIGN(sizeof(*h)), fe_off, pool_off;
 
 	h->servers_off = off;
 	off += (size_t)h->max_servers * sizeof(struct shm_server_sh);
 	h->pools_off = off;
 	off += (size_t)h->max_pools * sizeof(struct shm_pool_sh);
+	h->frontends_off = off;
+	off += SHM_ALIGN((size_t)h->max_frontends *
+	    sizeof(struct shm_frontend_sh));
 	h->workers_off = off;
 	off += (size_t)h->max_workers * sizeof(struct shm_worker_sh);
 	h->ledgers_off = off;
 	off += SHM_ALIGN((size_t)h->max_workers * h->max_servers *
 	    sizeof(uint32_t));
+	/* Cache-aligned areas: no line is written by two workers. */
+	h->stats_area_size = (uint32_t)shm_stats_layout(h, &fe_off, &pool_off);
+	h->stats_off = off;
+	off += ((size_t)h->max_workers + 2) * h->stats_area_size;
 	h->total_size = off;
 }
 
@@ -41,8 +68,9 @@ shm_new_sized(uint32_t max_servers, uint32_t max_pools, uint32_t max_workers)
 		.server_size = sizeof(struct shm_server_sh),
 		.pool_size = sizeof(struct shm_pool_sh),
 		.worker_size = sizeof(struct shm_worker_sh),
+		.frontend_size = sizeof(struct shm_frontend_sh),
 		.max_servers = max_servers, .max_pools = max_pools,
-		.max_workers = max_workers,
+		.max_workers = max_workers, .max_frontends = max_pools,
 	};
 	struct shm *shm;
 	char *base;
@@ -50,8 +78,12 @@ shm_new_sized(uint32_t max_servers, uint32_t max_pools, uint32_t max_workers)
 	shm_layout(&h);
 	if ((shm = calloc(1, sizeof(*shm))) == NULL)
 		return NULL;
+	/*
+	 * The statistics areas are sized for every slot but mostly never
+	 * touched: do not reserve swap for pages that will stay unallocated.
+	 */
 	base = mmap(NULL, h.total_size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED) {
 		log_warn("shm: mmap %llu bytes", (unsigned long long)h.total_size);
 		free(shm);
@@ -64,8 +96,11 @@ shm_new_sized(uint32_t max_servers, uint32_t max_pools, uint32_t max_workers)
 	shm->hdr = (struct shm_header_sh *)base;
 	shm->servers = (struct shm_server_sh *)(base + h.servers_off);
 	shm->pools = (struct shm_pool_sh *)(base + h.pools_off);
+	shm->frontends = (struct shm_frontend_sh *)(base + h.frontends_off);
 	shm->workers = (struct shm_worker_sh *)(base + h.workers_off);
 	shm->ledgers = (_Atomic uint32_t *)(base + h.ledgers_off);
+	shm->stats = base + h.stats_off;
+	shm_stats_layout(&h, &shm->stats_fe_off, &shm->stats_pool_off);
 	return shm;
 }
 
@@ -114,15 +149,19 @@ shm_server_match(struct shm *shm, const char *pool, const char *addr)
 	return -1;
 }
 
-
-
 /* Claim a slot for server (pool, addr), resetting what a previous owner left. */
 static void
-shm_server_take(struct shm_server_sh *sv, const char *pool, const char *addr)
+shm_server_take(struct shm *shm, uint32_t i, const char *pool,
+    const char *addr)
 {
+	struct shm_server_sh *sv = &shm->servers[i];
+
 	if (sv->used && strcmp(sv->pool, pool) == 0 &&
 	    strcmp(sv->addr, addr) == 0)
 		return;
+	/* Idle and named by no generation: no live worker counts against it. */
+	if (sv->used)
+		shm_stats_rebase_server(shm, i);
 	sv->used = 1;
 	sv->refs = 0;
 	/* Nothing of the previous occupant carries over (it is idle). */
@@ -144,8 +183,10 @@ shm_server_take(struct shm_server_sh *sv, const char *pool, const char *addr)
 struct shm_plan {
 	int *server_slot;		/* per server of cfg, flattened */
 	int *pool_slot;			/* per backend of cfg */
+	int *fe_slot;			/* per frontend of cfg */
 	bool *taken;			/* server slots this plan uses */
 	bool *pool_taken;
+	bool *fe_taken;
 };
 
 static void
@@ -155,6 +196,8 @@ shm_plan_free(struct shm_plan *pl)
 	free(pl->pool_slot);
 	free(pl->taken);
 	free(pl->pool_taken);
+	free(pl->fe_slot);
+	free(pl->fe_taken);
 }
 
 /* Matched slots first, so a fresh server never takes a re-added one's slot. */
@@ -219,6 +262,42 @@ shm_plan_pools(struct shm *shm, const struct config *cfg, struct shm_plan *pl,
 	return 0;
 }
 
+/*
+ * Frontend slots by name: the same name keeps its slot (and counts); a new
+ * one prefers a never-used slot, so a removed frontend that comes back
+ * still finds its own.
+ */
+static int
+shm_plan_frontends(struct shm *shm, const struct config *cfg,
+    struct shm_plan *pl, char *err, size_t len)
+{
+	const struct shm_frontend_sh *f = shm->frontends;
+	uint32_t max = shm->hdr->max_frontends;
+
+	for (size_t i = 0; i < cfg->nfrontends; i++) {
+		const char *name = cfg->frontends[i].name;
+		int p = -1;
+
+		for (uint32_t j = 0; j < max && p < 0; j++)
+			if (f[j].used && strcmp(f[j].name, name) == 0)
+				p = (int)j;
+		for (uint32_t j = 0; j < max && p < 0; j++)
+			if (!pl->fe_taken[j] && !f[j].used)
+				p = (int)j;
+		for (uint32_t j = 0; j < max && p < 0; j++)
+			if (!pl->fe_taken[j] && f[j].refs == 0)
+				p = (int)j;
+		if (p < 0) {
+			snprintf(err, len, "shared memory full: no slot for "
+			    "frontend %s (restart weir to grow it)", name);
+			return -1;
+		}
+		pl->fe_taken[p] = true;
+		pl->fe_slot[i] = p;
+	}
+	return 0;
+}
+
 static int
 shm_plan_make(struct shm *shm, const struct config *cfg, struct shm_plan *pl,
     char *err, size_t len)
@@ -231,13 +310,17 @@ shm_plan_make(struct shm *shm, const struct config *cfg, struct shm_plan *pl,
 	pl->pool_slot = calloc(cfg->nbackends + 1, sizeof(*pl->pool_slot));
 	pl->taken = calloc(shm->hdr->max_servers, sizeof(*pl->taken));
 	pl->pool_taken = calloc(shm->hdr->max_pools, sizeof(*pl->pool_taken));
+	pl->fe_slot = calloc(cfg->nfrontends + 1, sizeof(*pl->fe_slot));
+	pl->fe_taken = calloc(shm->hdr->max_frontends, sizeof(*pl->fe_taken));
 	if (pl->server_slot == NULL || pl->pool_slot == NULL ||
-	    pl->taken == NULL || pl->pool_taken == NULL) {
+	    pl->taken == NULL || pl->pool_taken == NULL ||
+	    pl->fe_slot == NULL || pl->fe_taken == NULL) {
 		snprintf(err, len, "out of memory");
 		return -1;
 	}
 	if (shm_plan_servers(shm, cfg, pl, err, len) == -1 ||
-	    shm_plan_pools(shm, cfg, pl, err, len) == -1)
+	    shm_plan_pools(shm, cfg, pl, err, len) == -1 ||
+	    shm_plan_frontends(shm, cfg, pl, err, len) == -1)
 		return -1;
 	return 0;
 }
@@ -260,6 +343,8 @@ shm_pool_take(struct shm *shm, int p, struct backend_conf *be)
 	struct shm_pool_sh *pool = &shm->pools[p];
 
 	if (!pool->used || strcmp(pool->name, be->name) != 0) {
+		if (pool->used)
+			shm_stats_rebase_pool(shm, (uint32_t)p);
 		memset(pool, 0, sizeof(*pool));
 		pool->used = 1;
 		/* A new pool may retry a little before it has traffic. */
@@ -271,15 +356,33 @@ shm_pool_take(struct shm *shm, int p, struct backend_conf *be)
 	be->pool_slot = (uint32_t)p;
 }
 
+/* Take frontend slot p for fe. */
+static void
+shm_frontend_take(struct shm *shm, int p, struct frontend_conf *fe)
+{
+	struct shm_frontend_sh *f = &shm->frontends[p];
+
+	if (!f->used || strcmp(f->name, fe->name) != 0) {
+		if (f->used)
+			shm_stats_rebase_frontend(shm, (uint32_t)p);
+		f->used = 1;
+		f->refs = 0;
+		snprintf(f->name, sizeof(f->name), "%s", fe->name);
+	}
+	f->refs++;
+	fe->slot = (uint32_t)p;
+}
+
 /* Write server sc of be into slot i (fresh: it had another identity). */
 static void
-shm_server_write(struct shm_server_sh *sv, const struct backend_conf *be,
+shm_server_write(struct shm *shm, const struct backend_conf *be,
     struct server_conf *sc, int i)
 {
+	struct shm_server_sh *sv = &shm->servers[i];
 	bool fresh = !sv->used || strcmp(sv->pool, be->name) != 0 ||
 	    strcmp(sv->addr, sc->id) != 0;
 
-	shm_server_take(sv, be->name, sc->id);
+	shm_server_take(shm, (uint32_t)i, be->name, sc->id);
 	/* health_initial = down: no traffic before checks pass. */
 	if (fresh && be->health_check != CONFIG_HEALTH_NONE &&
 	    be->health_initial_down)
@@ -314,9 +417,11 @@ shm_publish(struct shm *shm, struct config *cfg, char *err, size_t len)
 
 		shm_pool_take(shm, pl.pool_slot[b], be);
 		for (size_t s = 0; s < be->nservers; s++, k++)
-			shm_server_write(&shm->servers[pl.server_slot[k]], be,
-			    &be->servers[s], pl.server_slot[k]);
+			shm_server_write(shm, be, &be->servers[s],
+			    pl.server_slot[k]);
 	}
+	for (size_t f = 0; f < cfg->nfrontends; f++)
+		shm_frontend_take(shm, pl.fe_slot[f], &cfg->frontends[f]);
 	shm_plan_free(&pl);
 	return 0;
 }
@@ -333,6 +438,9 @@ shm_unpublish(struct shm *shm, const struct config *cfg)
 			if (shm->servers[be->servers[s].slot].refs > 0)
 				shm->servers[be->servers[s].slot].refs--;
 	}
+	for (size_t f = 0; f < cfg->nfrontends; f++)
+		if (shm->frontends[cfg->frontends[f].slot].refs > 0)
+			shm->frontends[cfg->frontends[f].slot].refs--;
 }
 
 uint32_t
@@ -386,10 +494,8 @@ shm_worker_reclaim(struct shm *shm, uint32_t wslot)
 		atomic_store_explicit(l, 0, memory_order_relaxed);
 		held += n;
 	}
-	atomic_store_explicit(&w->requests, 0, memory_order_relaxed);
-	for (int i = 0; i < 6; i++)
-		atomic_store_explicit(&w->responses[i], 0, memory_order_relaxed);
-	atomic_store_explicit(&w->conns_active, 0, memory_order_relaxed);
+	/* Before the slot is free: see "Fold on reap" in shm-types.h. */
+	shm_stats_fold(shm, wslot);
 	atomic_store_explicit(&w->pid, 0, memory_order_relaxed);
 	return held;
 }

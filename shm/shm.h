@@ -17,13 +17,17 @@ struct shm {
 	struct shm_header_sh *hdr;
 	struct shm_server_sh *servers;	/* hdr->max_servers slots */
 	struct shm_pool_sh *pools;	/* hdr->max_pools slots */
+	struct shm_frontend_sh *frontends;	/* hdr->max_frontends slots */
 	struct shm_worker_sh *workers;	/* hdr->max_workers slots */
 	_Atomic uint32_t *ledgers;	/* [worker slot][server slot] */
+	char *stats;			/* statistics areas (shm/stats.h) */
+	size_t stats_fe_off;		/* frontends within an area */
+	size_t stats_pool_off;		/* pools within an area */
 };
 
 /* Map a shared anonymous segment with room for cfg and later reloads. */
 struct shm *shm_new(const struct config *cfg);
-/* The same, with explicit capacities (tests). */
+/* The same, with explicit capacities (tests); as many frontends as pools. */
 struct shm *shm_new_sized(uint32_t max_servers, uint32_t max_pools,
     uint32_t max_workers);
 void shm_free(struct shm *shm);
@@ -31,9 +35,10 @@ void shm_free(struct shm *shm);
 /*
  * Master: map every server and backend of cfg onto slots by identity (pool
  * name + address), reusing the slot of a server an earlier generation
- * already has, and write weight, flags and admin state. Sets
- * server_conf.slot and backend_conf.pool_slot. Returns 0, or -1 with err
- * set when the segment is full (nothing is changed then).
+ * already has, and write weight, flags and admin state; frontends onto
+ * statistics slots by name. Sets server_conf.slot, backend_conf.pool_slot
+ * and frontend_conf.slot. Returns 0, or -1 with err set when the segment
+ * is full (nothing is changed then).
  */
 int shm_publish(struct shm *shm, struct config *cfg, char *err, size_t len);
 /* Would shm_publish(cfg) fit? The same error, but nothing is written. */
@@ -49,8 +54,9 @@ int shm_worker_claim(struct shm *shm, uint32_t generation);
 void shm_worker_set_pid(struct shm *shm, uint32_t wslot, pid_t pid);
 /*
  * Master, after reaping the worker in wslot: subtract its ledger from the
- * servers' in-flight counts, clear it and free the slot. Returns how many
- * in-flight requests the dead worker still held.
+ * servers' in-flight counts, clear it, fold its statistics into the
+ * retired totals and free the slot. Returns how many in-flight requests
+ * the dead worker still held.
  */
 uint32_t shm_worker_reclaim(struct shm *shm, uint32_t wslot);
 

@@ -26,6 +26,7 @@
 #include "common/confval.h"
 #include "common/log.h"
 #include "shm/shm.h"
+#include "shm/stats.h"
 #include "worker/alog.h"
 #include "worker/conn.h"
 #include "worker/errpage.h"
@@ -226,12 +227,35 @@ conn_enter_closing(struct conn *c)
 	evtimer_del(&c->tev);
 }
 
+/* Count a response this frontend gave a client, by status class. */
+static void
+conn_count_response(struct conn *c, int status)
+{
+	shm_stat_inc(&c->w->st.frontends[c->fe->slot].responses[
+	    shm_stat_class(status)]);
+}
+
+/*
+ * A forwarded response is counted once it ends (complete, or cut after its
+ * head went out), not when its head is queued: a head taken back before
+ * any byte of it left is answered 502 instead (exchange_resp_broken()).
+ */
+void
+conn_settle_response(struct conn *c)
+{
+	if (c->x != NULL && c->x->fe_status != 0) {
+		conn_count_response(c, c->x->fe_status);
+		c->x->fe_status = 0;
+	}
+}
+
 /* Release everything the connection holds and mark it for freeing. */
 static void
 conn_release(struct conn *c)
 {
 	if (c->state == CONN_DEAD)
 		return;
+	conn_settle_response(c);
 	if (c->x != NULL && c->x->rec != NULL)
 		alog_release(c);
 	if (c->x != NULL && (c->x->up != NULL || c->x->server >= 0))
@@ -282,8 +306,11 @@ conn_error(struct conn *c, int status, const char *fmt, ...)
 		alog_error(c, status);
 	log_warnx("client %s: %d %s: %s", conn_peer(c), status,
 	    errpage_reason(status), cause);
-	atomic_fetch_add_explicit(&c->w->shm->workers[c->w->wslot].responses[0],
-	    1, memory_order_relaxed);
+	/* A request that never reached exchange_start() is counted here. */
+	if (c->state == CONN_HEAD)
+		shm_stat_inc(&c->w->st.frontends[c->fe->slot].requests);
+	c->x->fe_status = 0;		/* a forwarded head was taken back */
+	conn_count_response(c, status);
 	exchange_release(c, false);
 	buf_reset(&c->x->cin);
 	conn_enter_closing(c);
@@ -454,6 +481,7 @@ conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	if (c->x != NULL)
 		conn_bufs_detach(c);
+	shm_stat_dec(&w->st.frontends[c->fe->slot].conns);
 	slab_free(&w->conn_slabs, c);
 	w->nconns--;
 	worker_conn_closed(w);
@@ -636,6 +664,8 @@ conn_accept(struct worker *w, int fd, uint32_t frontend,
 	}
 	w->nconns++;
 	conn_init(c, w, fd, frontend);
+	shm_stat_inc(&w->st.frontends[c->fe->slot].conns);
+	shm_stat_inc(&w->st.frontends[c->fe->slot].accepted);
 	c->next = w->conns;
 	if (w->conns != NULL)
 		w->conns->prev = c;

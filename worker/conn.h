@@ -85,6 +85,10 @@ struct exch {
 					 * once the body arrived whole */
 	uint32_t attempts;		/* servers this request was sent toward */
 	bool resp_started;		/* a response byte has arrived */
+	int fe_status;			/* forwarded status the client is
+					 * getting, counted when it ends */
+	uint64_t sent_us;		/* clock_us() when this attempt's
+					 * whole request was sent; 0: not yet */
 	bool resp_head_done;		/* final response head sent to cout */
 	bool resp_done;			/* whole response body is in cout */
 	uint64_t resp_start;		/* cout_sent when the final head's first
@@ -160,6 +164,8 @@ void conn_error(struct conn *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Close now, logging why at debug level (normal ends) or warn. */
 void conn_abort(struct conn *c, const char *why);
+/* A forwarded response has ended, whole or cut: count it for the frontend. */
+void conn_settle_response(struct conn *c);
 bool conn_flush_client(struct conn *c);
 void conn_enter_head(struct conn *c);
 void conn_enter_closing(struct conn *c);

@@ -19,6 +19,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "shm/shm.h"
+#include "shm/stats.h"
 #include "worker/alog.h"
 #include "worker/conn.h"
 #include "worker/upstream.h"
@@ -36,6 +37,14 @@ exchange_server_name(const struct conn *c)
 {
 	return c->x->server >= 0 ?
 	    c->w->cfg->backends[c->backend].servers[c->x->member].id : "-";
+}
+
+/* Count a failed attempt against its server, by reason. */
+static void
+exchange_count_failure(struct conn *c, enum shm_fail why)
+{
+	if (c->x->server >= 0)
+		shm_stat_inc(&c->w->st.servers[c->x->server].failures[why]);
 }
 
 static void
@@ -135,7 +144,9 @@ exchange_choose(struct conn *c, const struct http_msg *msg)
 		c->x->member = (uint32_t)m;
 		c->x->server = (int)pool->slot[m];
 		c->x->attempts++;
+		c->x->sent_us = 0;
 		shm_inflight_inc(w->shm, w->wslot, (uint32_t)c->x->server);
+		shm_stat_inc(&w->st.servers[c->x->server].requests);
 		return true;
 	}
 	return false;
@@ -153,9 +164,11 @@ exchange_connect(struct conn *c)
 	    c->x->req.idempotent ? UPSTREAM_POOLED : UPSTREAM_POOLED_CHECKED);
 	if (c->x->rec != NULL && c->x->up != NULL)
 		alog_connecting(c, !c->x->up->connecting);
-	if (c->x->up == NULL)
+	if (c->x->up == NULL) {
+		exchange_count_failure(c, SHM_FAIL_CONNECT);
 		retry_fail(c, 502, "%s: connect: %s", exchange_server_name(c),
 		    strerror(errno));
+	}
 }
 
 bool
@@ -191,8 +204,7 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 	c->x->client_http10 = msg->version_minor == 0;
 	c->x->keep_alive = c->x->req.keep_alive && !w->stopping;
 	c->state = CONN_PROXY;
-	atomic_fetch_add_explicit(&w->shm->workers[w->wslot].requests, 1,
-	    memory_order_relaxed);
+	shm_stat_inc(&w->st.frontends[c->fe->slot].requests);
 	retry_budget_earn(c);
 	if (!exchange_choose(c, msg)) {
 		conn_error(c, 503, "no server available in backend %s",
@@ -370,6 +382,15 @@ exchange_flush_up(struct conn *c)
 		buf_consume(&c->x->uout, c->x->uout_sent);
 		c->x->uout_sent = 0;
 	}
+	/*
+	 * The response time runs from the request's last byte on the wire
+	 * (where response_timeout starts too), so a slow upload is not the
+	 * server's time. CLOCK_MONOTONIC, not the coarse clock (1-4 ms
+	 * ticks) nor libevent's cached time (wall clock: it steps).
+	 */
+	if (c->x->sent_us == 0 && c->x->req_done &&
+	    c->x->uout_sent == buf_len(&c->x->uout))
+		c->x->sent_us = clock_us();
 	if (c->x->rec != NULL && c->x->req_done &&
 	    c->x->uout_sent == buf_len(&c->x->uout))
 		alog_sent(c);
@@ -396,17 +417,21 @@ exchange_up_failed(struct conn *c)
 		upstream_close(up);
 		c->x->replays++;
 		c->x->uout_sent = 0;
+		c->x->sent_us = 0;
 		c->x->uout_blocked = c->x->up_eof = c->x->up_write_dead = false;
 		c->x->up_errno = 0;
 		c->x->up = upstream_acquire(c->w, c->backend, c->x->member, c,
 		    UPSTREAM_FRESH);
 		if (c->x->rec != NULL && c->x->up != NULL)
 			alog_connecting(c, !c->x->up->connecting);
-		if (c->x->up == NULL)
+		if (c->x->up == NULL) {
+			exchange_count_failure(c, SHM_FAIL_CONNECT);
 			retry_fail(c, 502, "%s: connect: %s",
 			    exchange_server_name(c), strerror(errno));
+		}
 		return;
 	}
+	exchange_count_failure(c, SHM_FAIL_RESET);
 	retry_fail(c, 502, "%s: %s before a response", exchange_server_name(c),
 	    c->x->up_errno ? strerror(c->x->up_errno) : "connection closed");
 }
@@ -490,16 +515,19 @@ exchange_report(struct conn *c, bool ok)
 	c->x->trial = false;
 }
 
-/* Count a final response in this worker's stats slot, by status class. */
+/*
+ * Count a final response head (or 101) from the server, by class, and the
+ * time since the whole request was sent. A head that came before the
+ * request was all sent (an early answer) is timed as 0.
+ */
 static void
 exchange_count_response(struct conn *c, int status)
 {
-	int cls = status / 100;
+	struct shm_stat_server_sh *st = &c->w->st.servers[c->x->server];
+	uint64_t now = clock_us(), sent = c->x->sent_us;
 
-	if (cls < 1 || cls > 5)
-		cls = 5;
-	atomic_fetch_add_explicit(&c->w->shm->workers[c->w->wslot].responses[cls],
-	    1, memory_order_relaxed);
+	shm_stat_inc(&st->responses[shm_stat_class(status)]);
+	shm_stat_observe(st, sent != 0 && now > sent ? now - sent : 0);
 }
 
 /* Act on a parsed response head: 1xx, 101 or the final one. */
@@ -522,6 +550,10 @@ exchange_resp_dispatch(struct conn *c, struct http_msg *msg)
 		if (!exchange_resp_emit_head(c, msg, &rw))
 			return false;
 		buf_consume(&c->x->uin, msg->head_len);
+		exchange_count_response(c, msg->status);
+		/* A tunnel has no end to wait for: the client got its 101. */
+		c->x->fe_status = msg->status;
+		conn_settle_response(c);
 		c->x->resp_head_done = true;
 		c->state = CONN_TUNNEL;
 		evtimer_add(&c->tev, c->w->be_response_tv[c->backend]);
@@ -532,14 +564,18 @@ exchange_resp_dispatch(struct conn *c, struct http_msg *msg)
 		alog_response(c, msg, &rw);
 	c->x->resp_start = c->x->cout_sent + buf_len(&c->x->cout);
 	if (!exchange_resp_emit_head(c, msg, &rw)) {
-		if (buf_len(&c->x->cout) == 0)
+		if (buf_len(&c->x->cout) == 0) {
+			/* The server did answer; the client gets a 502. */
+			exchange_count_response(c, msg->status);
 			conn_error(c, 502, "%s: response head too large",
 			    exchange_server_name(c));
+		}
 		return buf_len(&c->x->cout) == 0;
 	}
 	buf_consume(&c->x->uin, msg->head_len);
 	exchange_resp_body_init(c);
 	exchange_count_response(c, msg->status);
+	c->x->fe_status = msg->status;
 	/* A good head is not yet a good response: a body cut short fails. */
 	if (c->w->cfg->backends[c->backend].fail_on_5xx && msg->status >= 500)
 		exchange_report(c, false);
@@ -570,6 +606,8 @@ exchange_resp_head(struct conn *c)
 		return false;
 	if (r != SCAN_OK) {
 		exchange_report(c, false);
+		exchange_count_failure(c, r == SCAN_INCOMPLETE ? SHM_FAIL_RESET :
+		    SHM_FAIL_INVALID);
 		conn_error(c, 502, "%s: %s", name, r == SCAN_INCOMPLETE ?
 		    "closed inside the response head" : r == SCAN_TOO_LARGE ?
 		    "response head too large" : why);
@@ -580,6 +618,7 @@ exchange_resp_head(struct conn *c)
 	    &why) != 0 ||
 	    framing_response(msg, &c->x->req, &c->x->resp, &why) != 0) {
 		exchange_report(c, false);
+		exchange_count_failure(c, SHM_FAIL_INVALID);
 		conn_error(c, 502, "%s: invalid response: %s", name, why);
 		return true;
 	}
@@ -648,6 +687,7 @@ exchange_resp_failed(struct conn *c)
 static void
 exchange_resp_cut(struct conn *c)
 {
+	exchange_count_failure(c, SHM_FAIL_RESET);
 	exchange_resp_failed(c);
 	exchange_resp_broken(c, "%s: %s inside the response body",
 	    exchange_server_name(c), c->x->up_errno ?
@@ -707,6 +747,7 @@ exchange_finish(struct conn *c)
 	if (c->x->verdict_pending)
 		exchange_report(c, true);
 	c->x->verdict_pending = false;
+	conn_settle_response(c);
 	exchange_release(c, reusable);
 	if (c->x->rec != NULL)
 		alog_done(c);
@@ -732,6 +773,7 @@ exchange_resp_body(struct conn *c)
 		r = exchange_rechunk(&c->x->resp_dec, &c->x->uin, &c->x->cout,
 		    buf_tail(&c->x->cout, 4096), c->x->resp_chunked_out, &total);
 		if (r == CHUNK_ERR) {
+			exchange_count_failure(c, SHM_FAIL_INVALID);
 			exchange_resp_failed(c);
 			exchange_resp_broken(c, "%s: malformed chunked response",
 			    exchange_server_name(c));
@@ -852,17 +894,21 @@ exchange_upstream_io(struct conn *c, short what, bool write_side)
 
 	if ((what & EV_TIMEOUT) && (c->x->resp_started || c->state == CONN_TUNNEL)) {
 		/* The server answered: a slow body or tunnel is not a failure. */
+		if (c->state != CONN_TUNNEL)
+			exchange_count_failure(c, SHM_FAIL_TIMEOUT);
 		conn_error(c, 504, "%s: %s", name, write_side ?
 		    "backend stopped reading" : "no data within response_timeout");
 		return;
 	}
 	if (write_side) {
-		if (what & EV_TIMEOUT)
+		if (what & EV_TIMEOUT) {
+			exchange_count_failure(c, SHM_FAIL_TIMEOUT);
 			retry_fail(c, 504, "%s: %s", name, up->connecting ?
 			    "connect timed out" : "backend stopped reading");
-		else if (up->connecting && upstream_connect_result(up) == -1)
+		} else if (up->connecting && upstream_connect_result(up) == -1) {
+			exchange_count_failure(c, SHM_FAIL_CONNECT);
 			retry_fail(c, 502, "%s: connect: %s", name, strerror(errno));
-		else {
+		} else {
 			if (c->x->rec != NULL && c->x->rec->t_connected == 0)
 				alog_connected(c);
 			c->x->uout_blocked = false;
@@ -870,6 +916,7 @@ exchange_upstream_io(struct conn *c, short what, bool write_side)
 		return;
 	}
 	if (what & EV_TIMEOUT) {
+		exchange_count_failure(c, SHM_FAIL_TIMEOUT);
 		retry_fail(c, 504, "%s: no response data within %u ms", name,
 		    c->w->cfg->backends[c->backend].response_timeout_ms);
 		return;

@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "shm/shm.h"
+#include "shm/stats.h"
 #include "worker/conn.h"
 #include "worker/worker.h"
 
@@ -120,6 +121,7 @@ retry_fail(struct conn *c, int status, const char *fmt, ...)
 		    "%s exhausted", cause, be->name);
 		return;
 	}
+	shm_stat_inc(&c->w->st.pools[be->pool_slot].retries);
 	retry_delay(c, &tv);
 	log_info("client %s: %s; retrying on another server in %ld ms "
 	    "(attempt %u of %u)", conn_peer(c), cause, (long)(tv.tv_sec * 1000 +

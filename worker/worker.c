@@ -434,6 +434,7 @@ worker_main(const struct worker_params *wp)
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
 	    getppid() != wp->master_pid)
 		_exit(0);
+	shm_stats_area(w.shm, w.wslot, &w.st);
 	w.base = worker_base_new();
 	worker_signals_init(&w);
 	worker_timeouts_init(&w);

@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include "master/listen.h"
+#include "shm/stats.h"
 #include "worker/bufpool.h"
 #include "worker/slab.h"
 
@@ -41,6 +42,7 @@ struct worker {
 	uint32_t npools;
 	struct bal_pool **bals;		/* per backend, built by the master */
 	uint32_t wslot;			/* this worker's shm slot (ledger, stats) */
+	struct shm_stats st;		/* its statistics area (only we write) */
 	uint64_t rng;			/* xorshift64 state for random picks */
 	/* libevent common timeouts, one per configured duration */
 	const struct timeval **fe_client_tv;	/* per frontend */
