@@ -386,7 +386,10 @@ alog_begin(struct conn *c)
 	r->out_start = x->cout_sent + buf_len(&x->cout);
 	if (r->logging) {
 		r->t_begin = now;
-		/* The loop's cached time: a millisecond field, no clock read. */
+		/*
+		 * The loop's cached time: a millisecond field, no clock
+		 * read.
+		 */
 		event_base_gettimeofday_cached(c->w->base, &tv);
 		r->wall_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 	}

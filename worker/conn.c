@@ -290,7 +290,10 @@ conn_error(struct conn *c, int status, const char *fmt, ...)
 	vsnprintf(cause, sizeof(cause), fmt, ap);
 	va_end(ap);
 	if (c->x->resp_head_done || c->state == CONN_TUNNEL) {
-		/* The client already has a response head: all we can do is cut it short. */
+		/*
+		 * The client already has a response head: all we can do is
+		 * cut it short.
+		 */
 		log_warnx("client %s: response cut short: %s", conn_peer(c),
 		    cause);
 		if (c->x->rec != NULL)
@@ -362,8 +365,8 @@ conn_read_head(struct conn *c)
 		return true;
 	}
 	buf_consume(&c->x->cin, skipped);
-	status = parser_head(buf_head(&c->x->cin), head_len, PARSER_REQUEST, msg,
-	    &why);
+	status = parser_head(buf_head(&c->x->cin), head_len, PARSER_REQUEST,
+	    msg, &why);
 	if (status == 0 && c->x->rec != NULL)
 		alog_head(c, msg, skipped + head_len);
 	if (status == 0)
@@ -643,7 +646,8 @@ conn_set_peer(struct conn *c, const struct sockaddr *peer, socklen_t peerlen)
 	if ((size_t)peerlen > sizeof(c->peer_sa))
 		peerlen = sizeof(c->peer_sa);
 	memcpy(&c->peer_sa, peer, peerlen);
-	a = peer->sa_family == AF_INET6 ? (const void *)&c->peer_sa.in6.sin6_addr :
+	a = peer->sa_family == AF_INET6 ?
+	    (const void *)&c->peer_sa.in6.sin6_addr :
 	    (const void *)&c->peer_sa.in.sin_addr;
 	if (inet_ntop(peer->sa_family, a, c->peer_ip, sizeof(c->peer_ip)) ==
 	    NULL)

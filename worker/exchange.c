@@ -77,14 +77,16 @@ exchange_release(struct conn *c, bool reusable)
 {
 	/* A trial that ended with no verdict must not hold its server out. */
 	if (c->x->trial && c->x->server >= 0)
-		outlier_abandon(c->w->shm, c->w->bals[c->backend], c->x->member);
+		outlier_abandon(c->w->shm, c->w->bals[c->backend],
+		    c->x->member);
 	c->x->trial = c->x->verdict_pending = false;
 	if (c->x->up != NULL) {
 		upstream_release(c->x->up, reusable);
 		c->x->up = NULL;
 	}
 	if (c->x->server >= 0) {
-		shm_inflight_dec(c->w->shm, c->w->wslot, (uint32_t)c->x->server);
+		shm_inflight_dec(c->w->shm, c->w->wslot,
+		    (uint32_t)c->x->server);
 		c->x->server = -1;
 	}
 	buf_reset(&c->x->uin);
@@ -107,7 +109,8 @@ exchange_req_body_init(struct conn *c)
 		c->x->req_done = true;
 		break;
 	}
-	if (c->x->req.expect_continue && !c->x->req_done && !c->x->client_http10 &&
+	if (c->x->req.expect_continue && !c->x->req_done &&
+	    !c->x->client_http10 &&
 	    buf_tail(&c->x->cout, sizeof(continue_100)) >= sizeof(continue_100))
 		buf_append(&c->x->cout, continue_100, sizeof(continue_100) - 1);
 }
@@ -211,7 +214,8 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 		    w->cfg->backends[c->backend].name);
 		return;
 	}
-	n = rewrite_request(c->x->uout.data, c->x->uout.cap, msg, &c->x->req, &rw);
+	n = rewrite_request(c->x->uout.data, c->x->uout.cap, msg, &c->x->req,
+	    &rw);
 	if (n == 0) {
 		conn_error(c, 431, "request head too large to forward");
 		return;
@@ -237,7 +241,8 @@ exchange_drop_attempt(struct conn *c)
 		c->x->up = NULL;
 	}
 	if (c->x->server >= 0) {
-		shm_inflight_dec(c->w->shm, c->w->wslot, (uint32_t)c->x->server);
+		shm_inflight_dec(c->w->shm, c->w->wslot,
+		    (uint32_t)c->x->server);
 		c->x->server = -1;
 	}
 	c->x->trial = false;
@@ -302,7 +307,8 @@ exchange_rechunk(struct chunk_dec *d, struct buf *in, struct buf *out,
 		buf_consume(in, used);
 		if (r == CHUNK_END) {
 			if (chunk_out)
-				buf_append(out, LAST_CHUNK, sizeof(LAST_CHUNK) - 1);
+				buf_append(out, LAST_CHUNK,
+				    sizeof(LAST_CHUNK) - 1);
 			return r;
 		}
 		if (used == 0)
@@ -338,7 +344,8 @@ exchange_req_body(struct conn *c)
 		}
 		if (c->fe->max_body_size != 0 &&
 		    c->x->req_body_total > c->fe->max_body_size) {
-			conn_error(c, 413, "chunked request body over %llu bytes",
+			conn_error(c, 413,
+			    "chunked request body over %llu bytes",
 			    (unsigned long long)c->fe->max_body_size);
 			return true;
 		}
@@ -537,7 +544,8 @@ exchange_resp_dispatch(struct conn *c, struct http_msg *msg)
 	struct rewrite_resp rw = { .client_http10 = c->x->client_http10 };
 
 	if (c->x->resp.informational) {
-		if (!c->x->client_http10 && !exchange_resp_emit_head(c, msg, &rw))
+		if (!c->x->client_http10 &&
+		    !exchange_resp_emit_head(c, msg, &rw))
 			return false;
 		buf_consume(&c->x->uin, msg->head_len);
 		return true;
@@ -606,8 +614,8 @@ exchange_resp_head(struct conn *c)
 		return false;
 	if (r != SCAN_OK) {
 		exchange_report(c, false);
-		exchange_count_failure(c, r == SCAN_INCOMPLETE ? SHM_FAIL_RESET :
-		    SHM_FAIL_INVALID);
+		exchange_count_failure(c,
+		    r == SCAN_INCOMPLETE ? SHM_FAIL_RESET : SHM_FAIL_INVALID);
 		conn_error(c, 502, "%s: %s", name, r == SCAN_INCOMPLETE ?
 		    "closed inside the response head" : r == SCAN_TOO_LARGE ?
 		    "response head too large" : why);
@@ -641,8 +649,8 @@ exchange_resp_broken(struct conn *c, const char *fmt, ...)
 	vsnprintf(cause, sizeof(cause), fmt, ap);
 	va_end(ap);
 	if (c->x->resp_head_done && c->x->cout_sent <= c->x->resp_start) {
-		c->x->cout.end -= (size_t)(c->x->cout_sent + buf_len(&c->x->cout) -
-		    c->x->resp_start);
+		c->x->cout.end -= (size_t)(c->x->cout_sent +
+		    buf_len(&c->x->cout) - c->x->resp_start);
 		c->x->resp_head_done = false;
 	}
 	conn_error(c, 502, "%s", cause);
@@ -705,7 +713,8 @@ exchange_resp_eof(struct conn *c)
 	char line[24];
 
 	if (c->x->resp_chunked_out)
-		room = room > 2 * CHUNK_OVERHEAD ? room - 2 * CHUNK_OVERHEAD : 0;
+		room = room > 2 * CHUNK_OVERHEAD ?
+		    room - 2 * CHUNK_OVERHEAD : 0;
 	if (n > room)
 		n = room;
 	if (n > 0) {
@@ -724,8 +733,9 @@ exchange_resp_eof(struct conn *c)
 		if (c->x->resp_chunked_out) {
 			if (buf_tail(&c->x->cout, sizeof(LAST_CHUNK)) <
 			    sizeof(LAST_CHUNK))
-				return n > 0;	/* wait for the client to drain */
-			buf_append(&c->x->cout, LAST_CHUNK, sizeof(LAST_CHUNK) - 1);
+				return n > 0; /* wait for the client to drain */
+			buf_append(&c->x->cout, LAST_CHUNK,
+			    sizeof(LAST_CHUNK) - 1);
 		}
 		c->x->resp_done = true;
 		return true;
@@ -738,12 +748,13 @@ static void
 exchange_finish(struct conn *c)
 {
 	bool reusable = c->x->resp.keep_alive && c->x->req_done &&
-	    c->x->uout_sent == buf_len(&c->x->uout) && buf_len(&c->x->uin) == 0 &&
-	    !c->x->up_eof && !c->x->up_write_dead;
+	    c->x->uout_sent == buf_len(&c->x->uout) &&
+	    buf_len(&c->x->uin) == 0 && !c->x->up_eof && !c->x->up_write_dead;
 
 	if (buf_len(&c->x->uin) > 0)
-		log_warnx("client %s: %s sent bytes after the response; closing "
-		    "that backend connection", conn_peer(c), exchange_server_name(c));
+		log_warnx("client %s: %s sent bytes after the response; "
+		    "closing that backend connection", conn_peer(c),
+		    exchange_server_name(c));
 	if (c->x->verdict_pending)
 		exchange_report(c, true);
 	c->x->verdict_pending = false;
@@ -771,11 +782,13 @@ exchange_resp_body(struct conn *c)
 		break;
 	case HTTP_BODY_CHUNKED:
 		r = exchange_rechunk(&c->x->resp_dec, &c->x->uin, &c->x->cout,
-		    buf_tail(&c->x->cout, 4096), c->x->resp_chunked_out, &total);
+		    buf_tail(&c->x->cout, 4096), c->x->resp_chunked_out,
+		    &total);
 		if (r == CHUNK_ERR) {
 			exchange_count_failure(c, SHM_FAIL_INVALID);
 			exchange_resp_failed(c);
-			exchange_resp_broken(c, "%s: malformed chunked response",
+			exchange_resp_broken(c,
+			    "%s: malformed chunked response",
 			    exchange_server_name(c));
 			return true;
 		}
@@ -845,8 +858,8 @@ exchange_tunnel_shutdowns(struct conn *c)
 		shutdown(c->x->up->fd, SHUT_WR);
 		c->x->tunnel_up_shut = progress = true;
 	}
-	if (c->x->up_eof && buf_len(&c->x->uin) == 0 && buf_len(&c->x->cout) == 0 &&
-	    !c->x->tunnel_client_shut) {
+	if (c->x->up_eof && buf_len(&c->x->uin) == 0 &&
+	    buf_len(&c->x->cout) == 0 && !c->x->tunnel_client_shut) {
 		shutdown(c->fd, SHUT_WR);
 		c->x->tunnel_client_shut = progress = true;
 	}
@@ -892,12 +905,17 @@ exchange_upstream_io(struct conn *c, short what, bool write_side)
 	struct upstream *up = c->x->up;
 	ssize_t n;
 
-	if ((what & EV_TIMEOUT) && (c->x->resp_started || c->state == CONN_TUNNEL)) {
-		/* The server answered: a slow body or tunnel is not a failure. */
+	if ((what & EV_TIMEOUT) &&
+	    (c->x->resp_started || c->state == CONN_TUNNEL)) {
+		/*
+		 * The server answered: a slow body or tunnel is not a
+		 * failure.
+		 */
 		if (c->state != CONN_TUNNEL)
 			exchange_count_failure(c, SHM_FAIL_TIMEOUT);
 		conn_error(c, 504, "%s: %s", name, write_side ?
-		    "backend stopped reading" : "no data within response_timeout");
+		    "backend stopped reading" :
+		    "no data within response_timeout");
 		return;
 	}
 	if (write_side) {
@@ -905,9 +923,11 @@ exchange_upstream_io(struct conn *c, short what, bool write_side)
 			exchange_count_failure(c, SHM_FAIL_TIMEOUT);
 			retry_fail(c, 504, "%s: %s", name, up->connecting ?
 			    "connect timed out" : "backend stopped reading");
-		} else if (up->connecting && upstream_connect_result(up) == -1) {
+		} else if (up->connecting &&
+		    upstream_connect_result(up) == -1) {
 			exchange_count_failure(c, SHM_FAIL_CONNECT);
-			retry_fail(c, 502, "%s: connect: %s", name, strerror(errno));
+			retry_fail(c, 502, "%s: connect: %s", name,
+			    strerror(errno));
 		} else {
 			if (c->x->rec != NULL && c->x->rec->t_connected == 0)
 				alog_connected(c);
@@ -923,10 +943,14 @@ exchange_upstream_io(struct conn *c, short what, bool write_side)
 	}
 	if (buf_tail(&c->x->uin, c->x->uin.cap) == 0)
 		return;
-	n = recv(up->fd, c->x->uin.data + c->x->uin.end, c->x->uin.cap - c->x->uin.end, 0);
+	n = recv(up->fd, c->x->uin.data + c->x->uin.end,
+	    c->x->uin.cap - c->x->uin.end, 0);
 	if (n > 0) {
 		c->x->uin.end += (size_t)n;
-		/* A response has begun: the request can no longer be replayed. */
+		/*
+		 * A response has begun: the request can no longer be
+		 * replayed.
+		 */
 		c->x->resp_started = true;
 		c->x->replayable = false;
 	} else if (n == 0)

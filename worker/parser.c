@@ -249,7 +249,8 @@ parser_field_known(struct http_span n)
 	case 7:
 		if (http_span_eq(n, "upgrade"))
 			return HTTP_F_UPGRADE;
-		return http_span_eq(n, "trailer") ? HTTP_F_TRAILER : HTTP_F_OTHER;
+		return http_span_eq(n, "trailer") ? HTTP_F_TRAILER :
+		    HTTP_F_OTHER;
 	case 9:
 		if (http_span_eq(n, "x-real-ip"))
 			return HTTP_F_X_REAL_IP;

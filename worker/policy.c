@@ -1,4 +1,7 @@
-/* Owns the frontend's trust rules for requests: methods, names, upgrades, client address. */
+/*
+ * Owns the frontend's trust rules for requests: methods, names, upgrades,
+ * client address.
+ */
 #include "autoconf.h"
 
 #include <sys/types.h>

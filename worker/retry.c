@@ -43,11 +43,13 @@ retry_budget_take(struct conn *c)
 {
 	const struct backend_conf *be = &c->w->cfg->backends[c->backend];
 	struct shm_pool_sh *p = &c->w->shm->pools[be->pool_slot];
-	int64_t t = atomic_load_explicit(&p->retry_tokens, memory_order_relaxed);
+	int64_t t = atomic_load_explicit(&p->retry_tokens,
+	    memory_order_relaxed);
 
 	while (t >= RETRY_TOKEN)
-		if (atomic_compare_exchange_weak_explicit(&p->retry_tokens, &t,
-		    t - RETRY_TOKEN, memory_order_relaxed, memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(&p->retry_tokens,
+		    &t, t - RETRY_TOKEN, memory_order_relaxed,
+		    memory_order_relaxed))
 			return true;
 	return false;
 }
@@ -56,7 +58,8 @@ retry_budget_take(struct conn *c)
 static bool
 retry_somewhere(const struct conn *c)
 {
-	struct bal_request req = { .exclude = c->x->tried, .nexclude = c->x->ntried };
+	struct bal_request req = { .exclude = c->x->tried,
+	    .nexclude = c->x->ntried };
 
 	return balancer_has_other(c->w->shm, c->w->bals[c->backend], &req);
 }
@@ -100,7 +103,8 @@ void
 retry_fail(struct conn *c, int status, const char *fmt, ...)
 {
 	const struct backend_conf *be = &c->w->cfg->backends[c->backend];
-	bool sent = c->x->uout_sent > 0 || c->x->up_write_dead || c->x->replays > 0;
+	bool sent = c->x->uout_sent > 0 || c->x->up_write_dead ||
+	    c->x->replays > 0;
 	const char *refusal;
 	struct timeval tv;
 	char cause[256];
@@ -112,13 +116,13 @@ retry_fail(struct conn *c, int status, const char *fmt, ...)
 	exchange_drop_attempt(c);
 	refusal = retry_refusal(c, sent);
 	if (refusal == NULL || refusal[0] != '\0') {
-		conn_error(c, status, "%s%s%s", cause, refusal ? "; not retried: " :
-		    "", refusal ? refusal : "");
+		conn_error(c, status, "%s%s%s", cause,
+		    refusal ? "; not retried: " : "", refusal ? refusal : "");
 		return;
 	}
 	if (!retry_budget_take(c)) {
-		conn_error(c, status, "%s; not retried: retry budget of backend "
-		    "%s exhausted", cause, be->name);
+		conn_error(c, status, "%s; not retried: retry budget of "
+		    "backend %s exhausted", cause, be->name);
 		return;
 	}
 	shm_stat_inc(&c->w->st.pools[be->pool_slot].retries);

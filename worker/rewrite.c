@@ -140,7 +140,10 @@ rewrite_in_conn(struct http_span name, const struct http_span *names,
 	return false;
 }
 
-/* Copy the end-to-end fields, in order, minus the dropped ones (rw: requests). */
+/*
+ * Copy the end-to-end fields, in order, minus the dropped ones
+ * (rw: requests).
+ */
 static void
 rewrite_fields(struct rewrite_out *o, const struct http_msg *msg,
     const struct rewrite_req *rw, const struct http_span *conn, size_t nconn)

@@ -42,7 +42,8 @@ upstream_pools_init(struct worker *w)
 			p->cap = cfg->backends[b].keepalive;
 			if (p->cap == 0)
 				continue;
-			if ((p->idle = calloc(p->cap, sizeof(*p->idle))) == NULL)
+			if ((p->idle = calloc(p->cap,
+			    sizeof(*p->idle))) == NULL)
 				return -1;
 		}
 	}
@@ -145,7 +146,8 @@ upstream_connect(struct worker *w, uint32_t backend, uint32_t member)
 	if (up->fd == -1)
 		goto fail;
 	setsockopt(up->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(up->fd, (const struct sockaddr *)&sc->addr, sc->addrlen) == -1) {
+	if (connect(up->fd, (const struct sockaddr *)&sc->addr,
+	    sc->addrlen) == -1) {
 		if (errno != EINPROGRESS)
 			goto fail;
 		up->connecting = true;

@@ -1,4 +1,6 @@
-/* Owns a worker process: its event loop, its listening sockets and accepting. */
+/*
+ * Owns a worker process: its event loop, its listening sockets and accepting.
+ */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -31,7 +33,8 @@
 #define WORKER_LINGER_MS	2000
 #define WORKER_MIN_BUF		(16 * 1024)
 #define WORKER_UPSTREAM_BUF	(32 * 1024)
-#define WORKER_HEAD_SLACK	(4 * 1024)	/* XFF and framing added on rewrite */
+/* XFF and framing added on rewrite */
+#define WORKER_HEAD_SLACK	(4 * 1024)
 
 static void worker_drain(struct worker *w);
 
@@ -144,8 +147,8 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (int i = 0; i < WORKER_ACCEPT_BATCH; i++) {
 		if (w->nconns >= w->cfg->max_connections) {
-			log_warnx("max_connections (%u) reached; pausing accept",
-			    w->cfg->max_connections);
+			log_warnx("max_connections (%u) reached; "
+			    "pausing accept", w->cfg->max_connections);
 			worker_accept_enable(w, false);
 			return;
 		}
@@ -163,7 +166,8 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (w->fd_pauses > 0)
 			worker_accept_recovered(w);
-		conn_accept(w, cfd, ctx->l->frontend, (struct sockaddr *)&ss, len);
+		conn_accept(w, cfd, ctx->l->frontend, (struct sockaddr *)&ss,
+		    len);
 	}
 }
 
@@ -187,7 +191,8 @@ worker_signal_cb(evutil_socket_t fd, short what, void *arg)
 		case SIGUSR1:
 			if (w->cfg->log_file != NULL &&
 			    log_reopen(w->cfg->log_file) == -1)
-				log_warn("reopen log file %s", w->cfg->log_file);
+				log_warn("reopen log file %s",
+				    w->cfg->log_file);
 			alog_reopen(w);
 			break;
 		default:
@@ -199,8 +204,10 @@ worker_signal_cb(evutil_socket_t fd, short what, void *arg)
 static const struct timeval *
 worker_timeout(struct worker *w, uint32_t ms)
 {
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
-	const struct timeval *common = event_base_init_common_timeout(w->base, &tv);
+	struct timeval tv = { .tv_sec = ms / 1000,
+	    .tv_usec = (ms % 1000) * 1000 };
+	const struct timeval *common = event_base_init_common_timeout(w->base,
+	    &tv);
 
 	if (common == NULL)
 		fatalx("cannot create a timeout of %u ms", ms);
@@ -214,8 +221,10 @@ worker_timeouts_init(struct worker *w)
 	const struct config *cfg = w->cfg;
 
 	w->fe_client_tv = calloc(cfg->nfrontends, sizeof(*w->fe_client_tv));
-	w->be_connect_tv = calloc(cfg->nbackends + 1, sizeof(*w->be_connect_tv));
-	w->be_response_tv = calloc(cfg->nbackends + 1, sizeof(*w->be_response_tv));
+	w->be_connect_tv = calloc(cfg->nbackends + 1,
+	    sizeof(*w->be_connect_tv));
+	w->be_response_tv = calloc(cfg->nbackends + 1,
+	    sizeof(*w->be_response_tv));
 	w->be_idle_tv = calloc(cfg->nbackends + 1, sizeof(*w->be_idle_tv));
 	if (w->fe_client_tv == NULL || w->be_connect_tv == NULL ||
 	    w->be_response_tv == NULL || w->be_idle_tv == NULL)
@@ -227,7 +236,8 @@ worker_timeouts_init(struct worker *w)
 		const struct backend_conf *be = &cfg->backends[i];
 
 		w->be_connect_tv[i] = worker_timeout(w, be->connect_timeout_ms);
-		w->be_response_tv[i] = worker_timeout(w, be->response_timeout_ms);
+		w->be_response_tv[i] = worker_timeout(w,
+		    be->response_timeout_ms);
 		w->be_idle_tv[i] = worker_timeout(w, be->keepalive_timeout_ms);
 	}
 	w->linger_tv = worker_timeout(w, WORKER_LINGER_MS);
@@ -424,13 +434,17 @@ worker_main(const struct worker_params *wp)
 	struct worker w = {
 		.cfg = wp->cfg, .shm = wp->shm, .bals = wp->bals,
 		.index = wp->index, .wslot = wp->wslot,
-		.rng = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ull,
+		.rng = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^
+		    0x9e3779b97f4a7c15ull,
 	};
 	char name[32];
 
 	snprintf(name, sizeof(name), "worker %u", wp->index);
 	log_set_proc(name);
-	/* Die with the master, even if it is killed without a chance to tell us. */
+	/*
+	 * Die with the master, even if it is killed without a chance to tell
+	 * us.
+	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
 	    getppid() != wp->master_pid)
 		_exit(0);
