@@ -7,6 +7,7 @@
 #include "autoconf.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -169,32 +170,38 @@ metrics_snap(struct master *m, struct metrics_snap *sn)
 	return 0;
 }
 
+/* One family with a series per frontend, its value at word off of the sums. */
+static void
+metrics_frontend_family(struct evbuffer *out, const struct metrics_snap *sn,
+    const char *name, const char *type, const char *help, size_t off)
+{
+	const struct config *cfg = sn->cfg;
+
+	metrics_family(out, name, type, help);
+	for (size_t f = 0; f < cfg->nfrontends; f++) {
+		const char *sum = (const char *)&sn->frontends[f];
+
+		metrics_series(out, name, "frontend", cfg->frontends[f].name,
+		    NULL, NULL);
+		metrics_value(out, *(const _Atomic uint64_t *)(const void *)
+		    (sum + off));
+	}
+}
+
 static void
 metrics_frontends(struct evbuffer *out, const struct metrics_snap *sn)
 {
 	const struct config *cfg = sn->cfg;
 
-	metrics_family(out, "weir_frontend_connections_active", "gauge",
-	    "Client connections open now.");
-	for (size_t f = 0; f < cfg->nfrontends; f++) {
-		metrics_series(out, "weir_frontend_connections_active",
-		    "frontend", cfg->frontends[f].name, NULL, NULL);
-		metrics_value(out, sn->frontends[f].conns);
-	}
-	metrics_family(out, "weir_frontend_connections_total", "counter",
-	    "Client connections accepted.");
-	for (size_t f = 0; f < cfg->nfrontends; f++) {
-		metrics_series(out, "weir_frontend_connections_total",
-		    "frontend", cfg->frontends[f].name, NULL, NULL);
-		metrics_value(out, sn->frontends[f].accepted);
-	}
-	metrics_family(out, "weir_frontend_requests_total", "counter",
-	    "Requests received, forwarded or answered by weir itself.");
-	for (size_t f = 0; f < cfg->nfrontends; f++) {
-		metrics_series(out, "weir_frontend_requests_total",
-		    "frontend", cfg->frontends[f].name, NULL, NULL);
-		metrics_value(out, sn->frontends[f].requests);
-	}
+	metrics_frontend_family(out, "weir_frontend_connections_active",
+	    "gauge", "Client connections open now.",
+	    offsetof(struct shm_stat_frontend_sh, conns));
+	metrics_frontend_family(out, "weir_frontend_connections_total",
+	    "counter", "Client connections accepted.",
+	    offsetof(struct shm_stat_frontend_sh, accepted));
+	metrics_frontend_family(out, "weir_frontend_requests_total",
+	    "counter", "Requests received, forwarded or answered by weir "
+	    "itself.", offsetof(struct shm_stat_frontend_sh, requests));
 	metrics_family(out, "weir_frontend_responses_total", "counter",
 	    "Responses clients got, by status class, including those weir "
 	    "made itself.");

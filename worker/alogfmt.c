@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/decimal.h"
 #include "worker/alog.h"
 
 static const char alogfmt_hex[] = "0123456789ABCDEF";
@@ -224,14 +225,10 @@ alogfmt_raw(struct alogfmt_out *o, const char *s)
 static void
 alogfmt_u64(struct alogfmt_out *o, uint64_t v)
 {
-	char tmp[20];
-	size_t i = sizeof(tmp);
+	char tmp[DECIMAL_U64_MAX];
+	const char *p = decimal_u64(tmp + sizeof(tmp), v);
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	alogfmt_put(o, tmp + i, sizeof(tmp) - i);
+	alogfmt_put(o, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 /* Microseconds as milliseconds with three decimals: 1234 -> "1.234". */

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/decimal.h"
 #include "worker/http.h"
 
 /*
@@ -93,14 +94,10 @@ rewrite_span(struct rewrite_out *o, struct http_span s)
 static void
 rewrite_u64(struct rewrite_out *o, uint64_t v)
 {
-	char tmp[20];
-	size_t i = sizeof(tmp);
+	char tmp[DECIMAL_U64_MAX];
+	const char *p = decimal_u64(tmp + sizeof(tmp), v);
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	rewrite_put(o, tmp + i, sizeof(tmp) - i);
+	rewrite_put(o, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 /* Write "Name: value\r\n". */
