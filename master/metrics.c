@@ -193,13 +193,13 @@ metrics_frontends(struct evbuffer *out, const struct metrics_snap *sn)
 {
 	const struct config *cfg = sn->cfg;
 
-	metrics_frontend_family(out, "weir_frontend_connections_active",
+	metrics_frontend_family(out, sn, "weir_frontend_connections_active",
 	    "gauge", "Client connections open now.",
 	    offsetof(struct shm_stat_frontend_sh, conns));
-	metrics_frontend_family(out, "weir_frontend_connections_total",
+	metrics_frontend_family(out, sn, "weir_frontend_connections_total",
 	    "counter", "Client connections accepted.",
 	    offsetof(struct shm_stat_frontend_sh, accepted));
-	metrics_frontend_family(out, "weir_frontend_requests_total",
+	metrics_frontend_family(out, sn, "weir_frontend_requests_total",
 	    "counter", "Requests received, forwarded or answered by weir "
 	    "itself.", offsetof(struct shm_stat_frontend_sh, requests));
 	metrics_family(out, "weir_frontend_responses_total", "counter",
