@@ -26,7 +26,7 @@
 #include "common/confval.h"
 #include "common/log.h"
 
-#define CONFIG_MAX_NAME		64	/* frontend and backend names */
+#define CONFIG_MAX_HEADER_NAME	64	/* request_id */
 #define CONFIG_MAX_WORKERS	256
 #define CONFIG_MAX_FILE		(16 << 20)	/* bytes of a config file */
 
@@ -853,11 +853,12 @@ config_request_id(struct config_ctx *ctx, void *base, const char *value)
 	fe->request_id = NULL;
 	if (strcmp(value, "off") == 0)
 		return 0;
-	if (len > CONFIG_MAX_NAME || strspn(value, "abcdefghijklmnopqrstuvwxyz"
+	if (len > CONFIG_MAX_HEADER_NAME || strspn(value,
+	    "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != len) {
 		config_err(ctx, ctx->lineno, "request_id: invalid header name "
 		    "'%s'; expected off or a name such as X-Request-Id (up to "
-		    "%d letters, digits or '-')", value, CONFIG_MAX_NAME);
+		    "%d letters, digits or '-')", value, CONFIG_MAX_HEADER_NAME);
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {

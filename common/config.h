@@ -158,6 +158,12 @@ struct admin_conf {
 };
 
 #define CONFIG_MAX_GLOBAL_KEYS	16	/* rows of the [global] section */
+/*
+ * Frontend and backend names, with their NUL: they key the shared-memory
+ * slots that keep counters and balancing state across reloads (shm.c
+ * asserts they fit), so a name is never cut and always finds its slot.
+ */
+#define CONFIG_MAX_NAME		48
 
 struct config {
 	char *path;

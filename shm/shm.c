@@ -16,6 +16,9 @@
 #include "shm/shm.h"
 #include "shm/stats.h"
 
+_Static_assert(CONFIG_MAX_NAME <= SHM_NAME_MAX,
+    "frontend and backend names must fit the slots they key");
+
 #define SHM_ALIGN(n)	(((n) + SHM_CACHELINE - 1) & ~(size_t)(SHM_CACHELINE - 1))
 
 /* Where frontends and pools start in a statistics area, and its size. */

@@ -291,6 +291,14 @@ test_err_sections(void **state)
 	load_err("[global] x\n" MINIMAL, NAME ":1:", "']'");
 	load_err(MINIMAL "[frontend a/b]\n", NAME ":6:",
 	    "invalid frontend name");
+	/* Names fit the shared-memory slots they key: 47 bytes, not 48. */
+	config_free(load_ok("[frontend web]\nlisten = 127.0.0.1:8080\n"
+	    "backend = b1234567890123456789012345678901234567890123456\n"
+	    "[backend b1234567890123456789012345678901234567890123456]\n"
+	    "server = 127.0.0.1:9001\n"));
+	load_err(MINIMAL "[backend "
+	    "b12345678901234567890123456789012345678901234567]\n", NAME ":6:",
+	    "invalid backend name");
 	load_err("x = 1\n" MINIMAL, NAME ":1:", "outside of any section");
 	load_err("[global]\n[global]\n" MINIMAL, NAME ":2:",
 	    "duplicate [global] section (first at line 1)");
