@@ -19,6 +19,7 @@
 #include "common/confval.h"
 #include "common/log.h"
 #include "master/admin.h"
+#include "master/adminreq.h"
 #include "master/health.h"
 #include "master/master.h"
 #include "master/metrics.h"
@@ -26,13 +27,9 @@
 #include "shm/shm.h"
 #include "shm/stats.h"
 
-static const char *const adminapi_admin_names[] = {
-	[SHM_ADMIN_ACTIVE] = "ready",
-	[SHM_ADMIN_DRAIN] = "drain",
-	[SHM_ADMIN_MAINT] = "maint",
-};
-#define ADMINAPI_NADMIN \
-	(sizeof(adminapi_admin_names) / sizeof(adminapi_admin_names[0]))
+/* adminreq_admin_names[] is indexed by these. */
+_Static_assert(SHM_ADMIN_ACTIVE == 0 && SHM_ADMIN_DRAIN == 1 &&
+    SHM_ADMIN_MAINT == 2, "admin state names follow enum shm_admin");
 
 static const char *const adminapi_balances[] = {
 	[CONFIG_BALANCE_ROUNDROBIN] = "roundrobin",
@@ -41,7 +38,6 @@ static const char *const adminapi_balances[] = {
 	[CONFIG_BALANCE_HASH] = "hash",
 };
 
-#define ADMINAPI_MAX_WEIGHT	256
 
 json_t *
 adminapi_error(const char *fmt, ...)
@@ -63,7 +59,7 @@ adminapi_error(const char *fmt, ...)
 static const char *
 adminapi_admin_name(uint32_t admin)
 {
-	return admin < ADMINAPI_NADMIN ? adminapi_admin_names[admin] : "?";
+	return admin <= SHM_ADMIN_MAINT ? adminreq_admin_names[admin] : "?";
 }
 
 /* RFC 3339, UTC: "2026-12-02T10:11:12Z". */
@@ -322,64 +318,6 @@ adminapi_server(struct master *m, const char *backend, const char *addr,
 }
 
 /*
- * Read the PATCH body into *admin and *weight (-1 when absent); 0, or 400
- * with *out saying what is wrong.
- */
-static int
-adminapi_patch_parse(const char *body, size_t len, int *admin, int *weight,
-    json_t **out)
-{
-	json_error_t jerr;
-	const char *key, *name;
-	json_t *in, *v;
-	int status = 400;
-
-	*admin = *weight = -1;
-	if ((in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) ==
-	    NULL) {
-		*out = adminapi_error("invalid JSON: %s (line %d, column %d)",
-		    jerr.text, jerr.line, jerr.column);
-		return 400;
-	}
-	if (!json_is_object(in) || json_object_size(in) == 0) {
-		*out = adminapi_error("expected a JSON object with \"admin\" "
-		    "and/or \"weight\"");
-		goto out;
-	}
-	json_object_foreach(in, key, v) {
-		if (strcmp(key, "admin") == 0) {
-			name = json_string_value(v);
-			for (size_t i = 0; name != NULL && i < ADMINAPI_NADMIN;
-			    i++)
-				if (strcmp(name, adminapi_admin_names[i]) == 0)
-					*admin = (int)i;
-			if (*admin == -1) {
-				*out = adminapi_error("admin: expected "
-				    "\"ready\", \"drain\" or \"maint\"");
-				goto out;
-			}
-		} else if (strcmp(key, "weight") == 0) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-			    json_integer_value(v) > ADMINAPI_MAX_WEIGHT) {
-				*out = adminapi_error("weight: expected a "
-				    "whole number from 0 to %d",
-				    ADMINAPI_MAX_WEIGHT);
-				goto out;
-			}
-			*weight = (int)json_integer_value(v);
-		} else {
-			*out = adminapi_error("unknown field '%.64s' (expected "
-			    "\"admin\" and/or \"weight\")", key);
-			goto out;
-		}
-	}
-	status = 0;
-out:
-	json_decref(in);
-	return status;
-}
-
-/*
  * Weights live in each generation's balancer tables, private to its
  * workers (roundrobin's period, the hash ring, random2's alias tables are
  * all built from them before fork). Rather than moving every weight into
@@ -425,6 +363,20 @@ adminapi_set_admin(struct master *m, const char *label, uint32_t slot,
 		    adminapi_admin_name((uint32_t)admin));
 }
 
+/* The PATCH body read by adminreq_patch(); 0, or 400 with *out. */
+static int
+adminapi_patch(const char *body, size_t len, int *admin, int *weight,
+    json_t **out)
+{
+	char why[256];
+	int status = adminreq_patch(body, len, admin, weight, why,
+	    sizeof(why));
+
+	if (status != 0)
+		*out = adminapi_error("%s", why);
+	return status;
+}
+
 int
 adminapi_server_patch(struct master *m, const char *backend,
     const char *addr, const char *body, size_t len, json_t **out)
@@ -437,8 +389,7 @@ adminapi_server_patch(struct master *m, const char *backend,
 	uint32_t slot, old_weight, old_admin;
 
 	if ((status = adminapi_lookup(m, backend, addr, &be, &sc, out)) != 0 ||
-	    (status = adminapi_patch_parse(body, len, &admin, &weight,
-	    out)) != 0)
+	    (status = adminapi_patch(body, len, &admin, &weight, out)) != 0)
 		return status;
 	/* A new generation may free this config: keep what is needed. */
 	snprintf(label, sizeof(label), "%s/%s", be->name, sc->name);

@@ -16,28 +16,10 @@
 
 #include "common/log.h"
 #include "master/admin.h"
+#include "master/adminreq.h"
 #include "master/master.h"
 #include "master/metrics.h"
 #include "master/statuspage.h"
-
-#define ADMINHTTP_MAX_SEGS	8	/* path segments of any route */
-
-enum adminhttp_route {
-	ROUTE_NONE,
-	ROUTE_METRICS,			/* /metrics */
-	ROUTE_STATUSPAGE,		/* /status, /status.js, /status.css */
-	ROUTE_FRONTENDS,		/* /api/v1/frontends */
-	ROUTE_STATUS,			/* /api/v1/status */
-	ROUTE_BACKENDS,			/* /api/v1/backends */
-	ROUTE_BACKEND,			/* /api/v1/backends/B */
-	ROUTE_SERVER,			/* /api/v1/backends/B/servers/A */
-};
-
-/* A request path split at '/', each segment percent-decoded. */
-struct adminhttp_path {
-	char *seg[ADMINHTTP_MAX_SEGS];
-	int n;
-};
 
 static const struct {
 	enum evhttp_cmd_type cmd;
@@ -58,79 +40,6 @@ adminhttp_method(enum evhttp_cmd_type cmd)
 		if (adminhttp_methods[i].cmd == cmd)
 			return adminhttp_methods[i].name;
 	return "?";
-}
-
-static void
-adminhttp_path_free(struct adminhttp_path *p)
-{
-	for (int i = 0; i < p->n; i++)
-		free(p->seg[i]);
-	p->n = 0;
-}
-
-/*
- * Split and decode path ("/api/v1/backends/app/servers/%5B%3A%3A1%5D%3A80"):
- * split first, so an encoded '/' stays inside its segment. -1 for a path
- * no route can match (too many segments, a NUL once decoded).
- */
-static int
-adminhttp_split(const char *path, struct adminhttp_path *p)
-{
-	const char *s, *end;
-	char *raw;
-	size_t len;
-
-	p->n = 0;
-	if (path == NULL || *path != '/')
-		return -1;
-	for (s = path + 1;; s = end + 1) {
-		end = strchr(s, '/');
-		if (end == NULL)
-			end = s + strlen(s);
-		if (p->n == ADMINHTTP_MAX_SEGS ||
-		    (raw = strndup(s, (size_t)(end - s))) == NULL)
-			goto fail;
-		p->seg[p->n] = evhttp_uridecode(raw, 0, &len);
-		free(raw);
-		if (p->seg[p->n] == NULL)
-			goto fail;
-		if (strlen(p->seg[p->n++]) != len)
-			goto fail;
-		if (*end == '\0')
-			return 0;
-	}
-fail:
-	adminhttp_path_free(p);
-	return -1;
-}
-
-/* Which route the segments name. */
-static enum adminhttp_route
-adminhttp_route(const struct adminhttp_path *p)
-{
-	const char *const *s = (const char *const *)p->seg;
-
-	if (p->n == 1 && strcmp(s[0], "metrics") == 0)
-		return ROUTE_METRICS;
-	if (p->n == 1 && (strcmp(s[0], "status") == 0 ||
-	    strcmp(s[0], "status.js") == 0 || strcmp(s[0], "status.css") == 0))
-		return ROUTE_STATUSPAGE;
-	if (p->n < 3 || strcmp(s[0], "api") != 0 || strcmp(s[1], "v1") != 0)
-		return ROUTE_NONE;
-	if (p->n == 3 && strcmp(s[2], "status") == 0)
-		return ROUTE_STATUS;
-	if (p->n == 3 && strcmp(s[2], "frontends") == 0)
-		return ROUTE_FRONTENDS;
-	if (strcmp(s[2], "backends") != 0)
-		return ROUTE_NONE;
-	if (p->n == 3)
-		return ROUTE_BACKENDS;
-	if (p->n == 4 && *s[3] != '\0')
-		return ROUTE_BACKEND;
-	if (p->n == 6 && *s[3] != '\0' && strcmp(s[4], "servers") == 0 &&
-	    *s[5] != '\0')
-		return ROUTE_SERVER;
-	return ROUTE_NONE;
 }
 
 /* Send status with body (taken over; NULL: 500) as application/json. */
@@ -221,7 +130,7 @@ adminhttp_authorize(struct admin *a, struct evhttp_request *req,
 
 /* The methods route accepts, for 405's Allow. */
 static const char *
-adminhttp_allow(enum adminhttp_route route)
+adminhttp_allow(enum adminreq_route route)
 {
 	return route == ROUTE_SERVER ? "GET, HEAD, PATCH" : "GET, HEAD";
 }
@@ -229,7 +138,7 @@ adminhttp_allow(enum adminhttp_route route)
 /* A JSON route: the status answered, *out its body. */
 static int
 adminhttp_api(struct admin *a, struct evhttp_request *req,
-    enum adminhttp_route route, const struct adminhttp_path *p, json_t **out)
+    enum adminreq_route route, const struct adminreq_path *p, json_t **out)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	struct master *m = a->m;
@@ -295,13 +204,13 @@ adminhttp_request_cb(struct evhttp_request *req, void *arg)
 	struct admin *a = arg;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	enum adminhttp_route route = ROUTE_NONE;
-	struct adminhttp_path p = { .n = 0 };
+	enum adminreq_route route = ROUTE_NONE;
+	struct adminreq_path p = { .n = 0 };
 	json_t *out = NULL;
 	int status;
 
-	if (uri != NULL && adminhttp_split(evhttp_uri_get_path(uri), &p) == 0)
-		route = adminhttp_route(&p);
+	if (uri != NULL && adminreq_split(evhttp_uri_get_path(uri), &p) == 0)
+		route = adminreq_route(&p);
 	if (route == ROUTE_NONE) {
 		status = 404;
 		out = adminapi_error("no such resource");
@@ -318,7 +227,7 @@ adminhttp_request_cb(struct evhttp_request *req, void *arg)
 		else
 			statuspage_serve(req, evhttp_uri_get_path(uri));
 		adminhttp_log(req, 200);
-		adminhttp_path_free(&p);
+		adminreq_path_free(&p);
 		return;
 	} else
 		status = adminhttp_api(a, req, route, &p, &out);
@@ -327,5 +236,5 @@ adminhttp_request_cb(struct evhttp_request *req, void *arg)
 		    "WWW-Authenticate", "Bearer realm=\"weir\"");
 	adminhttp_log(req, status);
 	adminhttp_json(req, status, out);
-	adminhttp_path_free(&p);
+	adminreq_path_free(&p);
 }
