@@ -620,4 +620,38 @@ def _():
     w.check_clean_stop()
 
 
+@t.test("access_log = syslog: one message per request at /dev/log, tag "
+        "weir-access, facility daemon, the JSON line as its text")
+def _():
+    if os.geteuid() != 0:
+        raise Skip("needs root to listen on /dev/log")
+    if os.path.exists("/dev/log"):
+        raise Skip("/dev/log belongs to this machine's syslog daemon")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("/dev/log")
+    try:
+        sock.settimeout(0.2)
+        w, _ = start(workers=1, web={"access_log": "syslog"})
+        for i in range(3):
+            check_eq(http(w.port, "GET", "/echo?sys=%d" % i).status, 200,
+                     "status")
+        w.check_clean_stop()           # the worker flushes on exit
+        msgs = []
+        deadline = time.monotonic() + 5
+        while len(msgs) < 3 and time.monotonic() < deadline:
+            try:
+                msgs.append(sock.recv(65536).decode())
+            except socket.timeout:
+                pass
+    finally:
+        sock.close()
+        os.unlink("/dev/log")
+    check_eq(len(msgs), 3, "syslog messages: %r" % msgs)
+    for i, m in enumerate(msgs):
+        # <PRI>TIMESTAMP TAG[PID]: TEXT; daemon.info = 3 * 8 + 6 = 30
+        head, _, text = m.partition(": ")
+        check(head.startswith("<30>") and "weir-access[" in head,
+              "message head %r" % head)
+        check_eq(json.loads(text)["target"], "/echo?sys=%d" % i, "target")
+
 t.run(setup=setup, env=env)
