@@ -154,6 +154,15 @@ def check_eq(got, want, what):
         raise AssertionError("%s: expected %r, got %r" % (what, want, got))
 
 
+def line_of(path, prefix):
+    """The number of the first line of path starting with prefix."""
+    with open(path) as f:
+        for i, line in enumerate(f, 1):
+            if line.startswith(prefix):
+                return i
+    raise AssertionError("no %r line in %s" % (prefix, path))
+
+
 def wait_until(pred, timeout, interval=0.02):
     """Poll pred() until it returns a true value or timeout; return the last value."""
     deadline = time.monotonic() + timeout

@@ -14,9 +14,10 @@ import socket
 import stat
 import time
 
-from harness import (WEIR_BIN, Client, Env, Tap, alive, check, check_eq,
-                     free_port, have_ipv6_loopback, http, kill_pid, listen_inodes,
-                     run_cmd, socket_inodes, wait_until, write_config)
+from harness import (WEIR_BIN, alive, check, check_eq, Client, Env, free_port,
+                     have_ipv6_loopback, http, kill_pid, line_of,
+                     listen_inodes, run_cmd, socket_inodes, Tap, wait_until,
+                     write_config)
 
 t = Tap(budget=120)
 env = Env("admin")
@@ -148,12 +149,6 @@ def hold(w, backends, hid):
     return c, name
 
 
-def line_of(path, prefix):
-    with open(path) as f:
-        for i, line in enumerate(f, 1):
-            if line.startswith(prefix):
-                return i
-    raise AssertionError("no line %r in %s" % (prefix, path))
 
 
 @t.test("GET /api/v1/status: version, uptime, generation, worker pids, reloads")

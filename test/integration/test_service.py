@@ -16,8 +16,8 @@ import socket
 import subprocess
 import time
 
-from harness import (WEIR_BIN, Env, Skip, Tap, check, check_eq, children,
-                     free_port, http, write_config)
+from harness import (WEIR_BIN, check, check_eq, children, Env, free_port, http,
+                     line_of, Skip, Tap, write_config)
 
 t = Tap(budget=90)
 env = Env("service")
@@ -105,13 +105,6 @@ class Proc:
         return log_of(self.p)
 
 
-def line_of(path, prefix):
-    """The number of the first line of path starting with prefix."""
-    with open(path) as f:
-        for i, line in enumerate(f, 1):
-            if line.startswith(prefix):
-                return i
-    raise AssertionError("no %r line in %s" % (prefix, path))
 
 
 def group_of(user):
