@@ -22,7 +22,6 @@
 #include "master/adminreq.h"
 #include "master/health.h"
 #include "master/master.h"
-#include "master/metrics.h"
 #include "master/override.h"
 #include "shm/shm.h"
 #include "shm/stats.h"

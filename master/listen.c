@@ -17,11 +17,6 @@
 
 #define LISTEN_BACKLOG 4096
 
-/*
- * socket -> options -> bind, without listen(): a bound socket that is not
- * listening takes no connections, so a reload that fails later leaves no
- * socket in the SO_REUSEPORT group that nobody accepts on.
- */
 /* "FILE:LINE: cannot bind ADDR: permission denied" for errno. */
 static void
 listen_bind_err(const struct config *cfg, const struct listen_conf *lc,
@@ -36,6 +31,11 @@ listen_bind_err(const struct config *cfg, const struct listen_conf *lc,
 	    "need root or CAP_NET_BIND_SERVICE)" : "");
 }
 
+/*
+ * socket -> options -> bind, without listen(): a bound socket that is not
+ * listening takes no connections, so a reload that fails later leaves no
+ * socket in the SO_REUSEPORT group that nobody accepts on.
+ */
 static int
 listen_bind_one(const struct config *cfg, const struct listen_conf *lc,
     char *err, size_t errlen)

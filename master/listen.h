@@ -46,7 +46,7 @@ struct listeners {
  * in pool (opening what is missing; existing ones are reused, so nothing
  * queued on them is lost), and assign them to cfg's workers: socket j of an
  * address goes to worker j % workers, so when the worker count shrinks no
- * socket has to close. Returns 0, or -1 (with a log line) if a socket could
+ * socket has to close. Returns 0, or -1 with err set if a socket could
  * not be opened; sockets opened by a failed call stay in the pool and are
  * pruned later.
  */

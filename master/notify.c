@@ -75,16 +75,6 @@ notify_send(const char *fmt, ...)
 		log_warn("NOTIFY_SOCKET: send");
 }
 
-unsigned long long
-notify_monotonic_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000ULL +
-	    (unsigned long long)ts.tv_nsec / 1000ULL;
-}
-
 void
 notify_close(void)
 {

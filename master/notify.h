@@ -10,8 +10,6 @@
 int notify_open(void);
 /* Send one message (lines joined by '\n'); a no-op without a socket. */
 void notify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "MONOTONIC_USEC=..." value for RELOADING=1: now, in microseconds. */
-unsigned long long notify_monotonic_usec(void);
 /* Close the socket (a forked worker must not report as the master). */
 void notify_close(void);
 

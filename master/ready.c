@@ -17,21 +17,28 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "balancer/balancer.h"
+#include "common/clock.h"
 #include "master/master.h"
 #include "master/notify.h"
 #include "shm/shm.h"
 
-/* Servers of cfg up now (health and ejection as the workers see them). */
+/*
+ * Servers of the current generation a pick may choose now: the balancer's
+ * own verdict (health, admin state, ejection), as /metrics reports it.
+ */
 static void
-ready_servers_up(const struct master *m, const struct config *cfg,
-    uint32_t *up, uint32_t *total)
+ready_servers_up(const struct master *m, uint32_t *up, uint32_t *total)
 {
+	const struct generation *g = m->gens;
+	const struct config *cfg = g->cfg;
+
 	*up = *total = 0;
 	for (size_t b = 0; b < cfg->nbackends; b++)
 		for (size_t s = 0; s < cfg->backends[b].nservers; s++) {
 			(*total)++;
-			if (shm_server_up(m->shm,
-			    cfg->backends[b].servers[s].slot))
+			if (g->bals != NULL && g->bals[b] != NULL &&
+			    bal_usable(m->shm, g->bals[b], (uint32_t)s))
 				(*up)++;
 		}
 }
@@ -43,14 +50,14 @@ ready_status(const struct master *m, char *buf, size_t len)
 	const struct generation *g = m->gens;
 	uint32_t up, total;
 
-	ready_servers_up(m, g->cfg, &up, &total);
+	ready_servers_up(m, &up, &total);
 	snprintf(buf, len, "generation %u: %u workers, %u of %u servers up",
 	    g->id, g->cfg->workers, up, total);
 }
 
 /* Every worker of the newest generation accepts: say so once. */
-static void
-ready_check(struct master *m)
+void
+ready_generation(struct master *m)
 {
 	struct generation *g = m->gens;
 	char status[160];
@@ -82,7 +89,7 @@ ready_pipe_cb(evutil_socket_t fd, short what, void *arg)
 				w->ready = true;
 		}
 	}
-	ready_check(m);
+	ready_generation(m);
 }
 
 int
@@ -112,7 +119,7 @@ ready_reloading(struct master *m)
 {
 	(void)m;
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
-	    notify_monotonic_usec());
+	    (unsigned long long)clock_us());
 }
 
 void
@@ -130,11 +137,4 @@ ready_stopping(struct master *m)
 {
 	(void)m;
 	notify_send("STOPPING=1\nSTATUS=stopping");
-}
-
-/* A new generation is current: READY=1 once its workers all serve. */
-void
-ready_generation(struct master *m)
-{
-	ready_check(m);
 }

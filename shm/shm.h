@@ -86,16 +86,6 @@ shm_inflight_dec(struct shm *shm, uint32_t wslot, uint32_t server)
 	    memory_order_relaxed);
 }
 
-/* Up by health checks and in service (for status lines, not balancing). */
-static inline bool
-shm_server_up(const struct shm *shm, uint32_t server)
-{
-	return atomic_load_explicit(&shm->servers[server].health,
-	    memory_order_relaxed) == SHM_HEALTH_UP &&
-	    atomic_load_explicit(&shm->servers[server].admin,
-	    memory_order_relaxed) == SHM_ADMIN_ACTIVE;
-}
-
 static inline uint32_t
 shm_inflight(const struct shm *shm, uint32_t server)
 {
