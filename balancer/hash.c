@@ -92,10 +92,15 @@ bal_hash_point_cmp(const void *a, const void *b)
 	return x->member < y->member ? -1 : x->member > y->member;
 }
 
+/* Points on the ring for weight; none for weight 0 (set by the admin API). */
 static uint32_t
 bal_hash_points(uint32_t weight, uint32_t wmax)
 {
-	uint32_t p = (BAL_HASH_POINTS * weight + wmax / 2) / wmax;
+	uint32_t p;
+
+	if (weight == 0)
+		return 0;
+	p = (BAL_HASH_POINTS * weight + wmax / 2) / wmax;
 
 	return p > 0 ? p : 1;
 }
@@ -113,10 +118,8 @@ bal_hash_build(struct bal_pool *pool)
 	for (uint32_t m = 0; m < pool->n; m++)
 		if (pool->weight[m] > wmax)
 			wmax = pool->weight[m];
-	/* Weight 0 (set through the admin API): no points at all. */
 	for (uint32_t m = 0; m < pool->n; m++)
-		if (pool->weight[m] > 0)
-			total += bal_hash_points(pool->weight[m], wmax);
+		total += bal_hash_points(pool->weight[m], wmax);
 	if ((pts = calloc(total + 1, sizeof(*pts))) == NULL)
 		return -1;
 	if ((pool->ring = calloc(total + 1, sizeof(*pool->ring))) == NULL) {
@@ -125,8 +128,7 @@ bal_hash_build(struct bal_pool *pool)
 	}
 	/* Named by identity, not position: config order does not matter. */
 	for (uint32_t m = 0; m < pool->n; m++) {
-		uint32_t np = pool->weight[m] > 0 ?
-		    bal_hash_points(pool->weight[m], wmax) : 0;
+		uint32_t np = bal_hash_points(pool->weight[m], wmax);
 
 		for (uint32_t i = 0; i < np; i++) {
 			len = snprintf(key, sizeof(key), "%s-%u",

@@ -20,7 +20,9 @@
 
 #include <event2/event.h>
 
+#include "common/clock.h"
 #include "common/config.h"
+#include "common/decimal.h"
 #include "common/log.h"
 #include "worker/alog.h"
 #include "worker/conn.h"
@@ -242,8 +244,8 @@ alog_peer(const struct conn *c, char *buf)
 	unsigned port = ntohs(v6 ? c->peer_sa.in6.sin6_port :
 	    c->peer_sa.in.sin_port);
 	size_t n = strlen(c->peer_ip);
-	char digits[5], *p = buf;
-	int k = 0;
+	char digits[DECIMAL_U64_MAX], *p = buf;
+	const char *d = decimal_u64(digits + sizeof(digits), port);
 
 	if (v6)
 		*p++ = '[';
@@ -252,12 +254,8 @@ alog_peer(const struct conn *c, char *buf)
 	if (v6)
 		*p++ = ']';
 	*p++ = ':';
-	do {
-		digits[k++] = (char)('0' + port % 10);
-		port /= 10;
-	} while (port != 0);
-	while (k > 0)
-		*p++ = digits[--k];
+	while (d < digits + sizeof(digits))
+		*p++ = *d++;
 	*p = '\0';
 }
 
@@ -318,7 +316,7 @@ alog_emit(struct conn *c, uint64_t t_end, uint64_t out_upto)
 	if (r->t_conn != 0 && r->t_connected != 0)
 		l.connect_us = (int64_t)(r->t_connected - r->t_conn);
 	if (r->t_head != 0) {
-		base = r->t_sent != 0 && r->t_sent <= r->t_head ? r->t_sent :
+		base = x->sent_us != 0 && x->sent_us <= r->t_head ? x->sent_us :
 		    r->t_connected != 0 ? r->t_connected : r->t_head;
 		l.header_us = (int64_t)(r->t_head - base);
 	}
@@ -365,7 +363,7 @@ alog_begin(struct conn *c)
 	struct exch *x = c->x;
 	struct alog_rec *r = x->rec;
 	struct timeval tv;
-	uint64_t now = r->logging ? alog_now_us() : 0;
+	uint64_t now = r->logging ? clock_us() : 0;
 
 	/*
 	 * A pipelined request begins while the last response is still
@@ -379,7 +377,7 @@ alog_begin(struct conn *c)
 	r->cut = ALOG_CUT_NONE;
 	r->captured = r->exchanged = false;
 	r->status = 0;
-	r->t_conn = r->t_connected = r->t_sent = r->t_head = 0;
+	r->t_conn = r->t_connected = r->t_head = 0;
 	r->head_in = 0;
 	r->id_len = 0;
 	r->id[0] = '\0';
@@ -537,25 +535,16 @@ alog_connecting(struct conn *c, bool connected)
 
 	if (!r->logging)
 		return;
-	r->t_conn = alog_now_us();
+	r->t_conn = clock_us();
 	r->t_connected = connected ? r->t_conn : 0;
-	r->t_sent = r->t_head = 0;
+	r->t_head = 0;
 }
 
 void
 alog_connected(struct conn *c)
 {
 	if (c->x->rec->logging)
-		c->x->rec->t_connected = alog_now_us();
-}
-
-void
-alog_sent(struct conn *c)
-{
-	struct alog_rec *r = c->x->rec;
-
-	if (r->logging && r->t_sent == 0)
-		r->t_sent = alog_now_us();
+		c->x->rec->t_connected = clock_us();
 }
 
 void
@@ -571,7 +560,7 @@ alog_response(struct conn *c, struct http_msg *msg, struct rewrite_resp *rw)
 	}
 	r->status = msg->status;
 	if (r->logging && r->t_head == 0)
-		r->t_head = alog_now_us();
+		r->t_head = clock_us();
 }
 
 /*
@@ -643,7 +632,7 @@ alog_pump(struct conn *c)
 	struct alog_rec *r = c->x->rec;
 
 	if (r->state == ALOG_DONE && c->x->cout_sent >= r->out_end)
-		alog_emit(c, alog_now_us(), r->out_end);
+		alog_emit(c, clock_us(), r->out_end);
 }
 
 void
@@ -657,13 +646,13 @@ alog_release(struct conn *c)
 		return;
 	}
 	if (r->state == ALOG_DONE && x->cout_sent >= r->out_end) {
-		alog_emit(c, alog_now_us(), r->out_end);
+		alog_emit(c, clock_us(), r->out_end);
 		return;
 	}
 	/* A tunnel ends when either side closes: that is its whole. */
 	if (r->cut == ALOG_CUT_NONE && c->state != CONN_TUNNEL)
 		r->cut = ALOG_CUT_CLIENT;
-	alog_emit(c, alog_now_us(), x->cout_sent);
+	alog_emit(c, clock_us(), x->cout_sent);
 }
 
 void

@@ -160,7 +160,6 @@ struct alog_rec {
 	uint64_t t_begin;		/* first byte of the head seen */
 	uint64_t t_conn;		/* connect started (or pooled taken) */
 	uint64_t t_connected;
-	uint64_t t_sent;		/* last request byte to the backend */
 	uint64_t t_head;		/* final response head parsed */
 	uint64_t head_in;		/* bytes of the request head */
 	uint64_t out_start;		/* cout_sent where its response begins */
@@ -175,15 +174,6 @@ struct alog_rec {
 	char referer[ALOG_HDR_MAX];
 	char ua[ALOG_HDR_MAX];
 };
-
-static inline uint64_t
-alog_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* Does this frontend need a record per request (log, or request ids)? */
 static inline bool
@@ -215,8 +205,6 @@ void alog_exchange(struct conn *c, struct rewrite_req *rw);
 /* An upstream connection was taken or a connect started. */
 void alog_connecting(struct conn *c, bool connected);
 void alog_connected(struct conn *c);
-/* The whole request is on the wire to the backend. */
-void alog_sent(struct conn *c);
 /* A response head from the backend (not 1xx): id for it, status. */
 void alog_response(struct conn *c, struct http_msg *msg,
     struct rewrite_resp *rw);

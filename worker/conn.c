@@ -301,10 +301,6 @@ conn_error(struct conn *c, int status, const char *fmt, ...)
 		conn_release(c);
 		return;
 	}
-	if (c->x == NULL && conn_bufs_attach(c) == -1) {
-		conn_abort(c, "out of memory for buffers");
-		return;
-	}
 	if (c->x->rec != NULL)
 		alog_error(c, status);
 	log_warnx("client %s: %d %s: %s", conn_peer(c), status,

@@ -398,9 +398,6 @@ exchange_flush_up(struct conn *c)
 	if (c->x->sent_us == 0 && c->x->req_done &&
 	    c->x->uout_sent == buf_len(&c->x->uout))
 		c->x->sent_us = clock_us();
-	if (c->x->rec != NULL && c->x->req_done &&
-	    c->x->uout_sent == buf_len(&c->x->uout))
-		alog_sent(c);
 	return progress;
 }
 
