@@ -89,6 +89,9 @@ static int config_user(struct config_ctx *, void *, const char *);
 static int config_group(struct config_ctx *, void *, const char *);
 static int config_admin_listen(struct config_ctx *, void *, const char *);
 static int config_admin_token(struct config_ctx *, void *, const char *);
+static int config_text(struct config_ctx *, void *, const char *);
+static int config_tls_cert(struct config_ctx *, void *, const char *);
+static int config_tls_sni(struct config_ctx *, void *, const char *);
 
 static const struct config_enum config_log_levels[] = {
 	{ "error", LOG_LEVEL_ERROR },
@@ -122,6 +125,12 @@ static const struct config_enum config_underscores[] = {
 static const struct config_enum config_log_formats[] = {
 	{ "json", CONFIG_LOG_JSON },
 	{ "combined", CONFIG_LOG_COMBINED },
+	{ NULL, 0 },
+};
+
+static const struct config_enum config_tls_versions[] = {
+	{ "TLSv1.2", CONFIG_TLS_12 },
+	{ "TLSv1.3", CONFIG_TLS_13 },
 	{ NULL, 0 },
 };
 
@@ -163,6 +172,8 @@ static const struct config_key config_keys[] = {
 	    "1", "1000000", NULL, NULL),
 	G("drain_timeout", CONFIG_DURATION, drain_timeout_ms, "30s", true, false,
 	    "1ms", "1h", NULL, NULL),
+	G("tls_ticket_rotate", CONFIG_DURATION, tls_ticket_rotate_ms, "12h",
+	    true, false, "1m", "7d", NULL, NULL),
 	G("log_file", CONFIG_STRING, log_file, NULL, true, false,
 	    NULL, NULL, NULL, NULL),
 	G("user", CONFIG_SPECIAL, user, NULL, false, false,
@@ -196,6 +207,18 @@ static const struct config_key config_keys[] = {
 	F("request_id", CONFIG_SPECIAL, request_id, "off", true, false,
 	    NULL, NULL, NULL, config_request_id),
 	F("request_id_trust", CONFIG_ENUM, request_id_trust, "no", true, false,
+	    NULL, NULL, config_bools, NULL),
+	F("tls_cert", CONFIG_SPECIAL, tls_certs, NULL, true, true,
+	    NULL, NULL, NULL, config_tls_cert),
+	F("tls_min_version", CONFIG_ENUM, tls_min_version, "TLSv1.2", true,
+	    false, NULL, NULL, config_tls_versions, NULL),
+	F("tls_ciphers", CONFIG_SPECIAL, tls_ciphers, NULL, true, false,
+	    NULL, NULL, NULL, config_text),
+	F("tls_ciphersuites", CONFIG_SPECIAL, tls_ciphersuites, NULL, true,
+	    false, NULL, NULL, NULL, config_text),
+	F("tls_client_ca", CONFIG_SPECIAL, tls_client_ca, NULL, true, false,
+	    NULL, NULL, NULL, config_text),
+	F("redirect_https", CONFIG_ENUM, redirect_https, "no", true, false,
 	    NULL, NULL, config_bools, NULL),
 
 	B("balance", CONFIG_ENUM, balance, "roundrobin", true, false,
@@ -248,6 +271,12 @@ static const struct config_key config_keys[] = {
 	    false, "1ms", "24h", NULL, NULL),
 	B("response_timeout", CONFIG_DURATION, response_timeout_ms, "30s",
 	    true, false, "1ms", "24h", NULL, NULL),
+	B("tls_verify", CONFIG_ENUM, tls_verify, "yes", true, false,
+	    NULL, NULL, config_bools, NULL),
+	B("tls_ca", CONFIG_SPECIAL, tls_ca, NULL, true, false,
+	    NULL, NULL, NULL, config_text),
+	B("tls_sni", CONFIG_SPECIAL, tls_sni, NULL, true, false,
+	    NULL, NULL, NULL, config_tls_sni),
 
 	A("listen", CONFIG_SPECIAL, listen, NULL, true, false,
 	    NULL, NULL, NULL, config_admin_listen),
@@ -474,11 +503,22 @@ config_listen(struct config_ctx *ctx, void *base, const char *value)
 	struct listen_conf *l;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	const char *why;
+	const char *why, *flag = NULL;
+	char addr[256];
+	size_t n = strcspn(value, " \t");
 
-	if (confval_addr(value, &ss, &sslen, &why) == -1) {
+	if (value[n] != '\0') {
+		flag = value + n + strspn(value + n, " \t");
+		if (strcmp(flag, "tls") != 0) {
+			config_err(ctx, ctx->lineno, "listen: unknown option "
+			    "'%s' (expected ADDRESS or ADDRESS tls)", flag);
+			return -1;
+		}
+	}
+	snprintf(addr, sizeof(addr), "%.*s", (int)n, value);
+	if (confval_addr(addr, &ss, &sslen, &why) == -1) {
 		config_err(ctx, ctx->lineno, "listen: invalid address '%s': %s",
-		    value, why);
+		    addr, why);
 		return -1;
 	}
 	if ((l = config_listen_find(ctx->cfg, &ss, sslen)) != NULL) {
@@ -491,12 +531,65 @@ config_listen(struct config_ctx *ctx, void *base, const char *value)
 		return -1;
 	fe->listens = l;
 	l = &fe->listens[fe->nlistens++];
-	if ((l->text = config_strdup(ctx, value)) == NULL)
+	if ((l->text = config_strdup(ctx, addr)) == NULL)
 		return -1;
 	l->addr = ss;
 	l->addrlen = sslen;
+	l->tls = flag != NULL;
+	fe->any_tls |= l->tls;
 	l->line = ctx->lineno;
 	return 0;
+}
+
+/*
+ * A value the master checks later (a file, a cipher list), with its line:
+ * the key's field is a struct config_text.
+ */
+static int
+config_text(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct config_text *t = (struct config_text *)(void *)
+	    ((char *)base + ctx->key->off);
+
+	free(t->s);
+	if ((t->s = config_strdup(ctx, value)) == NULL)
+		return -1;
+	t->line = ctx->lineno;
+	return 0;
+}
+
+/* tls_cert = PATH, repeatable: read and checked by tls/server.c. */
+static int
+config_tls_cert(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct frontend_conf *fe = base;
+	struct config_text *t;
+
+	if ((t = config_grow(ctx, fe->tls_certs, fe->ntls_certs,
+	    sizeof(*t))) == NULL)
+		return -1;
+	fe->tls_certs = t;
+	t = &fe->tls_certs[fe->ntls_certs++];
+	*t = (struct config_text){ config_strdup(ctx, value), ctx->lineno };
+	return t->s == NULL ? -1 : 0;
+}
+
+/* A DNS name to send as SNI and verify: letters, digits, '-', '.'. */
+static int
+config_tls_sni(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct backend_conf *be = base;
+	size_t len = strlen(value);
+
+	if (len == 0 || len > 253 || value[0] == '.' || value[0] == '-' ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != len) {
+		config_err(ctx, ctx->lineno, "tls_sni: invalid host name '%s'",
+		    value);
+		return -1;
+	}
+	free(be->tls_sni);
+	return (be->tls_sni = config_strdup(ctx, value)) == NULL ? -1 : 0;
 }
 
 /* The name is resolved once every backend is known; keep the line for that. */
@@ -527,6 +620,10 @@ config_server_opt(struct config_ctx *ctx, struct server_conf *sv,
 		sv->disabled = true;
 		return 0;
 	}
+	if (strcmp(opt, "tls") == 0 && !sv->tls) {
+		sv->tls = true;
+		return 0;
+	}
 	if (strncmp(opt, "weight=", 7) == 0 && !*weighted) {
 		if (confval_int(opt + 7, 1, 256, &n, &why) == -1) {
 			config_err(ctx, ctx->lineno, "server: invalid weight "
@@ -539,12 +636,12 @@ config_server_opt(struct config_ctx *ctx, struct server_conf *sv,
 		return 0;
 	}
 	if (strcmp(opt, "backup") == 0 || strcmp(opt, "disabled") == 0 ||
-	    strncmp(opt, "weight=", 7) == 0)
+	    strcmp(opt, "tls") == 0 || strncmp(opt, "weight=", 7) == 0)
 		config_err(ctx, ctx->lineno, "server: option '%s' given twice",
 		    opt);
 	else
 		config_err(ctx, ctx->lineno, "server: unknown option '%s' "
-		    "(expected weight=N, backup or disabled)", opt);
+		    "(expected weight=N, backup, disabled or tls)", opt);
 	return -1;
 }
 
@@ -890,6 +987,7 @@ config_server(struct config_ctx *ctx, void *base, const char *value)
 		if (config_server_opt(ctx, sv, word, &weighted) == -1)
 			goto out;
 	}
+	((struct backend_conf *)base)->any_tls |= sv->tls;
 	rc = 0;
 out:
 	free(copy);
@@ -1350,6 +1448,33 @@ config_handler_cb(void *arg, const char *section, const char *key,
 	return config_set(ctx, &config_keys[i], ctx->base, value) == 0;
 }
 
+/* TLS keys of a frontend go with a "listen ... tls" and need a cert. */
+static int
+config_check_frontend_tls(struct config_ctx *ctx, struct frontend_conf *fe)
+{
+	const struct config_text *stray = fe->ntls_certs > 0 ?
+	    &fe->tls_certs[0] : fe->tls_client_ca.s != NULL ?
+	    &fe->tls_client_ca : fe->tls_ciphers.s != NULL ?
+	    &fe->tls_ciphers : fe->tls_ciphersuites.s != NULL ?
+	    &fe->tls_ciphersuites : NULL;
+	size_t i;
+
+	if (!fe->any_tls && stray != NULL) {
+		config_err(ctx, stray->line, "frontend '%s' has TLS settings "
+		    "but no 'listen = ADDRESS tls'", fe->name);
+		return -1;
+	}
+	for (i = 0; i < fe->nlistens && fe->ntls_certs == 0; i++) {
+		if (fe->listens[i].tls) {
+			config_err(ctx, fe->listens[i].line, "listen %s tls: "
+			    "frontend '%s' has no 'tls_cert'",
+			    fe->listens[i].text, fe->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* A frontend needs a listen address and an existing backend. */
 static int
 config_check_frontend(struct config_ctx *ctx, struct frontend_conf *fe)
@@ -1366,6 +1491,8 @@ config_check_frontend(struct config_ctx *ctx, struct frontend_conf *fe)
 		    fe->name);
 		return -1;
 	}
+	if (config_check_frontend_tls(ctx, fe) == -1)
+		return -1;
 	for (i = 0; i < ctx->cfg->nbackends; i++) {
 		if (strcmp(ctx->cfg->backends[i].name, fe->backend_name) == 0) {
 			fe->backend = i;
@@ -1607,6 +1734,12 @@ config_free_frontend(struct frontend_conf *fe)
 	free(fe->trusted);
 	free(fe->access_log_path);
 	free(fe->request_id);
+	for (i = 0; i < fe->ntls_certs; i++)
+		free(fe->tls_certs[i].s);
+	free(fe->tls_certs);
+	free(fe->tls_ciphers.s);
+	free(fe->tls_ciphersuites.s);
+	free(fe->tls_client_ca.s);
 	config_upgrade_clear(fe);
 }
 
@@ -1621,6 +1754,8 @@ config_free_backend(struct backend_conf *be)
 	free(be->hash_key_name);
 	free(be->health_path);
 	free(be->health_host);
+	free(be->tls_ca.s);
+	free(be->tls_sni);
 	free(be->name);
 }
 

@@ -56,6 +56,22 @@ enum config_log_format {
 
 #define CONFIG_MAX_EXPECT	8	/* status ranges in health_expect */
 
+/* TLS protocol versions a frontend may require at least. */
+enum config_tls_version {
+	CONFIG_TLS_12,
+	CONFIG_TLS_13,
+};
+
+/*
+ * A value checked only when the master builds TLS contexts (a file to read,
+ * a cipher list for OpenSSL), kept with its line so that check can say
+ * FILE:LINE. s is NULL when the key was not given.
+ */
+struct config_text {
+	char *s;
+	int line;
+};
+
 struct status_range {
 	uint16_t lo, hi;
 };
@@ -68,6 +84,7 @@ struct server_conf {
 	uint32_t weight;		/* 1..256, default 1 */
 	bool backup;			/* "backup" option */
 	bool disabled;			/* "disabled": in maintenance from the start */
+	bool tls;			/* "tls": speak TLS to it */
 	bool drain;			/* never from the file: an admin override
 					 * (master/override.c) that publishes the
 					 * server draining */
@@ -108,6 +125,12 @@ struct backend_conf {
 	uint32_t keepalive_timeout_ms;	/* idle pooled conn lifetime */
 	uint32_t connect_timeout_ms;
 	uint32_t response_timeout_ms;	/* max wait between backend reads */
+	/* TLS to servers flagged "tls" (tls/client.c) */
+	int tls_verify;			/* verify the server's certificate */
+	struct config_text tls_ca;	/* CA file; NULL: the system's store */
+	char *tls_sni;			/* server name sent and verified; NULL:
+					 * none, the address is verified */
+	bool any_tls;			/* some server is flagged "tls" */
 	int line;
 };
 
@@ -115,6 +138,7 @@ struct listen_conf {
 	char *text;			/* as written: "127.0.0.1:8080" */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
+	bool tls;			/* "ADDR tls": a TLS listener */
 	int line;
 };
 
@@ -140,6 +164,16 @@ struct frontend_conf {
 	int access_log_format;		/* enum config_log_format */
 	char *request_id;		/* header name; NULL: off */
 	int request_id_trust;		/* keep an incoming request id */
+	/* TLS termination on listeners flagged "tls" (tls/server.c) */
+	struct config_text *tls_certs;	/* PEM files: chain and key each */
+	size_t ntls_certs;
+	int tls_min_version;		/* enum config_tls_version */
+	struct config_text tls_ciphers;		/* TLS 1.2 cipher list */
+	struct config_text tls_ciphersuites;	/* TLS 1.3 suites */
+	struct config_text tls_client_ca;	/* require client certificates
+						 * signed by these CAs */
+	int redirect_https;		/* plain listeners answer 308 https:// */
+	bool any_tls;			/* some listen address is TLS */
 	uint32_t slot;			/* shm frontend slot (set by shm_publish) */
 	int line;
 };
@@ -172,6 +206,7 @@ struct config {
 	char *pidfile;			/* NULL when not set */
 	uint32_t max_connections;	/* per worker */
 	uint32_t drain_timeout_ms;	/* longest an old worker finishes work */
+	uint32_t tls_ticket_rotate_ms;	/* session ticket key lifetime */
 	char *log_file;			/* NULL: stderr */
 	char *user;			/* run as this account; NULL: as started */
 	char *group;			/* NULL: the user's primary group */
