@@ -16,6 +16,7 @@
 #include "common/config.h"
 #include "master/master.h"
 #include "master/token.h"
+#include "tls/tls.h"
 
 /* The file path may be opened for writing, or created in its directory. */
 static int
@@ -51,6 +52,7 @@ check_startup(const struct config *cfg, char *err, size_t errlen)
 	static const char *const keys[] = { "log_file", "pidfile" };
 	char why[512];
 	struct token tok;
+	struct tls_gen *tls;
 	const char *paths[] = { cfg->log_file, cfg->pidfile };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -65,6 +67,10 @@ check_startup(const struct config *cfg, char *err, size_t errlen)
 	if (token_load(cfg, &tok, err, errlen) == -1)
 		return -1;
 	token_clear(&tok);
+	/* Certificates, keys and CA files: readable and consistent. */
+	if (tls_gen_build(cfg, true, &tls, err, errlen) == -1)
+		return -1;
+	tls_gen_free(tls);
 	return check_access_logs(cfg, err, errlen);
 }
 

@@ -31,18 +31,21 @@
 #include "master/master.h"
 #include "master/notify.h"
 #include "shm/shm.h"
+#include "tls/tickets.h"
 #include "worker/worker.h"
 
 #define MASTER_STOP_GRACE_MS	10000	/* fast stop: then SIGKILL what is left */
 #define MASTER_CRASH_WINDOW_MS	1000	/* dying sooner than this is a crash loop */
 #define MASTER_BACKOFF_MAX_MS	5000
 
+static void master_tickets_cb(evutil_socket_t, short, void *);
+
 int
 master_spawn(struct master *m, struct wproc *w)
 {
 	struct generation *g = w->gen;
 	struct worker_params wp = {
-		.cfg = g->cfg, .shm = m->shm, .bals = g->bals,
+		.cfg = g->cfg, .shm = m->shm, .bals = g->bals, .tls = g->tls,
 		.listeners = &g->ls, .all = &m->lp, .index = w->idx,
 		.generation = g->id, .master_pid = getpid(),
 		.ready_fd = m->ready_pipe[1],
@@ -442,6 +445,8 @@ master_free(struct master *m)
 		event_free(m->sig_ev);
 	if (m->kill_ev != NULL)
 		event_free(m->kill_ev);
+	if (m->tickets_ev != NULL)
+		event_free(m->tickets_ev);
 	if (m->base != NULL)
 		event_base_free(m->base);
 	if (m->sigfd != -1)
@@ -545,6 +550,10 @@ master_setup(struct master *m, struct config *cfg)
 	if ((m->shm = shm_new(cfg)) == NULL ||
 	    (m->admin = admin_new(m)) == NULL)
 		goto fail;
+	/* Ticket keys before the first fork: every worker shares them. */
+	if (tls_tickets_init() == -1 || (m->tickets_ev = evtimer_new(m->base,
+	    master_tickets_cb, m)) == NULL)
+		goto fail;
 	/* Root may still be needed here: a port below 1024, /run. */
 	if (admin_prepare(m->admin, cfg, err, sizeof(err)) == -1) {
 		log_error("%s", err);
@@ -557,11 +566,37 @@ master_setup(struct master *m, struct config *cfg)
 		return 1;
 	}
 	admin_commit(m->admin);
+	master_tickets_arm(m);
 	m->health = health_new(m->base, m->shm, cfg, NULL);
 	return master_drop(m, m->gens->cfg);
 fail:
 	config_free(cfg);
 	return 1;
+}
+
+/* The encrypting ticket key has served tls_ticket_rotate: make a new one. */
+static void
+master_tickets_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct master *m = arg;
+
+	(void)fd;
+	(void)what;
+	if (tls_tickets_rotate() == 0)
+		log_info("session ticket keys rotated");
+	master_tickets_arm(m);
+}
+
+void
+master_tickets_arm(struct master *m)
+{
+	uint64_t due = tls_tickets_rotated_ms() +
+	    m->gens->cfg->tls_ticket_rotate_ms, now = clock_ms();
+	uint64_t wait = due > now ? due - now : 0;
+	struct timeval tv = { (time_t)(wait / 1000),
+	    (suseconds_t)(wait % 1000) * 1000 };
+
+	evtimer_add(m->tickets_ev, &tv);
 }
 
 int

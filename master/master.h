@@ -46,6 +46,7 @@ struct generation {
 	uint32_t id;
 	struct config *cfg;
 	struct bal_pool **bals;		/* per backend of cfg */
+	struct tls_gen *tls;		/* its TLS contexts; NULL: no TLS */
 	struct listeners ls;		/* sockets assigned to its workers */
 	struct wproc *workers;		/* [cfg->workers] */
 	uint32_t nalive;		/* its worker processes still running */
@@ -76,6 +77,7 @@ struct master {
 	char *pidfile;
 	struct event *sig_ev;
 	struct event *kill_ev;
+	struct event *tickets_ev;	/* rotates the session ticket keys */
 	int ready_pipe[2];		/* workers write their pid once they accept */
 	struct event *ready_ev;
 	bool stopping;
@@ -96,6 +98,8 @@ int master_spawn(struct master *m, struct wproc *w);
 void master_respawn_cb(int fd, short what, void *arg);
 /* Signal every running worker of every generation. */
 void master_signal_workers(struct master *m, int sig);
+/* Time the next session ticket key rotation (after start, each reload). */
+void master_tickets_arm(struct master *m);
 /* The worker process with this pid, in any generation, or NULL. */
 struct wproc *master_find(const struct master *m, pid_t pid);
 

@@ -22,6 +22,7 @@
 #include "master/master.h"
 #include "master/override.h"
 #include "shm/shm.h"
+#include "tls/tls.h"
 
 /* Balancer state for every backend of g's config. */
 static int
@@ -85,6 +86,10 @@ reload_gen_new(struct master *m, struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	/* Certificates are read here, before any fork; warned about at
+	 * start by check_startup(), on every reload here. */
+	if (tls_gen_build(cfg, m->gens != NULL, &g->tls, err, errlen) == -1)
+		goto fail;
 	if (listen_prepare(&m->lp, cfg, &g->ls, err, errlen) == -1)
 		goto fail;
 	if (shm_publish(m->shm, cfg, err, errlen) == -1)
@@ -125,6 +130,7 @@ reload_gen_free(struct master *m, struct generation *g)
 	for (size_t i = 0; g->bals != NULL && i < g->cfg->nbackends; i++)
 		balancer_free(g->bals[i]);
 	free(g->bals);
+	tls_gen_free(g->tls);
 	listeners_free(&g->ls);
 	if (g->published)
 		shm_unpublish(m->shm, g->cfg);
@@ -256,6 +262,7 @@ reload_run(struct master *m)
 	    log_reopen(cfg->log_file) == -1)
 		log_warn("log_file %s", cfg->log_file);
 	reload_switch(m, g);
+	master_tickets_arm(m);
 	reload_record(m, true, NULL);
 	log_info("reload complete: generation %u, %u workers", g->id,
 	    cfg->workers);

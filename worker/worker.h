@@ -20,6 +20,7 @@ struct http_msg;
 struct bal_pool;
 struct event;
 struct alog;
+struct tls_gen;
 
 struct worker {
 	struct event_base *base;
@@ -41,6 +42,7 @@ struct worker {
 	uint32_t *pool_base;		/* first pool of each backend */
 	uint32_t npools;
 	struct bal_pool **bals;		/* per backend, built by the master */
+	const struct tls_gen *tls;	/* TLS contexts; NULL: no TLS */
 	uint32_t wslot;			/* this worker's shm slot (ledger, stats) */
 	struct shm_stats st;		/* its statistics area (only we write) */
 	uint64_t rng;			/* xorshift64 state for random picks */
@@ -64,6 +66,7 @@ struct worker_params {
 	const struct config *cfg;
 	struct shm *shm;
 	struct bal_pool **bals;		/* per backend */
+	const struct tls_gen *tls;	/* its generation's TLS contexts */
 	const struct listeners *listeners;	/* its generation's assignment */
 	const struct lpool *all;	/* every socket the master holds */
 	uint32_t index;			/* which listening sockets are ours */
