@@ -3,6 +3,8 @@
 
   report.py throughput DIR TARGET...   wrk-TARGET-ROUND.txt, rss-TARGET
   report.py counts DIR N TARGET...     cg-TARGET-{0,N}/, strace-TARGET.txt
+  report.py tls DIR TARGET...          wrk- and close-TARGET-ROUND.txt,
+      st{new,reuse}-TARGET-ROUND-CLIENT.log, resume-TARGET.log, tlsparams-TARGET
 """
 import glob
 import os
@@ -57,29 +59,58 @@ def ratio(a, b):
     return None if not a or not b or a != a or b != b else a / b
 
 
+def rounds(d, prefix, t):
+    """The ROUND files PREFIX-T-ROUND* in D, in round order."""
+    paths = glob.glob(os.path.join(d, "%s-%s-[0-9]*" % (prefix, t)))
+    return sorted(paths, key=lambda p: [int(x) for x in re.findall(
+        r"\d+", os.path.basename(p)[len(prefix) + len(t) + 2:])])
+
+
+def wrk_summary(d, prefix, t, notes):
+    """Medians of the wrk runs PREFIX-T-ROUND.txt (None if none); their
+    errors appended to NOTES."""
+    runs = [parse_wrk(p) for p in rounds(d, prefix, t)]
+    if not runs:
+        return None
+    for i, r in enumerate(runs, 1):
+        for e in r["errors"]:
+            notes.append("%s %s round %d (%d requests): %s"
+                         % (t, prefix, i, r["requests"], e))
+    return {
+        "rps": statistics.median(r["rps"] for r in runs),
+        "p50": statistics.median(r["p50"] for r in runs),
+        "p99": statistics.median(r["p99"] for r in runs),
+        "rounds": len(runs),
+        "all": " / ".join("%.0f" % r["rps"] for r in runs),
+    }
+
+
+def print_notes(notes):
+    if notes:
+        print("wrk errors:")
+        for n in notes:
+            print("- " + n)
+    else:
+        print("wrk errors: none (no non-2xx responses, no socket errors)")
+
+
+def rss(d, t):
+    """The KiB in rss-T, or None."""
+    try:
+        return int(open(os.path.join(d, "rss-" + t)).read().split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def throughput(d, targets):
     rows = {}
     notes = []
     for t in targets:
-        runs = [parse_wrk(p) for p in sorted(glob.glob(
-            os.path.join(d, "wrk-%s-[0-9]*.txt" % t)))]
-        if not runs:
+        r = wrk_summary(d, "wrk", t, notes)
+        if r is None:
             continue
-        try:
-            rss = int(open(os.path.join(d, "rss-" + t)).read().split()[0])
-        except (OSError, IndexError, ValueError):
-            rss = None
-        rows[t] = {
-            "rps": statistics.median(r["rps"] for r in runs),
-            "p50": statistics.median(r["p50"] for r in runs),
-            "p99": statistics.median(r["p99"] for r in runs),
-            "rss": rss,
-            "rounds": len(runs),
-            "all": " / ".join("%.0f" % r["rps"] for r in runs),
-        }
-        for i, r in enumerate(runs, 1):
-            for e in r["errors"]:
-                notes.append("%s round %d (%d requests): %s" % (t, i, r["requests"], e))
+        r["rss"] = rss(d, t)
+        rows[t] = r
     print("| target | req/s (median) | p50 ms | p99 ms | worker RSS KiB | req/s per round |")
     print("|---|---:|---:|---:|---:|---|")
     for t, r in rows.items():
@@ -104,12 +135,7 @@ def throughput(d, targets):
                 fmt(ratio(w["p50"], o["p50"]), 2), fmt(ratio(w["p99"], o["p99"]), 2),
                 fmt(ratio(w["rss"], o["rss"]), 2)))
     print()
-    if notes:
-        print("wrk errors:")
-        for n in notes:
-            print("- " + n)
-    else:
-        print("wrk errors: none (no non-2xx responses, no socket errors)")
+    print_notes(notes)
 
 
 def callgrind_ir(run_dir):
@@ -178,9 +204,111 @@ def counts(d, n, targets):
         print("| &nbsp;&nbsp;%s | %s | |" % (name, " | ".join(fmt(v, 2) for v in vals)))
 
 
+def parse_s_time(path):
+    """(connections, resumed, wall seconds) of one timed s_time client."""
+    text = open(path).read()
+    m = re.search(r"(\d+) connections in [0-9.]+s", text)
+    w = re.search(r"^wall_ns (\d+)", text, re.M)
+    if m is None or w is None:
+        raise ValueError("%s: no s_time summary:\n%s" % (path, text[-500:]))
+    marks = re.findall(r"^[*r.t3]+$", text, re.M)
+    return int(m.group(1)), "".join(marks).count("r"), int(w.group(1)) / 1e9
+
+
+def s_time_summary(d, mode, t):
+    """Median over rounds of connections/s summed over the clients of each
+    round, and the share of connections resumed over all rounds."""
+    per_round = {}
+    for p in rounds(d, "st" + mode, t):
+        rnd = os.path.basename(p).split("-")[-2]
+        per_round.setdefault(rnd, []).append(parse_s_time(p))
+    if not per_round:
+        return None
+    rates = [sum(c / w for c, _, w in runs) for _, runs in
+             sorted(per_round.items(), key=lambda kv: int(kv[0]))]
+    conns = sum(c for runs in per_round.values() for c, _, _ in runs)
+    resumed = sum(r for runs in per_round.values() for _, r, _ in runs)
+    return {"rps": statistics.median(rates), "conns": conns,
+            "resumed": resumed, "all": " / ".join("%.0f" % x for x in rates)}
+
+
+def parse_resume(path):
+    """{"before": (attempts, reused), "after": ...} of tlsresume.py."""
+    out = {}
+    try:
+        text = open(path).read()
+    except OSError:
+        return out
+    for m in re.finditer(r"^(before|after) attempts=(\d+) reused=(\d+)",
+                         text, re.M):
+        out[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    return out
+
+
+def tls(d, targets):
+    notes = []
+    keep = {t: wrk_summary(d, "wrk", t, notes) for t in targets}
+    close = {t: wrk_summary(d, "close", t, notes) for t in targets}
+    full = {t: s_time_summary(d, "new", t) for t in targets}
+    res = {t: s_time_summary(d, "reuse", t) for t in targets}
+    resume = {t: parse_resume(os.path.join(d, "resume-%s.log" % t))
+              for t in targets}
+    others = [o for o in ("nginx", "haproxy") if o in targets and "weir" in targets]
+
+    def get(table, key):
+        return {t: (table[t] or {}).get(key) for t in targets}
+
+    def row(name, vals, digits):
+        cells = [fmt(vals[t], digits) for t in targets]
+        ratios = [fmt(ratio(vals.get("weir"), vals[o]), 2) + "×"
+                  for o in others]
+        print("| %s | %s |" % (name, " | ".join(cells + ratios)))
+
+    def pct(vals):
+        """Resumed share: (attempts, reused) to a percentage cell."""
+        return {t: None if not v else 100.0 * v[1] / v[0] for t, v in vals.items()}
+
+    print("| TLS | %s |" % " | ".join(targets + ["weir/" + o for o in others]))
+    print("|---|%s" % ("---:|" * (len(targets) + len(others))))
+    row("keep-alive HTTPS req/s (wrk)", get(keep, "rps"), 0)
+    row("keep-alive HTTPS p99 ms", get(keep, "p99"), 3)
+    row("worker RSS KiB after keep-alive", {t: rss(d, t) for t in targets}, 0)
+    row("full handshakes/s (s_time -new)", get(full, "rps"), 0)
+    row("resumed handshakes/s (s_time -reuse)", get(res, "rps"), 0)
+    row("new connection per request, resumed by wrk: req/s", get(close, "rps"), 0)
+    row("new connection per request, resumed by wrk: p99 ms", get(close, "p99"), 3)
+    row("s_time -reuse connections resumed %",
+        pct({t: res[t] and (res[t]["conns"], res[t]["resumed"]) for t in targets}), 1)
+    row("s_time -new connections resumed %",
+        pct({t: full[t] and (full[t]["conns"], full[t]["resumed"]) for t in targets}), 1)
+    row("resumption, chain of new connections %",
+        pct({t: resume[t].get("before") for t in targets}), 1)
+    row("resumption after reload %",
+        pct({t: resume[t].get("after") for t in targets}), 1)
+    print()
+    for name, table in (("keep-alive req/s", keep), ("full handshakes/s", full),
+                        ("resumed handshakes/s", res),
+                        ("new connection per request req/s", close)):
+        print("- %s per round: %s" % (name, "; ".join(
+            "%s %s" % (t, table[t]["all"]) for t in targets if table[t])))
+    for t in targets:
+        b, a = resume[t].get("before"), resume[t].get("after")
+        try:
+            params = open(os.path.join(d, "tlsparams-" + t)).read().strip()
+        except OSError:
+            params = "?"
+        print("- %s: negotiated %s; resumed %s before the reload, %s after" % (
+            t, params, "%d/%d" % (b[1], b[0]) if b else "n/a",
+            "%d/%d" % (a[1], a[0]) if a else "n/a"))
+    print()
+    print_notes(notes)
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "throughput":
         throughput(sys.argv[2], sys.argv[3:])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "tls":
+        tls(sys.argv[2], sys.argv[3:])
     elif len(sys.argv) >= 4 and sys.argv[1] == "counts":
         counts(sys.argv[2], int(sys.argv[3]), sys.argv[4:])
     else:

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Benchmarks weir against nginx and HAProxy on loopback, in front of one nginx
 # backend: throughput and latency with wrk, then instructions and syscalls
-# per request with callgrind and strace.
+# per request with callgrind and strace; TLS termination in modes tls and
+# tls-idle.
 #
-# Usage: bench/run.sh [throughput|counts|idle|all]   (default: all but idle)
+# Usage: bench/run.sh [throughput|counts|idle|tls|tls-idle|all]
+#   (all = throughput and counts)
 # Environment (defaults in brackets):
-#   WORKERS [1]     worker processes (weir, nginx) / threads (HAProxy)
+#   WORKERS [1; tls modes 2]   worker processes (weir, nginx) / threads (HAProxy)
 #   THREADS [1] CONNS [50] DURATION [10s] WARMUP [2s] ROUNDS [3]   wrk
 #   COUNT_REQS [20000] COUNT_CONNS [8]   fixed-count load for callgrind/strace
 #   IDLE_CONNS [5000] FLOOD_CONNS [10000] SETTLE [60]   idle: memory per idle
 #     keep-alive connection, and each worker's RSS SETTLE s after a flood
+#   TLS_CLIENTS [4]   parallel openssl s_time clients (tls: handshakes/s)
+#   RESUME_CONNS [200]   tls: connections of the resumption-rate test
+#   TARGETS   the proxies measured: tls [weir nginx haproxy], idle and
+#     tls-idle [weir nginx]
+#   (tls-idle: IDLE_CONNS defaults to 10000 and FLOOD_CONNS to 0)
 #   WEIR_BIN [./weir]   WEIR_BENCH_KEEP=1 keeps the temp dir (kept on failure)
 # Every port is picked at run time; everything started here is stopped on exit.
 set -euo pipefail
@@ -17,7 +24,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WEIR=${WEIR_BIN:-$(dirname "$HERE")/weir}
 MODE=${1:-all}
-WORKERS=${WORKERS:-1}
+TLS_MODE=0
+[[ $MODE == tls || $MODE == tls-idle ]] && TLS_MODE=1
+WORKERS=${WORKERS:-$((TLS_MODE ? 2 : 1))}
 THREADS=${THREADS:-1}
 CONNS=${CONNS:-50}
 DURATION=${DURATION:-10s}
@@ -25,16 +34,23 @@ WARMUP=${WARMUP:-2s}
 ROUNDS=${ROUNDS:-3}
 COUNT_REQS=${COUNT_REQS:-20000}
 COUNT_CONNS=${COUNT_CONNS:-8}
-IDLE_CONNS=${IDLE_CONNS:-5000}
-FLOOD_CONNS=${FLOOD_CONNS:-10000}
+IDLE_CONNS=${IDLE_CONNS:-$((TLS_MODE ? 10000 : 5000))}
+FLOOD_CONNS=${FLOOD_CONNS:-$((TLS_MODE ? 0 : 10000))}
+TLS_CLIENTS=${TLS_CLIENTS:-4}
+RESUME_CONNS=${RESUME_CONNS:-200}
+if [[ $MODE == tls ]]; then
+	read -ra TARGETS <<<"${TARGETS:-weir nginx haproxy}"
+else
+	read -ra TARGETS <<<"${TARGETS:-weir nginx}"
+fi
 SETTLE=${SETTLE:-60}
 KEEP=${WEIR_BENCH_KEEP:-0}
 
 case $MODE in
-throughput | counts | idle | all) ;;
-*) echo "usage: $0 [throughput|counts|idle|all]" >&2; exit 2 ;;
+throughput | counts | idle | tls | tls-idle | all) ;;
+*) echo "usage: $0 [throughput|counts|idle|tls|tls-idle|all]" >&2; exit 2 ;;
 esac
-for tool in nginx haproxy wrk valgrind strace curl python3; do
+for tool in nginx haproxy wrk valgrind strace curl python3 openssl; do
 	command -v "$tool" >/dev/null || { echo "$0: $tool not found" >&2; exit 1; }
 done
 [[ -x $WEIR ]] || { echo "$0: $WEIR not built (make weir)" >&2; exit 1; }
@@ -47,6 +63,10 @@ fi
 exec 3>&2 # cleanup's messages, whatever redirection is active when it runs
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/weir-bench.XXXXXX")
 PIDS=()
+# The tls modes set these: proxies then listen with TLS (see make_cert).
+SCHEME=http
+TLS_PEM=
+TLS_SUITE=TLS_AES_128_GCM_SHA256
 
 # Stop what we started (TERM, then KILL after 5 s), and their children.
 cleanup() {
@@ -132,13 +152,13 @@ run_fg() {
 	return "$rc"
 }
 
-# Wait until http://127.0.0.1:PORT/ answers 200 (through the proxy to the
+# Wait until SCHEME://127.0.0.1:PORT/ answers 200 (through the proxy to the
 # backend), failing if PID dies or TIMEOUT seconds pass.
 wait_http() {
-	local port=$1 pid=$2 name=$3 timeout=${4:-10} i
+	local port=$1 pid=$2 name=$3 timeout=${4:-10} scheme=${5:-http} i
 	for ((i = 0; i < timeout * 20; i++)); do
 		kill -0 "$pid" 2>/dev/null || { tail -20 "$TMP/$name.log" >&2; die "$name exited"; }
-		curl -sf -o /dev/null --max-time 5 "http://127.0.0.1:$port/" && return 0
+		curl -skf -o /dev/null --max-time 5 "$scheme://127.0.0.1:$port/" && return 0
 		sleep 0.05
 	done
 	tail -20 "$TMP/$name.log" >&2
@@ -166,6 +186,18 @@ max_rss() {
 		[[ -n $v && $v -gt $max ]] && max=$v
 	done
 	echo "$max"
+}
+
+# wait_line NAME PID REGEX: print the first line of $TMP/NAME.log matching
+# REGEX once there is one, failing if PID (the writer) dies or 2 minutes pass.
+wait_line() {
+	local i
+	for ((i = 0; i < 1200; i++)); do
+		grep -m1 "$3" "$TMP/$1.log" && return 0
+		kill -0 "$2" 2>/dev/null || die "$1 died: $(tail -5 "$TMP/$1.log")"
+		sleep 0.1
+	done
+	die "$1: no line matching $3 after 2 minutes"
 }
 
 # The worker pids of master PID (its direct children).
@@ -238,7 +270,12 @@ $(nginx_http_common "$(basename "$file" .conf)")
 		keepalive 64;
 	}
 	server {
-		listen 127.0.0.1:$port backlog=4096;
+		listen 127.0.0.1:$port${TLS_PEM:+ ssl} backlog=4096;
+		${TLS_PEM:+ssl_certificate $TLS_PEM;}
+		${TLS_PEM:+ssl_certificate_key $TLS_PEM;}
+		${TLS_PEM:+ssl_protocols TLSv1.3;}
+		${TLS_PEM:+ssl_conf_command Ciphersuites $TLS_SUITE;}
+		${TLS_PEM:+ssl_session_tickets on;}
 		location / {
 			proxy_pass http://app;
 			proxy_http_version 1.1;
@@ -258,7 +295,10 @@ write_weir_conf() {
 workers = $workers
 log_level = warn
 [frontend web]
-listen = 127.0.0.1:$port
+listen = 127.0.0.1:$port${TLS_PEM:+ tls}
+${TLS_PEM:+tls_cert = $TLS_PEM}
+${TLS_PEM:+tls_min_version = TLSv1.3}
+${TLS_PEM:+tls_ciphersuites = $TLS_SUITE}
 backend = app
 ${alog:+access_log = $alog}
 ${alog:+access_log_format = json}
@@ -282,7 +322,7 @@ defaults
 	timeout server 30s
 	timeout http-keep-alive 30s
 frontend web
-	bind 127.0.0.1:$port
+	bind 127.0.0.1:$port${TLS_PEM:+ ssl crt $TLS_PEM ssl-min-ver TLSv1.3 ciphersuites $TLS_SUITE}
 	default_backend app
 backend app
 	balance leastconn
@@ -315,10 +355,11 @@ start_proxy() {
 		start nginx nginx -p "$TMP/nginx" -c "$TMP/nginx.conf" -e stderr ;;
 	haproxy)
 		write_haproxy_conf "$TMP/haproxy.cfg" "$port" "$workers"
-		start haproxy haproxy -db -f "$TMP/haproxy.cfg" ;;
+		# Master-worker, as it is run in production: the reload is USR2.
+		start haproxy haproxy -W -db -f "$TMP/haproxy.cfg" ;;
 	esac
 	PROXY_PID=$LAST_PID
-	wait_http "$port" "$PROXY_PID" "$t"
+	wait_http "$port" "$PROXY_PID" "$t" 10 "$SCHEME"
 }
 
 # ---------------------------------------------------------------- header
@@ -336,41 +377,57 @@ header() {
 
 # ---------------------------------------------------------------- throughput
 
+# run_wrk PORT DURATION OUT [WRK_ARGS...]: wrk at $SCHEME://127.0.0.1:PORT/.
 run_wrk() {
 	local port=$1 dur=$2 out=$3
-	run_fg wrk -t"$THREADS" -c"$CONNS" -d"$dur" --latency "http://127.0.0.1:$port/" >"$out" 2>&1 ||
+	shift 3
+	run_fg wrk -t"$THREADS" -c"$CONNS" -d"$dur" --latency "$@" \
+		"$SCHEME://127.0.0.1:$port/" >"$out" 2>&1 ||
 		{ cat "$out" >&2; die "wrk failed"; }
 }
 
-throughput() {
-	local -A port master
-	local t r i order
-	local targets=(weir weirlog nginx haproxy direct) n
-	n=${#targets[@]}
-	port[direct]=$BACKEND_PORT
-	master[direct]=$BACKEND_PID
-	for t in weir weirlog nginx haproxy; do
+# Start each proxy TARGET with $WORKERS workers on a port of its own, filling
+# the caller's port and master arrays.
+start_targets() {
+	local t
+	for t in "$@"; do
 		port[$t]=$(free_ports 1)
 		start_proxy "$t" "${port[$t]}" "$WORKERS"
 		master[$t]=$PROXY_PID
 	done
-	for t in "${targets[@]}"; do
-		run_wrk "${port[$t]}" "$WARMUP" "$TMP/warmup-$t.txt"
-	done
+}
+
+# Call FN TARGET ROUND for every target, ROUNDS times, rotating the order
+# each round so no target always runs first.
+alternate() {
+	local fn=$1 r t order
+	shift
+	local targets=("$@") n=$#
 	for ((r = 1; r <= ROUNDS; r++)); do
-		# Rotate the order each round so no target always runs first.
 		order=("${targets[@]:$(((r - 1) % n))}" "${targets[@]:0:$(((r - 1) % n))}")
 		for t in "${order[@]}"; do
 			echo "bench: round $r/$ROUNDS $t" >&2
-			run_wrk "${port[$t]}" "$DURATION" "$TMP/wrk-$t-$r.txt"
-			# Right after the run: the workers' (HAProxy: the process's) RSS.
-			if [[ $t == haproxy ]]; then
-				max_rss "${master[$t]}" >"$TMP/rss-$t"
-			else
-				max_rss $(workers_of "${master[$t]}") >"$TMP/rss-$t"
-			fi
+			"$fn" "$t" "$r"
 		done
 	done
+}
+
+# One throughput round of TARGET: wrk, then the workers' RSS right after it.
+throughput_round() {
+	run_wrk "${port[$1]}" "$DURATION" "$TMP/wrk-$1-$2.txt"
+	max_rss $(workers_of "${master[$1]}") >"$TMP/rss-$1"
+}
+
+throughput() {
+	local -A port master
+	local t targets=(weir weirlog nginx haproxy direct)
+	port[direct]=$BACKEND_PORT
+	master[direct]=$BACKEND_PID
+	start_targets weir weirlog nginx haproxy
+	for t in "${targets[@]}"; do
+		run_wrk "${port[$t]}" "$WARMUP" "$TMP/warmup-$t.txt"
+	done
+	alternate throughput_round "${targets[@]}"
 	for t in weir weirlog nginx haproxy; do
 		stop "${master[$t]}"
 	done
@@ -476,51 +533,190 @@ workers_rss() {
 
 # idle_run TARGET: one line of the idle table for a proxy with 2 workers.
 idle_run() {
-	local t=$1 port base held per_conn peak settled idle_pid i line
+	local t=$1 port base held per_conn peak settled idle_pid line
 	port=$(free_ports 1)
 	start_proxy "$t" "$port" 2
-	run_fg python3 "$HERE/client.py" "127.0.0.1:$port" 2000 8 >/dev/null ||
-		die "$t: warm-up failed"
+	if [[ -n $TLS_PEM ]]; then
+		run_fg python3 "$HERE/idle.py" --tls "127.0.0.1:$port" 2000 >/dev/null
+	else
+		run_fg python3 "$HERE/client.py" "127.0.0.1:$port" 2000 8 >/dev/null
+	fi || die "$t: warm-up failed"
 	sleep 1
 	base=$(workers_rss "$PROXY_PID")
-	start "idle-$t" python3 "$HERE/idle.py" "127.0.0.1:$port" "$IDLE_CONNS" hold
+	start "idle-$t" python3 "$HERE/idle.py" ${TLS_PEM:+--tls} "127.0.0.1:$port" "$IDLE_CONNS" hold
 	idle_pid=$LAST_PID
-	for ((i = 0; i < 1200; i++)); do
-		grep -q '^ready' "$TMP/idle-$t.log" && break
-		kill -0 "$idle_pid" 2>/dev/null || die "$t: idle client died: $(cat "$TMP/idle-$t.log")"
-		sleep 0.1
-	done
-	line=$(grep '^ready' "$TMP/idle-$t.log") || die "$t: idle connections not ready"
+	line=$(wait_line "idle-$t" "$idle_pid" '^ready')
 	[[ $line == *"errors=0" ]] || die "$t: idle client: $line"
 	sleep 2
 	held=$(workers_rss "$PROXY_PID")
 	per_conn=$(((held - base) * 1024 / IDLE_CONNS))
 	stop "$idle_pid"
-	run_fg python3 "$HERE/idle.py" "127.0.0.1:$port" "$FLOOD_CONNS" >"$TMP/flood-$t.log" 2>&1 ||
-		die "$t: flood failed: $(cat "$TMP/flood-$t.log")"
+	printf '| %s | %d | %.1f | %d | %.1f |' "$t" "$per_conn" \
+		"$(echo "($held - $base) / 1024" | bc -l)" "$IDLE_CONNS" \
+		"$(echo "$base / 2048" | bc -l)"
+	if ((FLOOD_CONNS == 0)); then
+		echo " - | - |"
+		stop "$PROXY_PID"
+		return
+	fi
+	run_fg python3 "$HERE/idle.py" ${TLS_PEM:+--tls} "127.0.0.1:$port" "$FLOOD_CONNS" \
+		>"$TMP/flood-$t.log" 2>&1 || die "$t: flood failed: $(cat "$TMP/flood-$t.log")"
 	peak=$(max_rss $(workers_of "$PROXY_PID"))
 	echo "bench: $t flooded; waiting ${SETTLE}s" >&2
 	sleep "$SETTLE"
 	settled=$(max_rss $(workers_of "$PROXY_PID"))
-	printf '| %s | %d | %.1f | %d | %.1f | %.1f | %.1f |\n' "$t" "$per_conn" \
-		"$(echo "($held - $base) / 1024" | bc -l)" "$IDLE_CONNS" \
-		"$(echo "$base / 2048" | bc -l)" "$(echo "$peak / 1024" | bc -l)" \
-		"$(echo "$settled / 1024" | bc -l)"
+	printf ' %.1f | %.1f |\n' "$(echo "$peak / 1024" | bc -l)" "$(echo "$settled / 1024" | bc -l)"
 	stop "$PROXY_PID"
 }
 
 idle() {
 	local t
-	echo "Idle keep-alive connections, 2 workers each: RSS growth of the workers while $IDLE_CONNS" \
-		"connections that each made one request sit idle; then a flood of $FLOOD_CONNS connections" \
-		"(one request each, closed at once) and the largest worker's RSS right after it and ${SETTLE}s later."
+	local flood="then a flood of $FLOOD_CONNS connections (one request each, closed at once)"
+	flood+=" and the largest worker's RSS right after it and ${SETTLE}s later."
+	((FLOOD_CONNS == 0)) && flood="no flood (FLOOD_CONNS=0)."
+	echo "Idle keep-alive ${TLS_PEM:+TLS (1.3, $TLS_SUITE, ECDSA P-256) }connections, 2 workers each:" \
+		"RSS growth of the workers while $IDLE_CONNS connections that each made one request sit idle;" \
+		"$flood"
 	echo
 	echo "| proxy | bytes per idle conn | growth (MB) | idle conns | worker idle RSS (MB, mean) | worker RSS after flood (MB) | ${SETTLE}s later (MB) |"
 	echo "|---|---|---|---|---|---|---|"
-	for t in weir nginx; do
+	for t in "${TARGETS[@]}"; do
 		echo "bench: idle $t" >&2
 		idle_run "$t"
 	done
+	echo
+}
+
+# ---------------------------------------------------------------- tls
+
+# One self-signed ECDSA P-256 certificate and its key in one PEM, used by
+# every proxy; from here on the proxies listen with TLS and clients use https.
+make_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 2 \
+		-subj /CN=bench.test >"$TMP/openssl-req.log" 2>&1 ||
+		die "openssl req failed: $(cat "$TMP/openssl-req.log")"
+	cat "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/tls.pem"
+	TLS_PEM=$TMP/tls.pem
+	SCHEME=https
+}
+
+# What a default OpenSSL client negotiates with PORT, on one line.
+tls_params() {
+	timeout 10 openssl s_client -brief -connect "127.0.0.1:$1" </dev/null 2>&1 |
+		sed -n 's/^\(Protocol version\|Ciphersuite\|Signature type\|Server Temp Key\): //p' |
+		paste -sd ' ' -
+}
+
+# DURATION in whole seconds (wrk's 10s, 2m).
+duration_s() {
+	case $1 in
+	*m) echo $((${1%m} * 60)) ;;
+	*s) echo "${1%s}" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# timed_s_time PORT new|reuse: one sequential openssl s_time client for
+# DURATION, then its wall time (s_time itself counts whole seconds).
+timed_s_time() {
+	local secs t0 rc=0
+	secs=$(duration_s "$DURATION")
+	t0=$(date +%s%N)
+	timeout $((secs + 30)) openssl s_time -connect "127.0.0.1:$1" -"$2" \
+		-time "$secs" -www / || rc=$?
+	echo
+	echo "wall_ns $(($(date +%s%N) - t0))"
+	return "$rc"
+}
+
+# s_time_run TARGET ROUND new|reuse: TLS_CLIENTS s_time clients at once.
+s_time_run() {
+	local name i pids=() pid
+	for ((i = 0; i < TLS_CLIENTS; i++)); do
+		name=st$3-$1-$2-$i
+		start "$name" timed_s_time "${port[$1]}" "$3"
+		pids+=("$LAST_PID")
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" || die "s_time -$3 against $1 failed: $(tail -3 "$TMP/st$3-$1-$2-0.log")"
+		forget "$pid"
+	done
+}
+
+# One round of TARGET: keep-alive wrk, wrk with a new connection per
+# request, then full and resumed handshakes with s_time.
+tls_round() {
+	run_wrk "${port[$1]}" "$DURATION" "$TMP/wrk-$1-$2.txt"
+	max_rss $(workers_of "${master[$1]}") >"$TMP/rss-$1"
+	run_wrk "${port[$1]}" "$DURATION" "$TMP/close-$1-$2.txt" -H "Connection: close"
+	s_time_run "$1" "$2" new
+	s_time_run "$1" "$2" reuse
+}
+
+# Wait until MASTER's workers are all new: none of OLD (pids) is left.
+wait_new_workers() {
+	local master=$1 old=$2 now pid stale i
+	for ((i = 0; i < 300; i++)); do
+		now=" $(workers_of "$master") "
+		stale=0
+		for pid in $old; do
+			[[ $now == *" $pid "* ]] && stale=1
+		done
+		((stale == 0)) && [[ -n ${now// /} ]] && return 0
+		sleep 0.1
+	done
+	die "old workers of $master still there 30 s after the reload: $now"
+}
+
+# Resumption rate of TARGET: a chain of new connections each offering the
+# previous session, then the same sessions again after a reload (SIGHUP;
+# HAProxy's master-worker: USR2).
+resume_run() {
+	local t=$1 go="$TMP/resume-$1.go" sig=HUP old pid
+	[[ $t == haproxy ]] && sig=USR2
+	start "resume-$t" python3 "$HERE/tlsresume.py" "127.0.0.1:${port[$t]}" \
+		"$RESUME_CONNS" "$go"
+	pid=$LAST_PID
+	wait_line "resume-$t" "$pid" '^before' >/dev/null
+	old=$(workers_of "${master[$t]}")
+	kill -"$sig" "${master[$t]}"
+	wait_new_workers "${master[$t]}" "$old"
+	wait_http "${port[$t]}" "${master[$t]}" "$t" 10 "$SCHEME"
+	touch "$go"
+	wait "$pid" || die "$t: resumption client: $(cat "$TMP/resume-$t.log")"
+	forget "$pid"
+}
+
+tls() {
+	local -A port master
+	local t
+	make_cert
+	start_targets "${TARGETS[@]}"
+	for t in "${TARGETS[@]}"; do
+		tls_params "${port[$t]}" >"$TMP/tlsparams-$t"
+		run_wrk "${port[$t]}" "$WARMUP" "$TMP/warmup-$t.txt"
+	done
+	alternate tls_round "${TARGETS[@]}"
+	for t in "${TARGETS[@]}"; do
+		echo "bench: resumption $t" >&2
+		resume_run "$t"
+		stop "${master[$t]}"
+	done
+	echo "TLS 1.3 only, $TLS_SUITE, one self-signed ECDSA P-256 certificate for all;" \
+		"nginx: ssl_session_tickets on and no ssl_session_ticket_key (its default);" \
+		"HAProxy: bind ... ssl crt, master-worker (-W); weir: listen ... tls, tls_cert;" \
+		"$WORKERS worker(s)/thread(s) per proxy, backend as in throughput; $ROUNDS rounds (medians), $WARMUP warmup."
+	echo "keep-alive: wrk -t$THREADS -c$CONNS -d$DURATION --latency https://...;" \
+		"full / resumed handshakes: $TLS_CLIENTS \`openssl s_time -new\` / \`-reuse\` clients at once," \
+		"$DURATION, one HTTP/1.0 GET per connection (-www /), rate = sum of connections / wall time of each;" \
+		"wrk -H 'Connection: close': a new TCP+TLS connection per request, which wrk resumes (it SSL_clear()s and reuses its SSL object);" \
+		"resumption: bench/tlsresume.py, $RESUME_CONNS connections one after another each offering the session of the one before" \
+		"(landing on either worker), then after the reload each of those $RESUME_CONNS sessions offered once more;" \
+		"weir/X: rates above 1 = weir faster, latency below 1 = weir lower"
+	echo
+	python3 "$HERE/report.py" tls "$TMP" "${TARGETS[@]}"
+	report_logs "${TARGETS[@]}" backend
 	echo
 }
 
@@ -533,6 +729,8 @@ case $MODE in
 throughput) throughput ;;
 counts) counts ;;
 idle) idle ;;
+tls) tls ;;
+tls-idle) make_cert; idle ;;
 all) throughput; counts ;;
 esac
 [[ $(md5sum <"$WEIR") == "$WEIR_SUM" ]] ||
