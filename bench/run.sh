@@ -551,11 +551,11 @@ idle_run() {
 	held=$(workers_rss "$PROXY_PID")
 	per_conn=$(((held - base) * 1024 / IDLE_CONNS))
 	stop "$idle_pid"
-	printf '| %s | %d | %.1f | %d | %.1f |' "$t" "$per_conn" \
+	line=$(printf '| %s | %d | %.1f | %d | %.1f |' "$t" "$per_conn" \
 		"$(echo "($held - $base) / 1024" | bc -l)" "$IDLE_CONNS" \
-		"$(echo "$base / 2048" | bc -l)"
+		"$(echo "$base / 2048" | bc -l)")
 	if ((FLOOD_CONNS == 0)); then
-		echo " - | - |"
+		echo "$line - | - |"
 		stop "$PROXY_PID"
 		return
 	fi
@@ -565,7 +565,8 @@ idle_run() {
 	echo "bench: $t flooded; waiting ${SETTLE}s" >&2
 	sleep "$SETTLE"
 	settled=$(max_rss $(workers_of "$PROXY_PID"))
-	printf ' %.1f | %.1f |\n' "$(echo "$peak / 1024" | bc -l)" "$(echo "$settled / 1024" | bc -l)"
+	printf '%s %.1f | %.1f |\n' "$line" "$(echo "$peak / 1024" | bc -l)" \
+		"$(echo "$settled / 1024" | bc -l)"
 	stop "$PROXY_PID"
 }
 
