@@ -59,17 +59,38 @@ def ratio(a, b):
     return None if not a or not b or a != a or b != b else a / b
 
 
+def numbers(path, prefix, t):
+    """The numbers after PREFIX-T- in PATH's name: [ROUND, ...]."""
+    return [int(x) for x in re.findall(
+        r"\d+", os.path.basename(path)[len(prefix) + len(t) + 2:])]
+
+
 def rounds(d, prefix, t):
     """The ROUND files PREFIX-T-ROUND* in D, in round order."""
     paths = glob.glob(os.path.join(d, "%s-%s-[0-9]*" % (prefix, t)))
-    return sorted(paths, key=lambda p: [int(x) for x in re.findall(
-        r"\d+", os.path.basename(p)[len(prefix) + len(t) + 2:])])
+    return sorted(paths, key=lambda p: numbers(p, prefix, t))
+
+
+def cpu_us(d, name, t, counts):
+    """Median over rounds of the workers' CPU µs per request or connection:
+    the ticks in cpu-NAME-T-ROUND over COUNTS[ROUND]."""
+    try:
+        hz = int(open(os.path.join(d, "clk_tck")).read())
+    except (OSError, ValueError):
+        return None
+    per = []
+    for p in rounds(d, "cpu-" + name, t):
+        n = counts.get(numbers(p, "cpu-" + name, t)[0])
+        if n:
+            per.append(int(open(p).read()) * 1e6 / hz / n)
+    return statistics.median(per) if per else None
 
 
 def wrk_summary(d, prefix, t, notes):
     """Medians of the wrk runs PREFIX-T-ROUND.txt (None if none); their
     errors appended to NOTES."""
-    runs = [parse_wrk(p) for p in rounds(d, prefix, t)]
+    paths = rounds(d, prefix, t)
+    runs = [parse_wrk(p) for p in paths]
     if not runs:
         return None
     for i, r in enumerate(runs, 1):
@@ -82,6 +103,10 @@ def wrk_summary(d, prefix, t, notes):
         "p99": statistics.median(r["p99"] for r in runs),
         "rounds": len(runs),
         "all": " / ".join("%.0f" % r["rps"] for r in runs),
+        "counts": {numbers(p, prefix, t)[0]: r["requests"]
+                   for p, r in zip(paths, runs)},
+        "cpu": cpu_us(d, prefix, t, {numbers(p, prefix, t)[0]: r["requests"]
+                                     for p, r in zip(paths, runs)}),
     }
 
 
@@ -220,16 +245,17 @@ def s_time_summary(d, mode, t):
     round, and the share of connections resumed over all rounds."""
     per_round = {}
     for p in rounds(d, "st" + mode, t):
-        rnd = os.path.basename(p).split("-")[-2]
+        rnd = numbers(p, "st" + mode, t)[0]
         per_round.setdefault(rnd, []).append(parse_s_time(p))
     if not per_round:
         return None
     rates = [sum(c / w for c, _, w in runs) for _, runs in
-             sorted(per_round.items(), key=lambda kv: int(kv[0]))]
-    conns = sum(c for runs in per_round.values() for c, _, _ in runs)
+             sorted(per_round.items())]
+    counts = {rnd: sum(c for c, _, _ in runs) for rnd, runs in per_round.items()}
     resumed = sum(r for runs in per_round.values() for _, r, _ in runs)
-    return {"rps": statistics.median(rates), "conns": conns,
-            "resumed": resumed, "all": " / ".join("%.0f" % x for x in rates)}
+    return {"rps": statistics.median(rates), "conns": sum(counts.values()),
+            "resumed": resumed, "all": " / ".join("%.0f" % x for x in rates),
+            "cpu": cpu_us(d, "st" + mode, t, counts)}
 
 
 def parse_resume(path):
@@ -258,10 +284,10 @@ def tls(d, targets):
     def get(table, key):
         return {t: (table[t] or {}).get(key) for t in targets}
 
-    def row(name, vals, digits):
+    def row(name, vals, digits, ratios=True):
         cells = [fmt(vals[t], digits) for t in targets]
-        ratios = [fmt(ratio(vals.get("weir"), vals[o]), 2) + "×"
-                  for o in others]
+        ratios = [fmt(ratio(vals.get("weir"), vals[o]), 2) + "×" if ratios
+                  else "" for o in others]
         print("| %s | %s |" % (name, " | ".join(cells + ratios)))
 
     def pct(vals):
@@ -272,19 +298,23 @@ def tls(d, targets):
     print("|---|%s" % ("---:|" * (len(targets) + len(others))))
     row("keep-alive HTTPS req/s (wrk)", get(keep, "rps"), 0)
     row("keep-alive HTTPS p99 ms", get(keep, "p99"), 3)
+    row("keep-alive HTTPS: worker CPU µs per request", get(keep, "cpu"), 1)
     row("worker RSS KiB after keep-alive", {t: rss(d, t) for t in targets}, 0)
     row("full handshakes/s (s_time -new)", get(full, "rps"), 0)
+    row("full handshake: worker CPU µs per connection", get(full, "cpu"), 1)
     row("resumed handshakes/s (s_time -reuse)", get(res, "rps"), 0)
+    row("resumed handshake: worker CPU µs per connection", get(res, "cpu"), 1)
     row("new connection per request, resumed by wrk: req/s", get(close, "rps"), 0)
     row("new connection per request, resumed by wrk: p99 ms", get(close, "p99"), 3)
+    row("new connection per request, resumed by wrk: worker CPU µs", get(close, "cpu"), 1)
     row("s_time -reuse connections resumed %",
-        pct({t: res[t] and (res[t]["conns"], res[t]["resumed"]) for t in targets}), 1)
+        pct({t: res[t] and (res[t]["conns"], res[t]["resumed"]) for t in targets}), 1, False)
     row("s_time -new connections resumed %",
-        pct({t: full[t] and (full[t]["conns"], full[t]["resumed"]) for t in targets}), 1)
+        pct({t: full[t] and (full[t]["conns"], full[t]["resumed"]) for t in targets}), 1, False)
     row("resumption, chain of new connections %",
-        pct({t: resume[t].get("before") for t in targets}), 1)
+        pct({t: resume[t].get("before") for t in targets}), 1, False)
     row("resumption after reload %",
-        pct({t: resume[t].get("after") for t in targets}), 1)
+        pct({t: resume[t].get("after") for t in targets}), 1, False)
     print()
     for name, table in (("keep-alive req/s", keep), ("full handshakes/s", full),
                         ("resumed handshakes/s", res),

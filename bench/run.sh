@@ -193,11 +193,22 @@ max_rss() {
 wait_line() {
 	local i
 	for ((i = 0; i < 1200; i++)); do
-		grep -m1 "$3" "$TMP/$1.log" && return 0
+		grep -s -m1 "$3" "$TMP/$1.log" && return 0
 		kill -0 "$2" 2>/dev/null || die "$1 died: $(tail -5 "$TMP/$1.log")"
 		sleep 0.1
 	done
 	die "$1: no line matching $3 after 2 minutes"
+}
+
+# workers_sum MASTER FILE PROG: the sum over MASTER's workers of the number
+# the awk program PROG prints from /proc/PID/FILE.
+workers_sum() {
+	local pid sum=0 v
+	for pid in $(workers_of "$1"); do
+		v=$(awk "$3" "/proc/$pid/$2" 2>/dev/null || true)
+		sum=$((sum + ${v:-0}))
+	done
+	echo "$sum"
 }
 
 # The worker pids of master PID (its direct children).
@@ -523,12 +534,7 @@ counts() {
 
 # Sum of the workers' VmRSS (KiB).
 workers_rss() {
-	local pid sum=0 v
-	for pid in $(workers_of "$1"); do
-		v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
-		sum=$((sum + ${v:-0}))
-	done
-	echo "$sum"
+	workers_sum "$1" status '/^VmRSS:/ { print $2 }'
 }
 
 # idle_run TARGET: one line of the idle table for a proxy with 2 workers.
@@ -594,8 +600,8 @@ idle() {
 # every proxy; from here on the proxies listen with TLS and clients use https.
 make_cert() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 2 \
-		-subj /CN=bench.test >"$TMP/openssl-req.log" 2>&1 ||
+		-keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 2 -subj /CN=bench.test \
+		-addext subjectAltName=DNS:bench.test >"$TMP/openssl-req.log" 2>&1 ||
 		die "openssl req failed: $(cat "$TMP/openssl-req.log")"
 	cat "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/tls.pem"
 	TLS_PEM=$TMP/tls.pem
@@ -620,12 +626,13 @@ duration_s() {
 
 # timed_s_time PORT new|reuse: one sequential openssl s_time client for
 # DURATION, then its wall time (s_time itself counts whole seconds).
+# s_time sends "GET PATH HTTP/1.0" and no Host: the path smuggles one in.
 timed_s_time() {
 	local secs t0 rc=0
 	secs=$(duration_s "$DURATION")
 	t0=$(date +%s%N)
 	timeout $((secs + 30)) openssl s_time -connect "127.0.0.1:$1" -"$2" \
-		-time "$secs" -www / || rc=$?
+		-time "$secs" -www $'/ HTTP/1.0\r\nHost: bench\r\nX-Bench: 1' || rc=$?
 	echo
 	echo "wall_ns $(($(date +%s%N) - t0))"
 	return "$rc"
@@ -645,14 +652,27 @@ s_time_run() {
 	done
 }
 
+# cpu_of NAME TARGET ROUND CMD...: run CMD, then write the CPU time (clock
+# ticks) TARGET's workers spent meanwhile to cpu-NAME-TARGET-ROUND.
+cpu_of() {
+	local name=$1 t=$2 r=$3 before
+	shift 3
+	before=$(workers_sum "${master[$t]}" stat '{ print $14 + $15 }')
+	"$@"
+	echo $(($(workers_sum "${master[$t]}" stat '{ print $14 + $15 }') - before)) \
+		>"$TMP/cpu-$name-$t-$r"
+}
+
 # One round of TARGET: keep-alive wrk, wrk with a new connection per
-# request, then full and resumed handshakes with s_time.
+# request, then full and resumed handshakes with s_time; each with the CPU
+# time its workers took.
 tls_round() {
-	run_wrk "${port[$1]}" "$DURATION" "$TMP/wrk-$1-$2.txt"
+	cpu_of wrk "$1" "$2" run_wrk "${port[$1]}" "$DURATION" "$TMP/wrk-$1-$2.txt"
 	max_rss $(workers_of "${master[$1]}") >"$TMP/rss-$1"
-	run_wrk "${port[$1]}" "$DURATION" "$TMP/close-$1-$2.txt" -H "Connection: close"
-	s_time_run "$1" "$2" new
-	s_time_run "$1" "$2" reuse
+	cpu_of close "$1" "$2" run_wrk "${port[$1]}" "$DURATION" "$TMP/close-$1-$2.txt" \
+		-H "Connection: close"
+	cpu_of stnew "$1" "$2" s_time_run "$1" "$2" new
+	cpu_of streuse "$1" "$2" s_time_run "$1" "$2" reuse
 }
 
 # Wait until MASTER's workers are all new: none of OLD (pids) is left.
@@ -710,12 +730,15 @@ tls() {
 		"$WORKERS worker(s)/thread(s) per proxy, backend as in throughput; $ROUNDS rounds (medians), $WARMUP warmup."
 	echo "keep-alive: wrk -t$THREADS -c$CONNS -d$DURATION --latency https://...;" \
 		"full / resumed handshakes: $TLS_CLIENTS \`openssl s_time -new\` / \`-reuse\` clients at once," \
-		"$DURATION, one HTTP/1.0 GET per connection (-www /), rate = sum of connections / wall time of each;" \
+		"$DURATION, one HTTP/1.0 GET per connection, rate = sum of connections / wall time of each;" \
 		"wrk -H 'Connection: close': a new TCP+TLS connection per request, which wrk resumes (it SSL_clear()s and reuses its SSL object);" \
 		"resumption: bench/tlsresume.py, $RESUME_CONNS connections one after another each offering the session of the one before" \
-		"(landing on either worker), then after the reload each of those $RESUME_CONNS sessions offered once more;" \
-		"weir/X: rates above 1 = weir faster, latency below 1 = weir lower"
+		"(landing on either worker), then $RESUME_CONNS fresh sessions offered again after the reload;" \
+		"worker CPU = utime + stime of the workers (HAProxy: its worker process) during the measurement" \
+		"over its requests or connections, which a busy machine disturbs less than the rates;" \
+		"weir/X: rates above 1 = weir faster, latency and CPU below 1 = weir lower"
 	echo
+	getconf CLK_TCK >"$TMP/clk_tck"
 	python3 "$HERE/report.py" tls "$TMP" "${TARGETS[@]}"
 	report_logs "${TARGETS[@]}" backend
 	echo
