@@ -733,7 +733,8 @@ tls() {
 		"$DURATION, one HTTP/1.0 GET per connection, rate = sum of connections / wall time of each;" \
 		"wrk -H 'Connection: close': a new TCP+TLS connection per request, which wrk resumes (it SSL_clear()s and reuses its SSL object);" \
 		"resumption: bench/tlsresume.py, $RESUME_CONNS connections one after another each offering the session of the one before" \
-		"(landing on either worker), then $RESUME_CONNS fresh sessions offered again after the reload;" \
+		"(landing on either worker; each ticket offered once, as browsers do: a resumption that brought no new ticket" \
+		"leaves the next connection none to offer), then $RESUME_CONNS fresh sessions offered again after the reload;" \
 		"worker CPU = utime + stime of the workers (HAProxy: its worker process) during the measurement" \
 		"over its requests or connections, which a busy machine disturbs less than the rates;" \
 		"weir/X: rates above 1 = weir faster, latency and CPU below 1 = weir lower"

@@ -5,7 +5,10 @@ Usage: tlsresume.py HOST:PORT N GOFILE
 Makes N+1 TLS connections one after another, each on a new TCP connection
 (so on whichever worker the kernel picks) offering the session the one
 before it got, with one GET each whose response is read whole (TLS 1.3
-tickets come after the handshake). Prints "before attempts=N reused=R".
+tickets come after the handshake). Like browsers and OpenSSL's own client
+(RFC 8446 C.4), it offers a ticket once only: when a resumed connection
+brought no new ticket, the next one offers none. Prints "before attempts=N
+reused=R".
 Then it gets N fresh sessions (N more connections offering none, so that a
 server taking each ticket once only is not penalized), waits (up to 120 s)
 for GOFILE to exist, while the caller reloads the proxy, and offers each of
@@ -47,8 +50,14 @@ def main():
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     reused = 0
+    offered = set()
     _, session = fetch(ctx, addr, None)
     for _ in range(n):
+        # A new ticket makes a new session with a new id.
+        if session.id in offered:
+            session = None
+        else:
+            offered.add(session.id)
         r, session = fetch(ctx, addr, session)
         reused += r
     sessions = [fetch(ctx, addr, None)[1] for _ in range(n)]
