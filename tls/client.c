@@ -112,6 +112,26 @@ fail:
 	return NULL;
 }
 
+/*
+ * Offer sess for resumption. The connection gets a copy: a connection that
+ * resumes and is freed without close_notify marks its session not
+ * resumable, and TLS 1.2 issues no new session on a resumption to replace
+ * the one in the slot. A failure only costs a full handshake.
+ */
+static void
+tls_client_resume(SSL *ssl, SSL_SESSION *sess)
+{
+	SSL_SESSION *copy;
+
+	if (sess == NULL || (copy = SSL_SESSION_dup(sess)) == NULL) {
+		ERR_clear_error();
+		return;
+	}
+	if (SSL_set_session(ssl, copy) != 1)
+		ERR_clear_error();
+	SSL_SESSION_free(copy);
+}
+
 SSL *
 tls_client_open(SSL_CTX *ctx, const char *sni, const char *ip, int fd,
     SSL_SESSION **slot)
@@ -132,9 +152,7 @@ tls_client_open(SSL_CTX *ctx, const char *sni, const char *ip, int fd,
 		goto fail;
 	if (slot != NULL) {
 		SSL_set_app_data(ssl, slot);
-		/* A failed set only costs a full handshake. */
-		if (*slot != NULL && SSL_set_session(ssl, *slot) != 1)
-			ERR_clear_error();
+		tls_client_resume(ssl, *slot);
 	}
 	SSL_set_connect_state(ssl);
 	return ssl;

@@ -66,7 +66,8 @@ get status N with a short body, whatever its path; fail_status=0 ends it.
 server for which /reset, /hold ... are ordinary URLs); plain=0 ends it.
 
 With --tls-cert FILE --tls-key FILE the main port speaks TLS (Python's
-ssl, TLS 1.2 or later, session tickets on): every connection is a TLS
+ssl, TLS 1.2 or later, or only 1.2 with --tls12; session tickets on):
+every connection is a TLS
 handshake first. stats then also has tls_handshakes (completed),
 tls_failed (handshakes that failed, e.g. a client that rejected the
 certificate), tls_resumed (handshakes that resumed a session) and tls_sni
@@ -1055,11 +1056,15 @@ def main():
                     help="close a connection without answering its second request")
     ap.add_argument("--tls-cert", help="speak TLS with this certificate chain")
     ap.add_argument("--tls-key", help="the key of --tls-cert")
+    ap.add_argument("--tls12", action="store_true",
+                    help="with --tls-cert: speak TLS 1.2 at most")
     a = ap.parse_args()
     NAME = a.name
     if a.tls_cert:
         TLS_CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         TLS_CTX.minimum_version = ssl.TLSVersion.TLSv1_2
+        if a.tls12:
+            TLS_CTX.maximum_version = ssl.TLSVersion.TLSv1_2
         TLS_CTX.load_cert_chain(a.tls_cert, a.tls_key)
         TLS_CTX.set_alpn_protocols(["http/1.1"])
         TLS_CTX.sni_callback = tls_sni_cb

@@ -213,6 +213,27 @@ def _():
     w.stop()
 
 
+@t.test("TLS 1.2: pooled reuse and resumption work the same")
+def _():
+    b = tls_backend("tls12", ca.server_ip("ip"), "--tls12")
+    w = start({"app": tls_server(b), "fresh": tls_server(b, keepalive=0)})
+    ids = set()
+    for i in range(3):
+        r = http(w.ports["web"][0], "GET", "/echo?i=%d" % i)
+        check_eq(r.status, 200, "status of pooled request %d" % i)
+        check_eq(r.json()["tls"]["version"], "TLSv1.2", "TLS version")
+        ids.add(r.json()["conn_id"])
+    check_eq(len(ids), 1, "backend connections used by pooled requests")
+    reused = []
+    for i in range(3):
+        r = http(w.ports["fresh"][0], "GET", "/echo?i=%d" % i)
+        check_eq(r.status, 200, "status of fresh request %d" % i)
+        reused.append(r.json()["tls"]["session_reused"])
+    # Sessions are kept per backend and server: "fresh" starts with none.
+    check_eq(reused, [False, True, True], "session_reused per connection")
+    w.stop()
+
+
 @t.test("large bodies over TLS: a 3 MB response and a 2 MB upload arrive "
         "whole")
 def _():
