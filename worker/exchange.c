@@ -922,8 +922,8 @@ exchange_upstream_connecting(struct conn *c, short what)
 	}
 }
 
-/* Read what the server sent into uin. */
-static void
+/* Read what the server sent into uin (inline: once per response read). */
+static inline void
 exchange_upstream_read(struct conn *c)
 {
 	struct upstream *up = c->x->up;

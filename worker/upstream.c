@@ -237,7 +237,6 @@ upstream_alive(struct upstream *up)
 	if (up->ssl != NULL)
 		return upstream_tls_quiet(up);
 	n = recv(up->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-
 	return n == -1 && (errno == EAGAIN || errno == EINTR);
 }
 
