@@ -96,6 +96,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# Say where set -e stopped the run (die says why where it is used).
+set -E
+trap 'echo "bench: line $LINENO: $BASH_COMMAND failed" >&2' ERR
 
 # True if any of the given pids is still running.
 alive() {
@@ -211,9 +214,10 @@ workers_sum() {
 	echo "$sum"
 }
 
-# The worker pids of master PID (its direct children).
+# The worker pids of master PID (its direct children); none is no error
+# (a master between generations).
 workers_of() {
-	pgrep -P "$1" | tr '\n' ' '
+	pgrep -P "$1" | tr '\n' ' ' || true
 }
 
 # ---------------------------------------------------------------- configs
