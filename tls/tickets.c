@@ -138,8 +138,10 @@ tls_tickets_mac(EVP_MAC_CTX *hctx, struct tls_ticket_key *key)
 
 /*
  * OpenSSL's ticket callback: enc = 1 makes a ticket with keys[0]; else
- * find the ticket's key by name: 1 = good, 2 = good but renew it (made
- * with the previous key), 0 = unknown (a full handshake), -1 = error.
+ * find the ticket's key by name: 1 = good, 2 = good but renew it, 0 =
+ * unknown (a full handshake), -1 = error. Renewed: tickets made with the
+ * previous key, and every TLS 1.3 ticket, since TLS 1.3 clients use a
+ * ticket once (RFC 8446 C.4) and need a new one from each resumption.
  */
 static int
 tls_tickets_cb(SSL *ssl, unsigned char name[16], unsigned char iv[16],
@@ -148,7 +150,6 @@ tls_tickets_cb(SSL *ssl, unsigned char name[16], unsigned char iv[16],
 	struct tls_ticket_key keys[2];
 	int k, rc = -1;
 
-	(void)ssl;
 	if (tickets == NULL)
 		return enc ? -1 : 0;
 	tls_tickets_read(keys);
@@ -166,7 +167,7 @@ tls_tickets_cb(SSL *ssl, unsigned char name[16], unsigned char iv[16],
 		rc = 0;
 	else if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL,
 	    keys[k].aes, iv) == 1 && tls_tickets_mac(hctx, &keys[k]) == 0)
-		rc = k == 0 ? 1 : 2;
+		rc = k == 0 && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
 out:
 	OPENSSL_cleanse(keys, sizeof(keys));
 	return rc;
