@@ -217,12 +217,13 @@ listen_commit(struct lpool *pool, struct lpool *fresh, char *err,
 /* Append one assignment to out (capacity was reserved by the caller). */
 static void
 listen_assign(struct listeners *out, const struct lsock *s, uint32_t frontend,
-    uint32_t workers)
+    bool tls, uint32_t workers)
 {
 	struct listener *l = &out->v[out->n++];
 
 	l->fd = s->fd;
 	l->frontend = frontend;
+	l->tls = tls;
 	l->worker = s->idx % workers;
 	snprintf(l->text, sizeof(l->text), "%s", s->text);
 }
@@ -250,7 +251,8 @@ listen_prepare(struct lpool *pool, const struct config *cfg,
 			for (size_t i = 0; i < pool->n; i++)
 				if (listen_same(&pool->v[i], &fe->listens[l]))
 					listen_assign(out, &pool->v[i],
-					    (uint32_t)f, cfg->workers);
+					    (uint32_t)f, fe->listens[l].tls,
+					    cfg->workers);
 	}
 	return 0;
 }

@@ -31,6 +31,7 @@ struct lpool {
 struct listener {
 	int fd;
 	uint32_t frontend;		/* index into that config's frontends */
+	bool tls;			/* that config listens with TLS here */
 	uint32_t worker;		/* the only worker of the generation that
 					 * accepts on fd */
 	char text[64];

@@ -27,10 +27,12 @@
 #include "common/log.h"
 #include "shm/shm.h"
 #include "shm/stats.h"
+#include "tls/tls.h"
 #include "worker/alog.h"
 #include "worker/conn.h"
 #include "worker/errpage.h"
 #include "worker/slab.h"
+#include "worker/tlsconn.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
 
@@ -39,39 +41,57 @@ static void conn_release(struct conn *c);
 static int conn_bufs_attach(struct conn *c);
 static void conn_bufs_detach(struct conn *c);
 static bool conn_idle(const struct conn *c);
+static void conn_tls_step(struct conn *c);
+static void conn_answer(struct conn *c, int status);
 
+/* One read from the client into cin (through TLS when it has it). */
 static void
-conn_client_read_cb(evutil_socket_t fd, short what, void *arg)
+conn_client_read(struct conn *c)
 {
-	struct conn *c = arg;
+	struct buf *cin;
 	ssize_t n;
 
-	if (what & EV_TIMEOUT) {
-		conn_abort(c, "client timed out sending the request body");
-		conn_pump(c);
-		return;
-	}
 	if (c->x == NULL && conn_bufs_attach(c) == -1) {
 		conn_abort(c, "out of memory for buffers");
-		conn_pump(c);
 		return;
 	}
+	if (c->tls_wants & TLSCONN_WR_WANTS_READ) {
+		c->tls_wants &= (uint8_t)~TLSCONN_WR_WANTS_READ;
+		c->x->cout_blocked = false;	/* the write may go on now */
+	}
+	cin = &c->x->cin;
 	/* A zero-length recv would read as EOF: only read into real room. */
-	if (buf_tail(&c->x->cin, c->x->cin.cap) == 0) {
-		conn_pump(c);
+	if (buf_tail(cin, cin->cap) == 0)
 		return;
-	}
-	n = recv(fd, c->x->cin.data + c->x->cin.end,
-	    c->x->cin.cap - c->x->cin.end, 0);
+	/* Lingering discards what comes: no need to decrypt it. */
+	if (c->ssl != NULL && c->state != CONN_LINGER)
+		n = tlsconn_recv(c, cin->data + cin->end, cin->cap - cin->end);
+	else
+		n = recv(c->fd, cin->data + cin->end, cin->cap - cin->end, 0);
 	if (n > 0)
-		c->x->cin.end += (size_t)n;
+		cin->end += (size_t)n;
 	else if (n == 0)
 		c->client_eof = true;
 	else if (errno != EAGAIN && errno != EINTR) {
 		c->client_eof = true;
 		if (c->state != CONN_LINGER)
-			conn_abort(c, strerror(errno));
+			conn_abort(c, c->ssl != NULL ? tlsconn_error() :
+			    strerror(errno));
 	}
+}
+
+static void
+conn_client_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	if (what & EV_TIMEOUT)
+		conn_abort(c, "client timed out sending the request body");
+	else if (c->state == CONN_HANDSHAKE)
+		conn_tls_step(c);
+	else
+		conn_client_read(c);
 	conn_pump(c);
 }
 
@@ -101,9 +121,54 @@ conn_client_write_cb(evutil_socket_t fd, short what, void *arg)
 	if (what & EV_TIMEOUT) {
 		if (!conn_client_draining(c))
 			conn_abort(c, "client timed out reading the response");
-	} else
+	} else if (c->state == CONN_HANDSHAKE)
+		conn_tls_step(c);
+	else {
 		c->x->cout_blocked = false;
+		if (c->tls_wants & TLSCONN_RD_WANTS_WRITE)
+			conn_client_read(c);
+	}
 	conn_pump(c);
+}
+
+/*
+ * Drive the TLS handshake. Done: wait for the first request under the
+ * head timeout, which starts afresh. A plain HTTP request gets its 400 in
+ * clear text; anything else that fails closes.
+ */
+static void
+conn_tls_step(struct conn *c)
+{
+	char why[300];
+
+	switch (tlsconn_handshake(c)) {
+	case TLSCONN_AGAIN:
+		break;
+	case TLSCONN_DONE:
+		conn_enter_head(c);
+		break;
+	case TLSCONN_PLAIN:
+		tlsconn_free(c);
+		c->state = CONN_HEAD;
+		if (conn_bufs_attach(c) == -1)
+			conn_abort(c, "out of memory for buffers");
+		else
+			conn_error(c, 400, "plain HTTP request on a TLS port");
+		break;
+	case TLSCONN_FAILED:
+		snprintf(why, sizeof(why), "TLS handshake failed: %s",
+		    tlsconn_error());
+		conn_abort(c, why);
+		break;
+	}
+}
+
+void
+conn_shut_write(struct conn *c)
+{
+	if (c->ssl != NULL)
+		tlsconn_close_notify(c);
+	shutdown(c->fd, SHUT_WR);
 }
 
 /*
@@ -119,7 +184,8 @@ conn_client_pending(struct conn *c)
 {
 	char b;
 
-	return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+	return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0 ||
+	    (c->ssl != NULL && tlsconn_pending(c));
 }
 
 /* The one-shot deadline: header/idle wait, linger, or tunnel idleness. */
@@ -146,6 +212,9 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		else
 			conn_abort(c, NULL);
 		break;
+	case CONN_HANDSHAKE:
+		conn_abort(c, "TLS handshake timed out");
+		break;
 	case CONN_TUNNEL:
 		conn_abort(c, "tunnel idle timeout");
 		break;
@@ -171,8 +240,9 @@ conn_flush_client(struct conn *c)
 
 	while (buf_len(&c->x->cout) > 0 && !c->x->cout_blocked &&
 	    c->state != CONN_DEAD) {
-		n = send(c->fd, buf_head(&c->x->cout), buf_len(&c->x->cout),
-		    MSG_NOSIGNAL);
+		n = c->ssl != NULL ? tlsconn_send(c, buf_head(&c->x->cout),
+		    buf_len(&c->x->cout)) : send(c->fd, buf_head(&c->x->cout),
+		    buf_len(&c->x->cout), MSG_NOSIGNAL);
 		if (n > 0) {
 			buf_consume(&c->x->cout, (size_t)n);
 			c->x->cout_sent += (uint64_t)n;
@@ -184,7 +254,8 @@ conn_flush_client(struct conn *c)
 		else if (n == -1 && errno == EINTR)
 			continue;
 		else {
-			conn_abort(c, strerror(errno));
+			conn_abort(c, c->ssl != NULL ? tlsconn_error() :
+			    strerror(errno));
 			return true;
 		}
 	}
@@ -263,6 +334,8 @@ conn_release(struct conn *c)
 	event_del(&c->rev);
 	event_del(&c->wev);
 	event_del(&c->tev);
+	if (c->ssl != NULL)
+		tlsconn_free(c);
 	close(c->fd);
 	c->fd = -1;
 	c->state = CONN_DEAD;
@@ -301,10 +374,17 @@ conn_error(struct conn *c, int status, const char *fmt, ...)
 		conn_release(c);
 		return;
 	}
-	if (c->x->rec != NULL)
-		alog_error(c, status);
 	log_warnx("client %s: %d %s: %s", conn_peer(c), status,
 	    errpage_reason(status), cause);
+	conn_answer(c, status);
+}
+
+/* Answer status ourselves (queued as room allows), then close. */
+static void
+conn_answer(struct conn *c, int status)
+{
+	if (c->x->rec != NULL)
+		alog_error(c, status);
 	/* A request that never reached exchange_start() is counted here. */
 	if (c->state == CONN_HEAD)
 		shm_stat_inc(&c->w->st.frontends[c->fe->slot].requests);
@@ -326,6 +406,49 @@ conn_head_reject(struct conn *c, enum scan_result r, const char *why)
 		    (unsigned long long)c->fe->max_header_size);
 	else
 		conn_error(c, 400, "malformed request head: %s", why);
+}
+
+/* The Host without its port: "[::1]:80" -> "[::1]", "a.test:80" -> "a.test". */
+static size_t
+conn_host_len(struct http_span host)
+{
+	const char *end;
+
+	if (host.len > 0 && host.p[0] == '[') {
+		end = memchr(host.p, ']', host.len);
+		return end == NULL ? 0 : (size_t)(end - host.p) + 1;
+	}
+	end = memchr(host.p, ':', host.len);
+	return end == NULL ? host.len : (size_t)(end - host.p);
+}
+
+/*
+ * redirect_https on a plain listener: 308 to the same target over https
+ * (the method and body are kept by a 308, RFC 9110 15.4.9), then close.
+ */
+static void
+conn_redirect_https(struct conn *c)
+{
+	struct http_span host = c->x->req.host, target = c->x->req.path;
+	size_t len = conn_host_len(host);
+	struct buf *loc;
+
+	if (len == 0) {
+		conn_error(c, 400, "redirect_https: the request has no Host");
+		return;
+	}
+	log_debug("client %s: 308 to https://%.*s%.*s", conn_peer(c),
+	    (int)len, host.p, (int)target.len, target.p);
+	conn_answer(c, 308);
+	/*
+	 * host and target point into cin, whose bytes stay where they are
+	 * until the next read; the answer keeps the Location in uout, which
+	 * no exchange uses now, until conn_errpage() queues it.
+	 */
+	loc = &c->x->uout;
+	buf_append(loc, "https://", 8);
+	buf_append(loc, host.p, len);
+	buf_append(loc, target.p, target.len);
 }
 
 /* Parse a complete request head out of cin and start its exchange. */
@@ -375,7 +498,10 @@ conn_read_head(struct conn *c)
 		return true;
 	}
 	evtimer_del(&c->tev);
-	exchange_start(c, msg);
+	if (c->fe->redirect_https && c->ssl == NULL)
+		conn_redirect_https(c);
+	else
+		exchange_start(c, msg);
 	return true;
 }
 
@@ -386,9 +512,12 @@ conn_errpage(struct conn *c)
 	struct alog_rec *r = c->x->rec;
 	bool id = r != NULL && r->id_len > 0 && c->fe->request_id != NULL;
 
-	if (errpage_append(&c->x->cout, c->x->err_status, id ?
+	/* A redirect's Location waits in uout (conn_redirect_https()). */
+	if (errpage_append(&c->x->cout, c->x->err_status,
+	    buf_head(&c->x->uout), buf_len(&c->x->uout), id ?
 	    c->fe->request_id : NULL, id ? r->id : NULL) == -1)
 		return -1;
+	buf_reset(&c->x->uout);
 	if (r != NULL)
 		alog_done(c);
 	return 0;
@@ -412,7 +541,7 @@ conn_closing_step(struct conn *c)
 		conn_release(c);
 		return true;
 	}
-	shutdown(c->fd, SHUT_WR);
+	conn_shut_write(c);
 	c->state = CONN_LINGER;
 	buf_reset(&c->x->cin);
 	c->x->linger_until_ms = clock_ms() + WORKER_LINGER_MAX_MS;
@@ -438,6 +567,21 @@ conn_linger_step(struct conn *c)
 	}
 }
 
+/*
+ * TLS may hold bytes already taken off the socket (a second record read
+ * ahead, or the request that came with the handshake's last flight): no
+ * socket event will announce them, so run the read callback for them.
+ * Not after a read that wanted more bytes: those must come from the
+ * socket, and its event will say so.
+ */
+static void
+conn_tls_kick(struct conn *c, bool want_read)
+{
+	if (c->ssl != NULL && want_read && c->state != CONN_LINGER &&
+	    !(c->tls_wants & TLSCONN_RD_DRY) && tlsconn_pending(c))
+		event_active(&c->rev, EV_READ, 0);
+}
+
 /* Arm the client events for the current state. */
 static void
 conn_update_events(struct conn *c)
@@ -448,20 +592,34 @@ conn_update_events(struct conn *c)
 	bool want_read, want_write;
 	const struct timeval *read_tv = NULL;
 
+	if (c->state == CONN_HANDSHAKE) {
+		/* Bounded as a whole by the timer, not per event. */
+		want_write = c->tls_wants & TLSCONN_HS_WANTS_WRITE;
+		worker_ev_want(&c->rev, &c->rev_on, &c->rev_tv, !want_write,
+		    NULL);
+		worker_ev_want(&c->wev, &c->wev_on, &c->wev_tv, want_write,
+		    NULL);
+		return;
+	}
 	if (x == NULL) {
 		/* Idle: there is room, reading lends a block. */
 		worker_ev_want(&c->rev, &c->rev_on, &c->rev_tv,
 		    !c->client_eof, NULL);
 		worker_ev_want(&c->wev, &c->wev_on, &c->wev_tv, false, NULL);
+		conn_tls_kick(c, !c->client_eof);
 		return;
 	}
-	want_read = !c->client_eof && buf_room(&x->cin) > 0 &&
-	    c->state != CONN_CLOSING;
+	want_read = (!c->client_eof && buf_room(&x->cin) > 0 &&
+	    c->state != CONN_CLOSING) || (c->tls_wants &
+	    TLSCONN_WR_WANTS_READ);
 	if (c->state == CONN_PROXY && !x->req_done)
 		read_tv = client_tv;
-	want_write = x->cout_blocked && buf_len(&x->cout) > 0;
+	want_write = (x->cout_blocked && buf_len(&x->cout) > 0 &&
+	    !(c->tls_wants & TLSCONN_WR_WANTS_READ)) ||
+	    (c->tls_wants & TLSCONN_RD_WANTS_WRITE);
 	worker_ev_want(&c->rev, &c->rev_on, &c->rev_tv, want_read, read_tv);
 	worker_ev_want(&c->wev, &c->wev_on, &c->wev_tv, want_write, client_tv);
+	conn_tls_kick(c, want_read);
 	if (x->up != NULL)
 		exchange_update_events(c);
 }
@@ -651,7 +809,7 @@ conn_set_peer(struct conn *c, const struct sockaddr *peer, socklen_t peerlen)
 }
 
 void
-conn_accept(struct worker *w, int fd, uint32_t frontend,
+conn_accept(struct worker *w, int fd, uint32_t frontend, bool tls,
     const struct sockaddr *peer, socklen_t peerlen)
 {
 	struct conn *c;
@@ -673,6 +831,17 @@ conn_accept(struct worker *w, int fd, uint32_t frontend,
 	conn_set_peer(c, peer, peerlen);
 	policy_accept(c);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	conn_enter_head(c);
+	if (!tls)
+		conn_enter_head(c);
+	else if (tlsconn_new(c, tls_gen_frontend(w->tls, frontend)) == 0) {
+		/* The whole handshake gets one client_timeout. */
+		c->state = CONN_HANDSHAKE;
+		evtimer_add(&c->tev, w->fe_client_tv[frontend]);
+	} else {
+		log_warnx("accept: out of memory for TLS");
+		conn_abort(c, NULL);
+		conn_pump(c);
+		return;
+	}
 	conn_update_events(c);
 }

@@ -22,12 +22,14 @@ struct worker;
 struct upstream;
 struct frontend_conf;
 struct alog_rec;
+struct ssl_st;
 
 #define CONN_MAX_TRIES	16	/* servers one request may try */
 /* "CLIENT via PEER", each an address with its port */
 #define CONN_PEER_LABEL	(2 * (INET6_ADDRSTRLEN + 8) + 5)
 
 enum conn_state {
+	CONN_HANDSHAKE,		/* TLS handshake under way (tlsconn.c) */
 	CONN_HEAD,		/* waiting for (the rest of) a request head */
 	CONN_PROXY,		/* an exchange with a backend is under way */
 	CONN_TUNNEL,		/* after 101: opaque bytes both ways */
@@ -139,6 +141,8 @@ struct conn {
 	bool client_eof;		/* client sent FIN */
 	bool rev_on, wev_on;
 	bool peer_trusted;		/* peer is in trusted_proxies */
+	uint8_t tls_wants;		/* TLSCONN_*: event TLS waits for */
+	struct ssl_st *ssl;		/* TLS listener: the session; or NULL */
 	const struct timeval *rev_tv, *wev_tv;
 	struct event rev, wev, tev;
 	union conn_addr peer_sa;
@@ -147,8 +151,10 @@ struct conn {
 };
 
 /* Take ownership of an accepted client socket fd on frontend. */
-void conn_accept(struct worker *w, int fd, uint32_t frontend,
+void conn_accept(struct worker *w, int fd, uint32_t frontend, bool tls,
     const struct sockaddr *peer, socklen_t peerlen);
+/* Shut our sending side (after close_notify on TLS). */
+void conn_shut_write(struct conn *c);
 /* The upstream connection the conn owns is readable/writable or timed out. */
 void conn_upstream_event(struct conn *c, short what, bool write_side);
 /* Draining: close idle keep-alive conns after a grace; the rest finish. */

@@ -12,6 +12,7 @@ struct errpage_status {
 };
 
 static const struct errpage_status errpage_statuses[] = {
+	{ 308, "Permanent Redirect" },
 	{ 400, "Bad Request" },
 	{ 405, "Method Not Allowed" },
 	{ 408, "Request Timeout" },
@@ -37,11 +38,11 @@ errpage_reason(int status)
 }
 
 int
-errpage_append(struct buf *out, int status, const char *id_name,
-    const char *id)
+errpage_append(struct buf *out, int status, const char *location,
+    size_t loclen, const char *id_name, const char *id)
 {
 	const char *reason = errpage_reason(status);
-	size_t room = buf_tail(out, 512 + (id_name != NULL ? 256 : 0));
+	size_t room = buf_tail(out, 512 + loclen + (id_name != NULL ? 256 : 0));
 	int body_len, n;
 
 	body_len = snprintf(NULL, 0, "%d %s\n", status, reason);
@@ -51,6 +52,7 @@ errpage_append(struct buf *out, int status, const char *id_name,
 	    "Content-Type: text/plain\r\n"
 	    "Content-Length: %d\r\n"
 	    "%s%s"
+	    "%s%.*s%s"
 	    "%s%s%s%s"
 	    "Connection: close\r\n"
 	    "\r\n"
@@ -60,6 +62,8 @@ errpage_append(struct buf *out, int status, const char *id_name,
 	    /* RFC 9110 15.5.6: a 405 lists the methods that are allowed. */
 	    status == 405 ? "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, "
 	    "PATCH\r\n" : "",
+	    loclen > 0 ? "Location: " : "", (int)loclen,
+	    loclen > 0 ? location : "", loclen > 0 ? "\r\n" : "",
 	    id_name != NULL ? id_name : "", id_name != NULL ? ": " : "",
 	    id_name != NULL ? id : "", id_name != NULL ? "\r\n" : "",
 	    status, reason);

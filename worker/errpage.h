@@ -9,11 +9,12 @@ struct buf;
 /* Reason phrase for a status weir may send ("Bad Gateway"). */
 const char *errpage_reason(int status);
 /*
- * Append a complete "Connection: close" error response for status to out,
- * with the header "id_name: id" unless id_name is NULL (the request id).
- * Returns 0, or -1 if it does not fit (the caller just closes).
+ * Append a complete "Connection: close" response for status to out, with
+ * "Location: location" when loclen > 0 (a redirect), and the header
+ * "id_name: id" unless id_name is NULL (the request id). Returns 0, or -1
+ * if it does not fit (the caller just closes).
  */
-int errpage_append(struct buf *out, int status, const char *id_name,
-    const char *id);
+int errpage_append(struct buf *out, int status, const char *location,
+    size_t loclen, const char *id_name, const char *id);
 
 #endif

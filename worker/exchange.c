@@ -22,6 +22,7 @@
 #include "shm/stats.h"
 #include "worker/alog.h"
 #include "worker/conn.h"
+#include "worker/tlsconn.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
 
@@ -194,14 +195,18 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 		    CONFIG_UNDERSCORE_DROP,
 		.upgrade_allow = (const char *const *)c->fe->upgrade_allow,
 		.nupgrade_allow = c->fe->nupgrade_allow,
-		.proto = "http",
+		.proto = c->ssl != NULL ? "https" : "http",
 		.chunked = c->x->req.body == HTTP_BODY_CHUNKED,
 		.has_length = c->x->req.body == HTTP_BODY_LENGTH,
 		.length = c->x->req.length, .upgrade = c->x->req.upgrade,
 	};
+	char subject[1024];
 	size_t n;
 
 	exchange_reset(c);
+	if (c->ssl != NULL && c->fe->tls_client_ca.s != NULL &&
+	    tlsconn_subject(c, subject, sizeof(subject)) > 0)
+		rw.client_subject = subject;
 	if (c->x->rec != NULL)
 		alog_exchange(c, &rw);
 	c->x->client_http10 = msg->version_minor == 0;
@@ -857,7 +862,7 @@ exchange_tunnel_shutdowns(struct conn *c)
 	}
 	if (c->x->up_eof && buf_len(&c->x->uin) == 0 &&
 	    buf_len(&c->x->cout) == 0 && !c->x->tunnel_client_shut) {
-		shutdown(c->fd, SHUT_WR);
+		conn_shut_write(c);
 		c->x->tunnel_client_shut = progress = true;
 	}
 	return progress;

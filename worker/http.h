@@ -42,6 +42,7 @@ enum http_field {
 	HTTP_F_X_FORWARDED_FOR,
 	HTTP_F_X_FORWARDED_PROTO,
 	HTTP_F_X_FORWARDED_HOST,
+	HTTP_F_X_CLIENT_SUBJECT,	/* only weir sets it (mTLS) */
 	HTTP_F_X_REAL_IP,
 	HTTP_F_FORWARDED,
 	HTTP_F_UNDERSCORE,		/* any other name containing '_' */
@@ -260,7 +261,9 @@ struct rewrite_req {
 	bool drop_underscore;		/* drop names containing '_' */
 	const char *const *upgrade_allow;	/* protocols kept in Upgrade */
 	size_t nupgrade_allow;
-	const char *proto;		/* "http" */
+	const char *proto;		/* "http" or "https" */
+	const char *client_subject;	/* verified client certificate's
+					 * subject (mTLS), or NULL */
 	bool chunked;			/* frame the body as chunked */
 	bool has_length;		/* send Content-Length: length */
 	uint64_t length;
@@ -278,7 +281,9 @@ struct rewrite_req {
  * Proxy-Connection, TE, Trailer, Upgrade, every name in Connection); then
  * X-Forwarded-For (from a trusted peer its previous values joined with ", "
  * plus client_ip; else client_ip alone), X-Real-IP, X-Forwarded-Proto,
- * X-Forwarded-Host (the Host), the request id header (rw->reqid_name, when
+ * X-Forwarded-Host (the Host), X-Client-Subject (rw->client_subject, when
+ * set; a client's own is always dropped), the request id header
+ * (rw->reqid_name, when
  * set; fields tagged HTTP_F_REQUEST_ID are dropped), the framing header,
  * and "Connection: upgrade" + the allowed Upgrade protocols when
  * rw->upgrade. Returns bytes written, or 0 if it does not fit in cap.

@@ -270,6 +270,8 @@ parser_field_known(struct http_span n)
 	case 16:
 		if (http_span_eq(n, "proxy-connection"))
 			return HTTP_F_PROXY_CONNECTION;
+		if (http_span_eq(n, "x-client-subject"))
+			return HTTP_F_X_CLIENT_SUBJECT;
 		return http_span_eq(n, "x-forwarded-host") ?
 		    HTTP_F_X_FORWARDED_HOST : HTTP_F_OTHER;
 	case 17:

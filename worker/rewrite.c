@@ -47,6 +47,7 @@ rewrite_drop_req(enum http_field id, const struct rewrite_req *rw)
 	case HTTP_F_X_FORWARDED_FOR:
 	case HTTP_F_X_FORWARDED_PROTO:
 	case HTTP_F_X_FORWARDED_HOST:
+	case HTTP_F_X_CLIENT_SUBJECT:
 	case HTTP_F_X_REAL_IP:
 		return true;
 	case HTTP_F_FORWARDED:
@@ -329,6 +330,11 @@ rewrite_request(char *out, size_t cap, const struct http_msg *msg,
 	if (req->host.len > 0) {
 		rewrite_str(&o, "X-Forwarded-Host: ");
 		rewrite_span(&o, req->host);
+		rewrite_put(&o, "\r\n", 2);
+	}
+	if (rw->client_subject != NULL) {
+		rewrite_str(&o, "X-Client-Subject: ");
+		rewrite_str(&o, rw->client_subject);
 		rewrite_put(&o, "\r\n", 2);
 	}
 	rewrite_reqid(&o, rw->reqid_name, rw->reqid);

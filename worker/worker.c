@@ -166,8 +166,8 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (w->fd_pauses > 0)
 			worker_accept_recovered(w);
-		conn_accept(w, cfd, ctx->l->frontend, (struct sockaddr *)&ss,
-		    len);
+		conn_accept(w, cfd, ctx->l->frontend, ctx->l->tls,
+		    (struct sockaddr *)&ss, len);
 	}
 }
 
