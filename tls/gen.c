@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 
 #include "common/config.h"
+#include "common/log.h"
 #include "tls/client.h"
 #include "tls/server.h"
 #include "tls/tls.h"
@@ -55,6 +56,12 @@ tls_gen_build(const struct config *cfg, bool warn, struct tls_gen **out,
 		if ((g->backends[i] = tls_client_ctx(cfg, &cfg->backends[i],
 		    err, errlen)) == NULL)
 			goto fail;
+	}
+	if (warn) {
+		const char *why;
+
+		log_info("kTLS %s: %s", tls_ktls_available(&why) ? "on" :
+		    "off", why);
 	}
 	*out = g;
 	return 0;

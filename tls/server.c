@@ -281,9 +281,12 @@ tls_server_ctx_setup(SSL_CTX *ctx, const struct config *cfg,
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 	    SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	/* One read takes every record the kernel holds, not 5 bytes then
-	 * the rest: half the recv calls per request. */
-	SSL_CTX_set_read_ahead(ctx, 1);
+	/*
+	 * Without kTLS, one read takes every record the kernel holds, not 5
+	 * bytes then the rest: half the recv calls per request. OpenSSL 3.0
+	 * turns kTLS receive off when reading ahead, so not with kTLS.
+	 */
+	SSL_CTX_set_read_ahead(ctx, !tls_ktls_available(NULL));
 	SSL_CTX_set_max_early_data(ctx, 0);
 	/* Tickets carry the sessions; no per-process cache to miss in. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

@@ -34,6 +34,12 @@ SSL_CTX *tls_gen_frontend(const struct tls_gen *g, size_t frontend);
 /* The client context for a backend's TLS servers, or NULL. */
 SSL_CTX *tls_gen_backend(const struct tls_gen *g, size_t backend);
 
+/*
+ * Can this kernel carry TLS records itself (kTLS)? why says what was
+ * found. Asked once per process (a loopback connection is opened for it).
+ */
+bool tls_ktls_available(const char **why);
+
 /* "reason" from OpenSSL's error queue (emptied), or fallback. */
 const char *tls_error(const char *fallback);
 
