@@ -59,6 +59,11 @@ def setup():
                   "backend": "app"},
         "short": {"listen": "127.0.0.1:auto tls", "tls_cert": pem["a"],
                   "client_timeout": "1s", "backend": "app"},
+        "ciph": {"listen": "127.0.0.1:auto tls",
+                 "tls_cert": [pem["a"], pem["a_rsa"]],
+                 "tls_ciphers": "ECDHE-RSA-CHACHA20-POLY1305",
+                 "tls_ciphersuites": "TLS_AES_256_GCM_SHA384",
+                 "backend": "app"},
     }, backends={"app": {"server": [b1.addr]}})
     # One worker that holds three connections at most.
     small = env.weir(workers=1, global_={"max_connections": 3}, frontends={
@@ -110,6 +115,7 @@ class TlsClient(Client):
         self.peer = self.sock.getpeercert(binary_form=True)
         self.alpn = self.sock.selected_alpn_protocol()
         self.version = self.sock.version()
+        self.cipher = self.sock.cipher()[0]
 
 
 def tls_get(p, ctx=None, sni="a.test", path="/echo", headers=None,
@@ -500,6 +506,41 @@ def _():
     check_eq((r.status, c.version), (200, "TLSv1.3"), "TLS 1.3 client")
 
 
+@t.test("default tls_ciphers: TLS 1.2 without forward secrecy (RSA key "
+        "exchange) or without AEAD (CBC) is refused")
+def _():
+    v12 = ssl.TLSVersion.TLSv1_2
+    for ciphers in ("AES128-GCM-SHA256:AES256-GCM-SHA384",
+                    "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA:"
+                    "ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA"):
+        try:
+            TlsClient(port("sni"), context(tls=v12, ciphers=ciphers)).close()
+            raise AssertionError("TLS 1.2 with only %s completed" % ciphers)
+        except (ssl.SSLError, ConnectionError):
+            pass
+    r, c = tls_get(port("sni"), context(
+        tls=v12, ciphers="ECDHE-ECDSA-CHACHA20-POLY1305"))
+    check_eq((r.status, c.cipher), (200, "ECDHE-ECDSA-CHACHA20-POLY1305"),
+             "ChaCha20 client")
+
+
+@t.test("tls_ciphers and tls_ciphersuites restrict what is negotiated")
+def _():
+    r, c = tls_get(port("ciph"), context(tls=ssl.TLSVersion.TLSv1_2))
+    check_eq((r.status, c.cipher), (200, "ECDHE-RSA-CHACHA20-POLY1305"),
+             "TLS 1.2")
+    peer_is(c, "a_rsa")
+    r, c = tls_get(port("ciph"), context(tls=ssl.TLSVersion.TLSv1_3))
+    check_eq((r.status, c.cipher), (200, "TLS_AES_256_GCM_SHA384"), "TLS 1.3")
+    try:
+        TlsClient(port("ciph"), context(
+            tls=ssl.TLSVersion.TLSv1_2,
+            ciphers="ECDHE-ECDSA-AES128-GCM-SHA256")).close()
+        raise AssertionError("a cipher outside tls_ciphers was negotiated")
+    except (ssl.SSLError, ConnectionError):
+        pass
+
+
 @t.test("curl --cacert with the test CA verifies weir and gets 200")
 def _():
     if shutil.which("curl") is None:
@@ -630,6 +671,29 @@ def _():
         check(os.path.basename(cert) in p.stderr,
               "%s: stderr does not name %s: %r" % (what, cert, p.stderr))
         t.diag("  %s: %s" % (what, p.stderr.strip()))
+
+
+@t.test("weir -t: tls_ciphers with no usable cipher, an unknown "
+        "tls_ciphersuites suite, a missing tls_client_ca: exit 2 at the "
+        "key's line")
+def _():
+    cases = (("tls_ciphers", "NOSUCHCIPHER"),
+             ("tls_ciphersuites", "TLS_NO_SUCH_SUITE"),
+             ("tls_client_ca", env.path("bad/no-ca.pem")))
+    for key, value in cases:
+        path, _ = conf_with_cert("key-" + key, pem["a"])
+        with open(path) as f:
+            text = f.read().replace("backend = app\n", "backend = app\n"
+                                    "%s = %s\n" % (key, value), 1)
+        with open(path, "w") as f:
+            f.write(text)
+        p = run_cmd([WEIR_BIN, "-t", "-c", path], timeout=20)
+        want = "%s:%d: " % (path, line_of(path, key))
+        check_eq(p.returncode, 2, "%s: exit status (stderr %r)" %
+                 (key, p.stderr))
+        check(want in p.stderr, "%s: stderr has no %r: %r" %
+              (key, want, p.stderr))
+        t.diag("  %s: %s" % (key, p.stderr.strip()))
 
 
 @t.test("an expired certificate: weir -t exits 0 with a warning naming the "
