@@ -197,6 +197,17 @@ def worker_of(weir, local_port, client_port, timeout=5.0):
     return wait_until(find, timeout, 0.01)
 
 
+@t.test("the start log says whether kTLS is on, and why")
+def _():
+    m = w.wait_log(r"kTLS (on|off): .*", 5.0)
+    check(m, "no kTLS line in the log:\n" + w.log()[-1500:])
+    line = m.group(0)
+    # This kernel may or may not take TLS records (PLATFORM.md): either
+    # way the line must give a reason, never a null pointer.
+    check("(null)" not in line and len(line.split(": ", 1)[1].strip()) > 3,
+          "kTLS line without a reason: %r" % line)
+
+
 # ---------------------------------------------------------------- SNI
 
 @t.test("SNI: exact name, one-label wildcard, the first tls_cert without SNI "
