@@ -11,6 +11,7 @@ for weir -t and on reload, an expired certificate, and redirect_https.
 Certificates are made at run time by tlscerts.py; clients are Python's ssl
 module (OpenSSL 3), raw sockets and curl.
 """
+import hashlib
 import os
 import re
 import shutil
@@ -19,9 +20,9 @@ import threading
 import time
 import warnings
 
-from harness import (WEIR_BIN, Client, Env, Skip, Tap, check, check_eq,
-                     free_port, line_of, raw_exchange, run_cmd,
-                     socket_inodes, wait_until)
+from harness import (WEIR_BIN, Client, Env, Skip, Tap, build_request, check,
+                     check_eq, free_port, line_of, pattern, raw_exchange,
+                     run_cmd, socket_inodes, wait_until)
 import tlscerts
 
 # TLS 1.0 and 1.1 are named on purpose below (to see them refused).
@@ -281,6 +282,42 @@ def _():
     except ssl.SSLError as e:
         check(re.search(r"no[ _]application[ _]protocol", str(e), re.I),
               "h2 only: expected a no_application_protocol alert, got %s" % e)
+
+
+# ---------------------------------------------------------------- data
+
+@t.test("one TLS connection carries keep-alive requests, pipelined requests "
+        "sent in one record, a 2 MiB upload and a 5 MiB download intact")
+def _():
+    body = os.urandom(2 << 20)
+    c = TlsClient(port("sni"), context(), timeout=20.0)
+    try:
+        for i in range(3):
+            c.request("GET", "/echo?n=%d" % i)
+            r = c.response()
+            check_eq((r.status, r.json()["target"]), (200, "/echo?n=%d" % i),
+                     "keep-alive request %d" % i)
+        # Two requests in one write: the second sits in OpenSSL's buffer
+        # once the first is read, with nothing more on the socket.
+        c.send(build_request("GET", "/echo?p=1") +
+               build_request("GET", "/echo?p=2"))
+        for i in (1, 2):
+            r = c.response()
+            check_eq(r.json()["target"], "/echo?p=%d" % i, "pipelined %d" % i)
+        c.request("POST", "/echo", body=body)
+        j = c.response().json()
+        check_eq((j["body_len"], j["body_sha256"]),
+                 (len(body), hashlib.sha256(body).hexdigest()), "upload")
+        n = 5 << 20
+        c.request("GET", "/big?bytes=%d" % n)
+        r = c.response()
+        check_eq(len(r.body), n, "download length")
+        check(r.body == pattern(n), "download bytes differ from the pattern")
+        c.request("GET", "/echo?last=1")
+        check_eq(c.response().json()["target"], "/echo?last=1",
+                 "a request after the download")
+    finally:
+        c.close()
 
 
 # ---------------------------------------------------------------- resumption
