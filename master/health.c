@@ -1,10 +1,12 @@
 /*
  * Active health checks, run in the master's event loop: each checked server
- * gets a non-blocking TCP or HTTP probe on a jittered schedule, and fall or
- * rise consecutive results move its shared health between UP and DOWN.
+ * gets a non-blocking TCP or HTTP probe (over TLS for servers flagged
+ * "tls") on a jittered schedule, and fall or rise consecutive results move
+ * its shared health between UP and DOWN.
  */
 #include "autoconf.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -16,12 +18,15 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "common/config.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "master/health.h"
 #include "shm/shm.h"
+#include "tls/client.h"
+#include "tls/tls.h"
 
 #define HEALTH_JITTER_PCT	10	/* each interval varies by this much */
 #define HEALTH_COUNT_MAX	1000000	/* counts saturate; only thresholds matter */
@@ -31,6 +36,7 @@
 enum health_phase {
 	HEALTH_IDLE,			/* no socket; timer_ev is the next check */
 	HEALTH_CONNECTING,		/* timer_ev is the timeout from here on */
+	HEALTH_HANDSHAKING,		/* TLS servers only */
 	HEALTH_SENDING,
 	HEALTH_READING,
 };
@@ -70,6 +76,12 @@ struct health_server {
 					 * the admin API; "" before the first */
 	struct event *io_ev;		/* reassigned for each socket and phase */
 	struct event *timer_ev;		/* next check while idle, else timeout */
+	/* TLS servers only (ctx NULL otherwise) */
+	SSL_CTX *ctx;			/* a reference of our own */
+	char *sni;			/* the backend's tls_sni, or NULL */
+	char ip[INET6_ADDRSTRLEN];	/* verified when there is no sni */
+	SSL *ssl;			/* the check in flight's */
+	SSL_SESSION *sess;		/* resumed by the next check */
 };
 
 struct health {
@@ -283,6 +295,8 @@ health_close(struct health_server *sv)
 	if (sv->watching != 0)
 		event_del(sv->io_ev);
 	sv->watching = 0;
+	SSL_free(sv->ssl);
+	sv->ssl = NULL;
 	if (sv->fd != -1)
 		close(sv->fd);
 	sv->fd = -1;
@@ -356,14 +370,21 @@ health_send(struct health_server *sv)
 {
 	ssize_t n;
 
+	enum tls_want want = TLS_WANT_WRITE;
+
 	sv->phase = HEALTH_SENDING;
 	while (sv->sent < sv->reqlen) {
-		n = send(sv->fd, sv->req + sv->sent, sv->reqlen - sv->sent,
-		    MSG_NOSIGNAL);
+		if (sv->ssl != NULL)
+			n = tls_client_send(sv->ssl, sv->req + sv->sent,
+			    sv->reqlen - sv->sent, &want);
+		else
+			n = send(sv->fd, sv->req + sv->sent,
+			    sv->reqlen - sv->sent, MSG_NOSIGNAL);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (health_watch(sv, EV_WRITE) == -1)
+			if (health_watch(sv, want == TLS_WANT_READ ? EV_READ :
+			    EV_WRITE) == -1)
 				health_abort(sv);
 			return;
 		}
@@ -401,17 +422,25 @@ health_verdict(struct health_server *sv, int status)
 static void
 health_read(struct health_server *sv)
 {
+	enum tls_want want = TLS_WANT_READ;
 	char data[HEALTH_READ_MAX];
 	size_t room;
 	ssize_t n;
 	int status, rc;
 
 	for (;;) {
-		n = recv(sv->fd, data, sizeof(data), 0);
+		if (sv->ssl != NULL)
+			n = tls_client_recv(sv->ssl, data, sizeof(data), &want);
+		else
+			n = recv(sv->fd, data, sizeof(data), 0);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (health_watch(sv, want == TLS_WANT_WRITE ?
+			    EV_WRITE : EV_READ) == -1)
+				health_abort(sv);
 			return;
+		}
 		if (n == -1) {
 			health_fail_errno(sv, errno);
 			return;
@@ -437,14 +466,59 @@ health_read(struct health_server *sv)
 	}
 }
 
-/* The TCP handshake is done: tcp passes, http goes on to the request. */
+/* The connection is ready: tcp passes, http goes on to the request. */
+static void
+health_ready(struct health_server *sv)
+{
+	if (sv->p->kind == CONFIG_HEALTH_TCP)
+		health_done(sv, true, sv->ssl != NULL ? "TLS handshake done" :
+		    "connected");
+	else
+		health_send(sv);
+}
+
+/*
+ * Drive the TLS handshake; a certificate that fails verification fails
+ * the check, with the reason.
+ */
+static void
+health_handshake(struct health_server *sv)
+{
+	char why[160], reason[sizeof(why) + 32];
+	enum tls_want want;
+	int rc;
+
+	sv->phase = HEALTH_HANDSHAKING;
+	rc = tls_client_handshake(sv->ssl, &want, why, sizeof(why));
+	if (rc == 0)
+		health_ready(sv);
+	else if (rc == 1) {
+		if (health_watch(sv, want == TLS_WANT_READ ? EV_READ :
+		    EV_WRITE) == -1)
+			health_abort(sv);
+	} else {
+		snprintf(reason, sizeof(reason), "TLS handshake failed: %s",
+		    why);
+		health_done(sv, false, reason);
+	}
+}
+
+/* The TCP handshake is done: TLS comes next, else the connection is ready. */
 static void
 health_connected(struct health_server *sv)
 {
-	if (sv->p->kind == CONFIG_HEALTH_TCP)
-		health_done(sv, true, "connected");
-	else
-		health_send(sv);
+	if (sv->ctx == NULL) {
+		health_ready(sv);
+		return;
+	}
+	if ((sv->ssl = tls_client_open(sv->ctx, sv->sni, sv->ip, sv->fd,
+	    &sv->sess)) == NULL) {
+		log_warnx("server %s: cannot start its TLS health check",
+		    sv->label);
+		health_abort(sv);
+		return;
+	}
+	health_handshake(sv);
 }
 
 static void
@@ -463,6 +537,9 @@ health_io_cb(evutil_socket_t fd, short what, void *arg)
 			health_fail_errno(sv, err);
 		else
 			health_connected(sv);
+		break;
+	case HEALTH_HANDSHAKING:
+		health_handshake(sv);
 		break;
 	case HEALTH_SENDING:
 		health_send(sv);
@@ -520,6 +597,8 @@ health_timer_cb(evutil_socket_t fd, short what, void *arg)
 		health_start(sv);
 	else if (sv->phase == HEALTH_CONNECTING)
 		health_done(sv, false, "connect timed out");
+	else if (sv->phase == HEALTH_HANDSHAKING)
+		health_done(sv, false, "TLS handshake timed out");
 	else
 		health_done(sv, false, "timed out");
 }
@@ -538,11 +617,31 @@ health_params_init(struct health_params *p, const struct backend_conf *be)
 	    sizeof(p->expect_text));
 }
 
+/* A TLS server's context (a reference), SNI and address, copied. */
+static int
+health_server_tls(struct health_server *sv, SSL_CTX *ctx,
+    const struct backend_conf *be, const struct server_conf *conf)
+{
+	const struct sockaddr_in6 *a6 = (const void *)&conf->addr;
+	const struct sockaddr_in *a4 = (const void *)&conf->addr;
+	const void *a = conf->addr.ss_family == AF_INET6 ?
+	    (const void *)&a6->sin6_addr : (const void *)&a4->sin_addr;
+
+	if (ctx == NULL || SSL_CTX_up_ref(ctx) != 1)
+		return -1;
+	sv->ctx = ctx;
+	if (inet_ntop(conf->addr.ss_family, a, sv->ip, sizeof(sv->ip)) == NULL)
+		return -1;
+	if (be->tls_sni != NULL && (sv->sni = strdup(be->tls_sni)) == NULL)
+		return -1;
+	return 0;
+}
+
 /* Copy what a check of conf needs; nothing of the config is kept. */
 static int
 health_server_init(struct health *h, struct health_server *sv,
     const struct health_params *p, const struct backend_conf *be,
-    const struct server_conf *conf)
+    const struct server_conf *conf, SSL_CTX *ctx)
 {
 	sv->h = h;
 	sv->p = p;
@@ -563,6 +662,8 @@ health_server_init(struct health *h, struct health_server *sv,
 			return -1;
 		sv->reqlen = strlen(sv->req);
 	}
+	if (conf->tls && health_server_tls(sv, ctx, be, conf) == -1)
+		return -1;
 	sv->io_ev = event_new(h->base, -1, 0, health_io_cb, sv);
 	sv->timer_ev = evtimer_new(h->base, health_timer_cb, sv);
 	if (sv->io_ev == NULL || sv->timer_ev == NULL)
@@ -619,7 +720,7 @@ health_count(const struct config *cfg)
 
 struct health *
 health_new(struct event_base *base, struct shm *shm, const struct config *cfg,
-    const struct health *prev)
+    const struct tls_gen *tls, const struct health *prev)
 {
 	struct health *h;
 	size_t n = health_count(cfg);
@@ -642,7 +743,8 @@ health_new(struct event_base *base, struct shm *shm, const struct config *cfg,
 		for (size_t s = 0; s < be->nservers; s++)
 			/* Counted first, so health_free undoes a partial one. */
 			if (health_server_init(h, &h->servers[h->nservers++],
-			    &h->params[b], be, &be->servers[s]) == -1)
+			    &h->params[b], be, &be->servers[s],
+			    tls_gen_backend(tls, b)) == -1)
 				goto fail;
 	}
 	if (health_carry(h, prev) == -1)
@@ -680,8 +782,12 @@ health_free(struct health *h)
 			event_free(sv->io_ev);
 		if (sv->timer_ev != NULL)
 			event_free(sv->timer_ev);
+		SSL_free(sv->ssl);
 		if (sv->fd != -1)
 			close(sv->fd);
+		SSL_SESSION_free(sv->sess);
+		SSL_CTX_free(sv->ctx);
+		free(sv->sni);
 		free(sv->label);
 		free(sv->req);
 	}

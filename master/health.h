@@ -10,12 +10,15 @@ struct config;
 struct event_base;
 struct shm;
 struct status_range;
+struct tls_gen;
 
 struct health;
 
 /*
  * Start checking every server of every backend of cfg whose health_check is
- * not none, from base (the master's loop). Call after shm_publish(), which
+ * not none, from base (the master's loop); servers flagged "tls" with
+ * their backend's context from tls (cfg's generation; the checker keeps
+ * references of its own). Call after shm_publish(), which
  * sets server_conf.slot and each server's initial health. prev (may be
  * NULL) is the checker of the previous config generation: each server keeps
  * its consecutive pass/fail counts by shm slot; the caller frees prev after.
@@ -23,7 +26,8 @@ struct health;
  * allocation failure (logged).
  */
 struct health *health_new(struct event_base *base, struct shm *shm,
-    const struct config *cfg, const struct health *prev);
+    const struct config *cfg, const struct tls_gen *tls,
+    const struct health *prev);
 /* Stop every check and close its socket, even mid-check. NULL is a no-op. */
 void health_free(struct health *h);
 /*

@@ -1,4 +1,7 @@
 /* Command line entry point: parse options, load the config, run the master. */
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
+
 #include "autoconf.h"
 
 #include <errno.h>
@@ -43,6 +46,8 @@ main_versions(void)
 	    LIBEVENT_VERSION);
 	printf("%s\n", parser_version());
 	printf("inih %s\n", INIH_VERSION);
+	printf("%s (built with %s)\n", OpenSSL_version(OPENSSL_VERSION),
+	    OPENSSL_VERSION_TEXT);
 }
 
 int

@@ -567,7 +567,7 @@ master_setup(struct master *m, struct config *cfg)
 	}
 	admin_commit(m->admin);
 	master_tickets_arm(m);
-	m->health = health_new(m->base, m->shm, cfg, NULL);
+	m->health = health_new(m->base, m->shm, cfg, m->gens->tls, NULL);
 	return master_drop(m, m->gens->cfg);
 fail:
 	config_free(cfg);

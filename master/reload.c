@@ -209,7 +209,7 @@ reload_switch(struct master *m, struct generation *g)
 		if (master_spawn(m, &g->workers[i]) == -1)
 			evtimer_add(g->workers[i].respawn_ev, &retry);
 	}
-	if ((h = health_new(m->base, m->shm, cfg, m->health)) != NULL) {
+	if ((h = health_new(m->base, m->shm, cfg, g->tls, m->health)) != NULL) {
 		health_free(m->health);
 		m->health = h;
 	}

@@ -374,8 +374,8 @@ exchange_flush_up(struct conn *c)
 	if (c->x->up == NULL || c->x->up->connecting || c->x->up_write_dead)
 		return false;
 	while (c->x->uout_sent < buf_len(&c->x->uout) && !c->x->uout_blocked) {
-		n = send(c->x->up->fd, buf_head(&c->x->uout) + c->x->uout_sent,
-		    buf_len(&c->x->uout) - c->x->uout_sent, MSG_NOSIGNAL);
+		n = upstream_send(c->x->up, buf_head(&c->x->uout) +
+		    c->x->uout_sent, buf_len(&c->x->uout) - c->x->uout_sent);
 		if (n > 0) {
 			c->x->uout_sent += (size_t)n;
 			progress = true;
@@ -857,7 +857,7 @@ exchange_tunnel_shutdowns(struct conn *c)
 
 	if (c->client_eof && buf_len(&c->x->cin) == 0 &&
 	    c->x->uout_sent == buf_len(&c->x->uout) && !c->x->tunnel_up_shut) {
-		shutdown(c->x->up->fd, SHUT_WR);
+		upstream_shutdown_write(c->x->up);
 		c->x->tunnel_up_shut = progress = true;
 	}
 	if (c->x->up_eof && buf_len(&c->x->uin) == 0 &&
@@ -899,54 +899,45 @@ exchange_tunnel_step(struct conn *c)
 	return progress;
 }
 
-/* Upstream socket readable or writable, or one of its deadlines passed. */
-void
-exchange_upstream_io(struct conn *c, short what, bool write_side)
+/*
+ * A connect (and with TLS, its handshake) under way: its deadline passed
+ * or the event it waits for came. Failures are the server's, retried
+ * elsewhere like any connect failure.
+ */
+static void
+exchange_upstream_connecting(struct conn *c, short what)
 {
-	const char *name = exchange_server_name(c);
+	const char *name = exchange_server_name(c), *why;
+	struct upstream *up = c->x->up;
+	int rc;
+
+	if (what & EV_TIMEOUT) {
+		exchange_count_failure(c, SHM_FAIL_TIMEOUT);
+		retry_fail(c, 504, "%s: %s", name, up->handshaking ?
+		    "TLS handshake timed out" : "connect timed out");
+		return;
+	}
+	if ((rc = upstream_connect_result(up, &why)) == -1) {
+		exchange_count_failure(c, SHM_FAIL_CONNECT);
+		retry_fail(c, 502, "%s: %s", name, why);
+	} else if (rc == 0) {
+		if (c->x->rec != NULL && c->x->rec->t_connected == 0)
+			alog_connected(c);
+		c->x->uout_blocked = false;
+	}
+}
+
+/* Read what the server sent into uin (inline: once per response read). */
+static inline void
+exchange_upstream_read(struct conn *c)
+{
 	struct upstream *up = c->x->up;
 	ssize_t n;
 
-	if ((what & EV_TIMEOUT) &&
-	    (c->x->resp_started || c->state == CONN_TUNNEL)) {
-		/*
-		 * The server answered: a slow body or tunnel is not a
-		 * failure.
-		 */
-		if (c->state != CONN_TUNNEL)
-			exchange_count_failure(c, SHM_FAIL_TIMEOUT);
-		conn_error(c, 504, "%s: %s", name, write_side ?
-		    "backend stopped reading" :
-		    "no data within response_timeout");
-		return;
-	}
-	if (write_side) {
-		if (what & EV_TIMEOUT) {
-			exchange_count_failure(c, SHM_FAIL_TIMEOUT);
-			retry_fail(c, 504, "%s: %s", name, up->connecting ?
-			    "connect timed out" : "backend stopped reading");
-		} else if (up->connecting &&
-		    upstream_connect_result(up) == -1) {
-			exchange_count_failure(c, SHM_FAIL_CONNECT);
-			retry_fail(c, 502, "%s: connect: %s", name,
-			    strerror(errno));
-		} else {
-			if (c->x->rec != NULL && c->x->rec->t_connected == 0)
-				alog_connected(c);
-			c->x->uout_blocked = false;
-		}
-		return;
-	}
-	if (what & EV_TIMEOUT) {
-		exchange_count_failure(c, SHM_FAIL_TIMEOUT);
-		retry_fail(c, 504, "%s: no response data within %u ms", name,
-		    c->w->cfg->backends[c->backend].response_timeout_ms);
-		return;
-	}
 	if (buf_tail(&c->x->uin, c->x->uin.cap) == 0)
 		return;
-	n = recv(up->fd, c->x->uin.data + c->x->uin.end,
-	    c->x->uin.cap - c->x->uin.end, 0);
+	n = upstream_recv(up, c->x->uin.data + c->x->uin.end,
+	    c->x->uin.cap - c->x->uin.end);
 	if (n > 0) {
 		c->x->uin.end += (size_t)n;
 		/*
@@ -963,22 +954,107 @@ exchange_upstream_io(struct conn *c, short what, bool write_side)
 	}
 }
 
+/* Upstream socket readable or writable, or one of its deadlines passed. */
+void
+exchange_upstream_io(struct conn *c, short what, bool write_side)
+{
+	const char *name = exchange_server_name(c);
+	struct upstream *up = c->x->up;
+
+	if ((what & EV_TIMEOUT) &&
+	    (c->x->resp_started || c->state == CONN_TUNNEL)) {
+		/*
+		 * The server answered: a slow body or tunnel is not a
+		 * failure.
+		 */
+		if (c->state != CONN_TUNNEL)
+			exchange_count_failure(c, SHM_FAIL_TIMEOUT);
+		conn_error(c, 504, "%s: %s", name, write_side ?
+		    "backend stopped reading" :
+		    "no data within response_timeout");
+		return;
+	}
+	if (up->connecting) {
+		exchange_upstream_connecting(c, what);
+		return;
+	}
+	if (write_side) {
+		if (what & EV_TIMEOUT) {
+			exchange_count_failure(c, SHM_FAIL_TIMEOUT);
+			retry_fail(c, 504, "%s: backend stopped reading",
+			    name);
+			return;
+		}
+		if (c->x->rec != NULL && c->x->rec->t_connected == 0)
+			alog_connected(c);
+		c->x->uout_blocked = false;
+		/* TLS: a read that waited for this. */
+		if (up->rd_wants_write)
+			exchange_upstream_read(c);
+		return;
+	}
+	if (what & EV_TIMEOUT) {
+		exchange_count_failure(c, SHM_FAIL_TIMEOUT);
+		retry_fail(c, 504, "%s: no response data within %u ms", name,
+		    c->w->cfg->backends[c->backend].response_timeout_ms);
+		return;
+	}
+	/* TLS: a write that waited for this goes again. */
+	if (up->wr_wants_read)
+		c->x->uout_blocked = false;
+	exchange_upstream_read(c);
+}
+
+/*
+ * The events of a TLS connection: a write waiting for readability waits
+ * for the read event, a read waiting for writability for the write event,
+ * and decrypted bytes SSL already holds are read now, since the socket
+ * will not signal them.
+ */
+static void
+exchange_tls_events(struct conn *c, bool want_write, bool want_read,
+    const struct timeval *resp_tv)
+{
+	struct upstream *up = c->x->up;
+	bool all_sent = c->x->uout_sent == buf_len(&c->x->uout);
+	const struct timeval *read_tv = c->state == CONN_PROXY &&
+	    c->x->req_done && all_sent ? resp_tv : NULL;
+
+	if (want_write && up->wr_wants_read) {
+		want_write = false;
+		want_read = true;
+		read_tv = resp_tv;
+	}
+	if (want_read && up->rd_wants_write) {
+		want_write = true;
+		want_read = false;
+	}
+	upstream_want_write(up, want_write, resp_tv);
+	upstream_want_read(up, want_read, read_tv);
+	if (want_read && SSL_pending(up->ssl) > 0)
+		event_active(up->rev, EV_READ, 0);
+}
+
 void
 exchange_update_events(struct conn *c)
 {
 	const struct timeval *resp_tv = c->w->be_response_tv[c->backend];
 	struct upstream *up = c->x->up;
 	bool all_sent = c->x->uout_sent == buf_len(&c->x->uout);
-	bool want_read;
+	bool want_read, want_write;
 
 	if (up->connecting) {
-		upstream_want_read(up, false, NULL);
-		upstream_want_write(up, true, c->w->be_connect_tv[c->backend]);
+		upstream_connect_events(up, c->w->be_connect_tv[c->backend],
+		    c->w->cfg->backends[c->backend].connect_timeout_ms);
 		return;
 	}
-	upstream_want_write(up, c->x->uout_blocked && !all_sent &&
-	    !c->x->up_write_dead, resp_tv);
+	want_write = c->x->uout_blocked && !all_sent && !c->x->up_write_dead;
 	want_read = !c->x->up_eof && buf_room(&c->x->uin) > 0;
+	if (up->ssl != NULL) {
+		exchange_tls_events(c, want_write, want_read, resp_tv);
+		return;
+	}
+	upstream_want_write(up, want_write, resp_tv);
 	upstream_want_read(up, want_read, c->state == CONN_PROXY &&
 	    c->x->req_done && all_sent ? resp_tv : NULL);
 }

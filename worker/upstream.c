@@ -1,21 +1,27 @@
 /*
- * Owns backend connections: connecting, the per-worker per-server idle
- * pool, and watching idle pooled connections for a close by the backend.
+ * Owns backend connections: connecting (with TLS: the handshake, reads and
+ * writes, resumed sessions), the per-worker per-server idle pool, and
+ * watching idle pooled connections for a close by the backend.
  */
 #include "autoconf.h"
 
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/err.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "tls/client.h"
+#include "tls/tls.h"
 #include "worker/conn.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
@@ -54,8 +60,10 @@ void
 upstream_pools_free(struct worker *w)
 {
 	upstream_pools_drain(w);
-	for (uint32_t i = 0; i < w->npools; i++)
+	for (uint32_t i = 0; i < w->npools; i++) {
 		free(w->pools[i].idle);
+		SSL_SESSION_free(w->pools[i].sess);
+	}
 	free(w->pools);
 	free(w->pool_base);
 	w->pools = NULL;
@@ -87,6 +95,24 @@ upstream_pool_remove(struct upstream *up)
 }
 
 /*
+ * Is an idle TLS connection still quiet? Raw bytes may be a record that is
+ * not data (a TLS 1.3 session ticket sent late, which the read takes in);
+ * data, a close_notify, a FIN or an error mean it is finished. What the
+ * read consumes does not matter: a connection that had data is closed.
+ */
+static bool
+upstream_tls_quiet(struct upstream *up)
+{
+	enum tls_want want = TLS_WANT_NONE;
+	char scratch[64];
+
+	if (SSL_pending(up->ssl) > 0)
+		return false;
+	return tls_client_recv(up->ssl, scratch, sizeof(scratch), &want) ==
+	    -1 && errno == EAGAIN && want == TLS_WANT_READ;
+}
+
+/*
  * Idle pooled connection became readable or timed out. A backend may only
  * close an idle connection (anything else it sends is a protocol error), so
  * either way the connection is finished.
@@ -96,10 +122,14 @@ upstream_idle_event(struct upstream *up, short what)
 {
 	char scratch[64];
 
-	if (!(what & EV_TIMEOUT) &&
-	    recv(up->fd, scratch, sizeof(scratch), MSG_DONTWAIT) == -1 &&
-	    (errno == EAGAIN || errno == EINTR))
-		return;
+	if (!(what & EV_TIMEOUT)) {
+		if (up->ssl != NULL) {
+			if (upstream_tls_quiet(up))
+				return;
+		} else if (recv(up->fd, scratch, sizeof(scratch),
+		    MSG_DONTWAIT) == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+	}
 	upstream_pool_remove(up);
 	upstream_close(up);
 }
@@ -124,6 +154,28 @@ upstream_write_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	if (up->owner != NULL)
 		conn_upstream_event(up->owner, what, true);
+}
+
+/*
+ * A server flagged "tls": its SSL, resuming the session this worker last
+ * had with the server. The connect counts as under way until the
+ * handshake is done, within the same connect_timeout.
+ */
+static int
+upstream_tls_start(struct upstream *up, const struct backend_conf *be,
+    const struct server_conf *sc)
+{
+	SSL_CTX *ctx = tls_gen_backend(up->w->tls, up->backend);
+
+	if (ctx == NULL || (up->ssl = tls_client_new(ctx, be, sc, up->fd,
+	    &up->w->pools[up->pool].sess)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	up->connecting = true;
+	up->hs_want = TLS_WANT_WRITE;
+	up->t0_ms = clock_ms();
+	return 0;
 }
 
 /* socket -> options -> connect; the events are created last. */
@@ -152,6 +204,9 @@ upstream_connect(struct worker *w, uint32_t backend, uint32_t member)
 			goto fail;
 		up->connecting = true;
 	}
+	if (sc->tls && upstream_tls_start(up, &w->cfg->backends[backend],
+	    sc) == -1)
+		goto fail;
 	up->rev = event_new(w->base, up->fd, EV_READ | EV_PERSIST,
 	    upstream_read_cb, up);
 	up->wev = event_new(w->base, up->fd, EV_WRITE | EV_PERSIST,
@@ -177,8 +232,11 @@ static bool
 upstream_alive(struct upstream *up)
 {
 	char byte;
-	ssize_t n = recv(up->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	ssize_t n;
 
+	if (up->ssl != NULL)
+		return upstream_tls_quiet(up);
+	n = recv(up->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
 	return n == -1 && (errno == EAGAIN || errno == EINTR);
 }
 
@@ -225,10 +283,13 @@ upstream_release(struct upstream *up, bool reusable)
 {
 	struct upstream_pool *p = &up->w->pools[up->pool];
 
-	if (!reusable || up->w->stopping || p->nidle >= p->cap) {
+	/* Bytes SSL holds would never wake the idle watch: not clean. */
+	if (!reusable || up->w->stopping || p->nidle >= p->cap ||
+	    upstream_tls_pending(up)) {
 		upstream_close(up);
 		return;
 	}
+	up->rd_wants_write = up->wr_wants_read = false;
 	up->owner = NULL;
 	up->rev_tv = &upstream_unknown_tv;	/* restart the idle clock */
 	upstream_want_write(up, false, NULL);
@@ -245,25 +306,110 @@ upstream_close(struct upstream *up)
 		event_free(up->rev);
 	if (up->wev != NULL)
 		event_free(up->wev);
+	if (up->ssl != NULL)
+		SSL_free(up->ssl);
 	if (up->fd != -1)
 		close(up->fd);
 	free(up);
 }
 
+/* Room for a failure's reason; one worker, one thread. */
+static char upstream_why[256];
+
+/* Drive the TLS handshake of a connection whose TCP connect is done. */
+static int
+upstream_tls_handshake(struct upstream *up, const char **why)
+{
+	char reason[200];
+	int rc;
+
+	rc = tls_client_handshake(up->ssl, &up->hs_want, reason,
+	    sizeof(reason));
+	if (rc == 0)
+		up->connecting = up->handshaking = false;
+	else if (rc == -1) {
+		snprintf(upstream_why, sizeof(upstream_why),
+		    "TLS handshake failed: %s", reason);
+		*why = upstream_why;
+	}
+	return rc;
+}
+
 int
-upstream_connect_result(struct upstream *up)
+upstream_connect_result(struct upstream *up, const char **why)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	if (getsockopt(up->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		return -1;
-	if (err != 0) {
-		errno = err;
-		return -1;
+	if (!up->handshaking) {
+		if (getsockopt(up->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		if (err != 0) {
+			snprintf(upstream_why, sizeof(upstream_why),
+			    "connect: %s", strerror(err));
+			*why = upstream_why;
+			return -1;
+		}
+		if (up->ssl == NULL) {
+			up->connecting = false;
+			return 0;
+		}
+		up->handshaking = true;
 	}
-	up->connecting = false;
-	return 0;
+	return upstream_tls_handshake(up, why);
+}
+
+void
+upstream_connect_events(struct upstream *up, const struct timeval *connect_tv,
+    uint32_t connect_ms)
+{
+	const struct timeval *tv = connect_tv;
+	uint64_t spent;
+	bool rd;
+
+	/*
+	 * The handshake gets what the TCP connect left of connect_timeout.
+	 * hs_tv is one pointer for the whole handshake: an event already
+	 * armed with it keeps its deadline.
+	 */
+	if (up->handshaking) {
+		spent = clock_ms() - up->t0_ms;
+		spent = spent < connect_ms ? connect_ms - spent : 1;
+		up->hs_tv.tv_sec = (time_t)(spent / 1000);
+		up->hs_tv.tv_usec = (suseconds_t)(spent % 1000) * 1000;
+		tv = &up->hs_tv;
+	}
+	rd = up->handshaking && up->hs_want == TLS_WANT_READ;
+	upstream_want_read(up, rd, rd ? tv : NULL);
+	upstream_want_write(up, !rd, !rd ? tv : NULL);
+}
+
+ssize_t
+upstream_tls_recv(struct upstream *up, void *buf, size_t len)
+{
+	enum tls_want want = TLS_WANT_NONE;
+	ssize_t n = tls_client_recv(up->ssl, buf, len, &want);
+
+	up->rd_wants_write = n == -1 && want == TLS_WANT_WRITE;
+	return n;
+}
+
+ssize_t
+upstream_tls_send(struct upstream *up, const void *buf, size_t len)
+{
+	enum tls_want want = TLS_WANT_NONE;
+	ssize_t n = tls_client_send(up->ssl, buf, len, &want);
+
+	up->wr_wants_read = n == -1 && want == TLS_WANT_READ;
+	return n;
+}
+
+/* Best effort: a close_notify that does not fit now is not waited for. */
+void
+upstream_tls_shutdown(struct upstream *up)
+{
+	if (SSL_shutdown(up->ssl) < 0)
+		ERR_clear_error();
 }
 
 void

@@ -14,6 +14,11 @@ The request path picks the mode:
                                 reset=1 ends it with a TCP reset, not a FIN
   /big?bytes=N                  Content-Length response of a repeated 64 KiB block
   /bigchunked?bytes=N           the same, chunked in 64 KiB chunks
+  /split-head?head=N&tail=M     a 200 whose head is N bytes of padding
+                                headers (then more) in one write, and the
+                                head's last line with a Content-Length body
+                                filling M bytes in a second write (over TLS,
+                                a write of at most 16384 bytes is one record)
   /slow?ms=N                    sleep, then echo
   /status?code=N[&cl=N]         that status; 204/304 carry no body
   /info?code=103                an interim response, then 200 "final\\n"
@@ -60,6 +65,15 @@ get status N with a short body, whatever its path; fail_status=0 ends it.
 /set?plain=1 serves every normal request as /echo, whatever its path (a
 server for which /reset, /hold ... are ordinary URLs); plain=0 ends it.
 
+With --tls-cert FILE --tls-key FILE the main port speaks TLS (Python's
+ssl, TLS 1.2 or later, or only 1.2 with --tls12; session tickets on):
+every connection is a TLS
+handshake first. stats then also has tls_handshakes (completed),
+tls_failed (handshakes that failed, e.g. a client that rejected the
+certificate), tls_resumed (handshakes that resumed a session) and tls_sni
+(the server name each handshake asked for, None without SNI); /echo adds
+"tls": {version, session_reused, sni, alpn} of its connection.
+
 A second listening socket (the control port) answers /stats, /reset, /raw,
 /set?key=value, /held (JSON: the ids held now, oldest first), /release?id=X
 and /release-all (JSON: the ids released, answered once their responses are
@@ -73,6 +87,7 @@ import json
 import os
 import select
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -117,6 +132,10 @@ class Stats:
         self.health_heads = []
         self.health_log = []
         self.blackholed = 0
+        self.tls_handshakes = 0
+        self.tls_failed = 0
+        self.tls_resumed = 0
+        self.tls_sni = []
 
     def snapshot(self):
         return {
@@ -139,6 +158,10 @@ class Stats:
             "health_log": self.health_log[-200:],
             "health_held": self.health_held,
             "blackholed": self.blackholed,
+            "tls_handshakes": self.tls_handshakes,
+            "tls_failed": self.tls_failed,
+            "tls_resumed": self.tls_resumed,
+            "tls_sni": self.tls_sni[-100:],
         }
 
 
@@ -146,6 +169,8 @@ STATS = Stats()
 OPTS = {"idle_close_ms": -1, "close_on_reuse": 0, "health": 200, "blackhole": 0,
         "fail_status": 0, "plain": 0, "health_hold": -1}
 NAME = "backend"
+TLS_CTX = None           # ssl.SSLContext with --tls-cert
+TLS_LOCAL = threading.local()  # the SNI the handshake in this thread saw
 
 
 def parse_head(head):
@@ -188,11 +213,13 @@ class Conn:
         self.buf = bytearray()
         self.nreq = 0
         self.counted = False     # this request is in STATS.requests already
+        self.tls = None          # the TLS details /echo reports
 
     def recv(self, n=65536):
         try:
             d = self.sock.recv(n)
-        except (ConnectionResetError, BrokenPipeError):
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLEOFError,
+                ssl.SSLZeroReturnError):
             d = b""
         with STATS.lock:
             STATS.bytes_in += len(d)
@@ -324,8 +351,42 @@ def wants_close(version, headers):
     return "close" in conn
 
 
+def tls_sni_cb(sslsock, name, ctx):
+    TLS_LOCAL.sni = name
+
+
+def tls_accept(sock):
+    """The TLS side of a new connection, or None if its handshake failed."""
+    TLS_LOCAL.sni = None
+    sock.settimeout(30)
+    try:
+        t = TLS_CTX.wrap_socket(sock, server_side=True)
+    except (OSError, ValueError) as e:
+        with STATS.lock:
+            STATS.tls_failed += 1
+        sys.stderr.write("%s: TLS handshake failed: %r\n" % (NAME, e))
+        sock.close()
+        return None, None
+    info = {"version": t.version(), "session_reused": t.session_reused,
+            "sni": TLS_LOCAL.sni, "alpn": t.selected_alpn_protocol()}
+    with STATS.lock:
+        STATS.tls_handshakes += 1
+        STATS.tls_resumed += int(t.session_reused)
+        STATS.tls_sni.append(TLS_LOCAL.sni)
+        del STATS.tls_sni[:-1000]
+    return t, info
+
+
 def serve_conn(sock, addr, cid):
+    info = None
+    if TLS_CTX is not None:
+        sock, info = tls_accept(sock)
+        if sock is None:
+            with STATS.lock:
+                STATS.open -= 1
+            return
     c = Conn(sock, addr, cid)
+    c.tls = info
     sock.settimeout(120)
     try:
         while True:
@@ -526,6 +587,8 @@ def echo_body(c, method, target, version, headers, close, extra=None):
         "peer_port": c.addr[1],
         "req_on_conn": c.nreq,
     }
+    if c.tls is not None:
+        doc["tls"] = c.tls
     if extra:
         doc.update(extra)
     body = (json.dumps(doc) + "\n").encode()
@@ -608,6 +671,23 @@ def mode_big(c, method, target, version, headers, q, close):
     c.send((hdr + "\r\n").encode())
     if method != "HEAD":
         send_pattern(c, n, False)
+    return not close
+
+
+def mode_split_head(c, method, target, version, headers, q, close):
+    drain(c, headers)
+    n, m = int(q.get("head", "20384")), int(q.get("tail", "16384"))
+    last = b"X-Last: 1\r\n\r\n"
+    body = pattern(m - len(last))
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n" % len(body)
+    i = 0
+    while len(head) < n:
+        line = b"X-Pad-%d: " % i
+        room = min(1000, n - len(head) - len(line) - 2)
+        head += line + b"p" * max(room, 1) + b"\r\n"
+        i += 1
+    c.send(head)
+    c.send(last + body)
     return not close
 
 
@@ -866,6 +946,7 @@ MODES = {
     "/eof": mode_eof,
     "/big": mode_big,
     "/bigchunked": mode_bigchunked,
+    "/split-head": mode_split_head,
     "/status": mode_status,
     "/info": mode_info,
     "/head": mode_head,
@@ -963,7 +1044,7 @@ def watch_stdin():
 
 
 def main():
-    global NAME
+    global NAME, TLS_CTX
     ap = argparse.ArgumentParser()
     ap.add_argument("--name", default="backend")
     ap.add_argument("--host", default="127.0.0.1")
@@ -973,8 +1054,21 @@ def main():
                     " (0: right after each response)")
     ap.add_argument("--close-on-reuse", action="store_true",
                     help="close a connection without answering its second request")
+    ap.add_argument("--tls-cert", help="speak TLS with this certificate chain")
+    ap.add_argument("--tls-key", help="the key of --tls-cert")
+    ap.add_argument("--tls12", action="store_true",
+                    help="with --tls-cert: speak TLS 1.2 at most")
     a = ap.parse_args()
     NAME = a.name
+    if a.tls_cert:
+        TLS_CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        TLS_CTX.minimum_version = ssl.TLSVersion.TLSv1_2
+        if a.tls12:
+            TLS_CTX.maximum_version = ssl.TLSVersion.TLSv1_2
+        TLS_CTX.load_cert_chain(a.tls_cert, a.tls_key)
+        TLS_CTX.set_alpn_protocols(["http/1.1"])
+        TLS_CTX.sni_callback = tls_sni_cb
+        TLS_CTX.options |= getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
     OPTS["idle_close_ms"] = a.idle_close_ms
     OPTS["close_on_reuse"] = int(a.close_on_reuse)
     main_sock = listen(a.host, a.port)
