@@ -47,6 +47,17 @@ EXPECTED = {
 }
 
 
+# testssl checks ticket resumption with two "openssl s_client </dev/null"
+# runs, the first writing its session with -sess_out. With TLS 1.3 the
+# ticket comes after the handshake, and s_client, its stdin at EOF, may
+# leave before it arrives: no session file, and the second run reports a
+# "connect problem" (seen on a loaded machine; the same s_client race is
+# varnish/hitch issue 292). That WARN says nothing about weir; resumption
+# itself, on every worker and across reloads, is test_tls.py's.
+RACY = {("sessionresumption_ticket", "WARN",
+         "check failed because of connect problem")}
+
+
 def setup():
     global ca, b1, w
     if shutil.which("testssl") is None:
@@ -99,6 +110,8 @@ def _():
         line = "%s %s: %s" % (f["id"], f["severity"], f["finding"])
         if finding_id(f) in EXPECTED:
             seen.append(line + "  (expected: %s)" % EXPECTED[finding_id(f)])
+        elif (finding_id(f), f["severity"], f["finding"]) in RACY:
+            seen.append(line + "  (testssl's s_client race, see RACY)")
         else:
             bad.append(line)
     for line in seen:
