@@ -5,9 +5,9 @@ and the known vulnerabilities. Any finding rated LOW, MEDIUM, HIGH,
 CRITICAL (or a WARN/FATAL of the scan itself) fails, except the ones about
 the test certificates, listed in EXPECTED with the reason for each.
 
-Checks run (measured on this 2-core machine, shared with other jobs: 96 s
-for the lot in one run, 137 s in another when it was busier; -p -s -f -S
-alone took 77 s, so -U adds about 20 s):
+Checks run (measured on this 2-core machine, shared with other jobs: the
+lot took 57 s, 96 s and 137 s in three runs as the load grew; -p -s -f -S
+alone took 77 s in the 96 s conditions, so -U adds about 20 s):
   -p protocols, -s cipher categories, -f forward secrecy, -S server
   defaults (certificates, tickets, resumption), -U vulnerabilities.
 Left out: -h (HTTP headers: HSTS and security headers are the backend
