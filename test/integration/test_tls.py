@@ -741,6 +741,10 @@ def _():
                  (key, p.stderr))
         check(want in p.stderr, "%s: stderr has no %r: %r" %
               (key, want, p.stderr))
+        if key == "tls_client_ca":
+            check("No such file or directory" in p.stderr,
+                  "tls_client_ca: the reason is not the missing file: %r"
+                  % p.stderr)
         t.diag("  %s: %s" % (key, p.stderr.strip()))
 
 
