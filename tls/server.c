@@ -278,7 +278,14 @@ tls_server_ctx_setup(SSL_CTX *ctx, const struct config *cfg,
 	    CONFIG_TLS_13 ? TLS1_3_VERSION : TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-	    SSL_OP_ENABLE_KTLS | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/*
+	 * Only where the kernel has kTLS: elsewhere OpenSSL would try it on
+	 * every connection, and each try makes the kernel look for its TLS
+	 * module (a modprobe run outside weir's CPU time).
+	 */
+	if (tls_ktls_available(NULL))
+		SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 	    SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);

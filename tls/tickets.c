@@ -46,12 +46,18 @@ struct tls_tickets_sh {
 };
 
 static struct tls_tickets_sh *tickets;	/* inherited by every worker */
+static EVP_CIPHER *tickets_aes;		/* fetched once, not per ticket */
 
 int
 tls_tickets_init(void)
 {
 	if (tickets != NULL)
 		return 0;
+	if ((tickets_aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL)) ==
+	    NULL) {
+		log_warnx("session ticket keys: no AES-256-CBC in OpenSSL");
+		return -1;
+	}
 	tickets = mmap(NULL, sizeof(*tickets), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (tickets == MAP_FAILED) {
@@ -156,7 +162,7 @@ tls_tickets_cb(SSL *ssl, unsigned char name[16], unsigned char iv[16],
 	if (enc) {
 		memcpy(name, keys[0].name, 16);
 		if (RAND_bytes(iv, 16) == 1 &&
-		    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL,
+		    EVP_EncryptInit_ex(cctx, tickets_aes, NULL,
 		    keys[0].aes, iv) == 1 && tls_tickets_mac(hctx, &keys[0]) == 0)
 			rc = 1;
 		goto out;
@@ -165,7 +171,7 @@ tls_tickets_cb(SSL *ssl, unsigned char name[16], unsigned char iv[16],
 		;
 	if (k == 2)
 		rc = 0;
-	else if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL,
+	else if (EVP_DecryptInit_ex(cctx, tickets_aes, NULL,
 	    keys[k].aes, iv) == 1 && tls_tickets_mac(hctx, &keys[k]) == 0)
 		rc = k == 0 && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
 out:
