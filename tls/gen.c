@@ -59,9 +59,9 @@ tls_gen_build(const struct config *cfg, bool warn, struct tls_gen **out,
 	}
 	if (warn) {
 		const char *why;
+		bool on = tls_ktls_available(&why);
 
-		log_info("kTLS %s: %s", tls_ktls_available(&why) ? "on" :
-		    "off", why);
+		log_info("kTLS %s: %s", on ? "on" : "off", why);
 	}
 	*out = g;
 	return 0;

@@ -272,12 +272,20 @@ tls_server_ctx_setup(SSL_CTX *ctx, const struct config *cfg,
 {
 	const struct config_text *ca = &fe->tls_client_ca;
 	STACK_OF(X509_NAME) *names;
+	FILE *f;
 
 	SSL_CTX_set_min_proto_version(ctx, fe->tls_min_version ==
 	    CONFIG_TLS_13 ? TLS1_3_VERSION : TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-	    SSL_OP_ENABLE_KTLS | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/*
+	 * Only where the kernel has kTLS: elsewhere OpenSSL would try it on
+	 * every connection, and each try makes the kernel look for its TLS
+	 * module (a modprobe run outside weir's CPU time).
+	 */
+	if (tls_ktls_available(NULL))
+		SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 	    SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -312,6 +320,13 @@ tls_server_ctx_setup(SSL_CTX *ctx, const struct config *cfg,
 	}
 	if (ca->s == NULL)
 		return 0;
+	/* fopen first: errno says more than OpenSSL's "system lib". */
+	if ((f = fopen(ca->s, "r")) == NULL) {
+		tls_server_err(err, errlen, cfg, ca->line, "tls_client_ca %s: "
+		    "%s", ca->s, strerror(errno));
+		return -1;
+	}
+	fclose(f);
 	if (SSL_CTX_load_verify_file(ctx, ca->s) != 1 ||
 	    (names = SSL_load_client_CA_file(ca->s)) == NULL) {
 		tls_server_err(err, errlen, cfg, ca->line, "tls_client_ca %s: "

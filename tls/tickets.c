@@ -46,12 +46,18 @@ struct tls_tickets_sh {
 };
 
 static struct tls_tickets_sh *tickets;	/* inherited by every worker */
+static EVP_CIPHER *tickets_aes;		/* fetched once, not per ticket */
 
 int
 tls_tickets_init(void)
 {
 	if (tickets != NULL)
 		return 0;
+	if ((tickets_aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL)) ==
+	    NULL) {
+		log_warnx("session ticket keys: no AES-256-CBC in OpenSSL");
+		return -1;
+	}
 	tickets = mmap(NULL, sizeof(*tickets), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (tickets == MAP_FAILED) {
@@ -138,8 +144,10 @@ tls_tickets_mac(EVP_MAC_CTX *hctx, struct tls_ticket_key *key)
 
 /*
  * OpenSSL's ticket callback: enc = 1 makes a ticket with keys[0]; else
- * find the ticket's key by name: 1 = good, 2 = good but renew it (made
- * with the previous key), 0 = unknown (a full handshake), -1 = error.
+ * find the ticket's key by name: 1 = good, 2 = good but renew it, 0 =
+ * unknown (a full handshake), -1 = error. Renewed: tickets made with the
+ * previous key, and every TLS 1.3 ticket, since TLS 1.3 clients use a
+ * ticket once (RFC 8446 C.4) and need a new one from each resumption.
  */
 static int
 tls_tickets_cb(SSL *ssl, unsigned char name[16], unsigned char iv[16],
@@ -148,14 +156,13 @@ tls_tickets_cb(SSL *ssl, unsigned char name[16], unsigned char iv[16],
 	struct tls_ticket_key keys[2];
 	int k, rc = -1;
 
-	(void)ssl;
 	if (tickets == NULL)
 		return enc ? -1 : 0;
 	tls_tickets_read(keys);
 	if (enc) {
 		memcpy(name, keys[0].name, 16);
 		if (RAND_bytes(iv, 16) == 1 &&
-		    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL,
+		    EVP_EncryptInit_ex(cctx, tickets_aes, NULL,
 		    keys[0].aes, iv) == 1 && tls_tickets_mac(hctx, &keys[0]) == 0)
 			rc = 1;
 		goto out;
@@ -164,9 +171,9 @@ tls_tickets_cb(SSL *ssl, unsigned char name[16], unsigned char iv[16],
 		;
 	if (k == 2)
 		rc = 0;
-	else if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL,
+	else if (EVP_DecryptInit_ex(cctx, tickets_aes, NULL,
 	    keys[k].aes, iv) == 1 && tls_tickets_mac(hctx, &keys[k]) == 0)
-		rc = k == 0 ? 1 : 2;
+		rc = k == 0 && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
 out:
 	OPENSSL_cleanse(keys, sizeof(keys));
 	return rc;

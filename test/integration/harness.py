@@ -510,9 +510,10 @@ class StartError(RuntimeError):
 class Weir:
     """The binary under test, started on a generated config.
 
-    Listen entries may be "HOST:auto" (e.g. "127.0.0.1:auto", "[::1]:auto"):
-    each gets a free port at start time; self.ports[frontend] lists them and
-    self.port is the first one of the first frontend.
+    Listen entries may be "HOST:auto" (e.g. "127.0.0.1:auto", "[::1]:auto",
+    or "127.0.0.1:auto tls" for a TLS listener): each gets a free port at
+    start time; self.ports[frontend] lists them in order and self.port is
+    the first one of the first frontend.
 
     admin is the [admin] section (a dict of keys); a listen of "HOST:auto"
     gets a free port at start, self.admin_port, kept by rewrite().
@@ -552,12 +553,14 @@ class Weir:
             out = []
             self.ports[name] = []
             for item in ls:
+                # "HOST:auto tls": the flag after the address stays as is.
+                item, sep, flag = item.partition(" ")
                 if item.endswith(":auto"):
                     host = item[:-5]
                     p = free_port(host.strip("[]"))
                     item = "%s:%d" % (host, p)
                 self.ports[name].append(int(item.rsplit(":", 1)[1]))
-                out.append(item)
+                out.append(item + sep + flag)
             o["listen"] = out
             fronts[name] = o
         self.frontends = fronts
@@ -575,7 +578,7 @@ class Weir:
         out = []
         for opts in self.frontends.values():
             for item in opts["listen"]:
-                host, port = item.rsplit(":", 1)
+                host, port = item.split(" ", 1)[0].rsplit(":", 1)
                 out.append((host.strip("[]"), int(port)))
         return out
 

@@ -710,6 +710,210 @@ test_err_whole_file(void **state)
 	    "backend 'spare' has no 'server'");
 }
 
+/* A frontend with a TLS listener: the least the TLS rules accept. */
+#define TLS_FE \
+	"[frontend secure]\n" \
+	"listen = 127.0.0.1:8443 tls\n" \
+	"tls_cert = /etc/weir/a.pem\n" \
+	"backend = app\n"
+
+/* listen's "tls" flag, the frontend TLS keys and their defaults. */
+static void
+test_tls_frontend_keys(void **state)
+{
+	struct config *cfg;
+	struct frontend_conf *fe;
+
+	(void)state;
+	cfg = load_ok(MINIMAL TLS_FE);
+	assert_int_equal(cfg->nfrontends, 2);
+	assert_false(cfg->frontends[0].any_tls);
+	assert_false(cfg->frontends[0].listens[0].tls);
+	fe = &cfg->frontends[1];
+	assert_true(fe->any_tls);
+	assert_int_equal(fe->nlistens, 1);
+	assert_true(fe->listens[0].tls);
+	/* The flag is not part of the address. */
+	assert_string_equal(fe->listens[0].text, "127.0.0.1:8443");
+	assert_string_equal(addr_str(&fe->listens[0].addr), "127.0.0.1:8443");
+	assert_int_equal(fe->ntls_certs, 1);
+	assert_string_equal(fe->tls_certs[0].s, "/etc/weir/a.pem");
+	assert_int_equal(fe->tls_certs[0].line, 8);
+	/* Defaults. */
+	assert_int_equal(fe->tls_min_version, CONFIG_TLS_12);
+	assert_null(fe->tls_ciphers.s);
+	assert_null(fe->tls_ciphersuites.s);
+	assert_null(fe->tls_client_ca.s);
+	assert_int_equal(fe->redirect_https, 0);
+	assert_int_equal(cfg->tls_ticket_rotate_ms, 12 * 3600 * 1000);
+	config_free(cfg);
+
+	/* Plain and TLS listens mixed; every key set; tls_cert repeated. */
+	cfg = load_ok("[global]\ntls_ticket_rotate = 30m\n"
+	    "[frontend mixed]\n"				/* 3 */
+	    "listen = 127.0.0.1:8080\n"				/* 4 */
+	    "listen = [::1]:8443 tls\n"				/* 5 */
+	    "listen = 127.0.0.1:8443\ttls\n"			/* 6 */
+	    "tls_cert = /c/rsa.pem\n"				/* 7 */
+	    "tls_cert = /c/ec.pem\n"				/* 8 */
+	    "tls_cert = /c/other.pem\n"				/* 9 */
+	    "tls_min_version = TLSv1.3\n"			/* 10 */
+	    "tls_ciphers = ECDHE-ECDSA-AES128-GCM-SHA256\n"	/* 11 */
+	    "tls_ciphersuites = TLS_AES_128_GCM_SHA256\n"	/* 12 */
+	    "tls_client_ca = /c/ca.pem\n"			/* 13 */
+	    "redirect_https = yes\n"				/* 14 */
+	    "backend = app\n"
+	    "[backend app]\nserver = 127.0.0.1:9001\n");
+	assert_int_equal(cfg->tls_ticket_rotate_ms, 30 * 60 * 1000);
+	assert_int_equal(config_line(cfg, "tls_ticket_rotate"), 2);
+	fe = &cfg->frontends[0];
+	assert_true(fe->any_tls);
+	assert_int_equal(fe->nlistens, 3);
+	assert_false(fe->listens[0].tls);
+	assert_true(fe->listens[1].tls);
+	assert_string_equal(fe->listens[1].text, "[::1]:8443");
+	assert_true(fe->listens[2].tls);
+	assert_string_equal(fe->listens[2].text, "127.0.0.1:8443");
+	assert_int_equal(fe->listens[2].line, 6);
+	assert_int_equal(fe->ntls_certs, 3);
+	assert_string_equal(fe->tls_certs[0].s, "/c/rsa.pem");
+	assert_int_equal(fe->tls_certs[0].line, 7);
+	assert_string_equal(fe->tls_certs[1].s, "/c/ec.pem");
+	assert_int_equal(fe->tls_certs[1].line, 8);
+	assert_string_equal(fe->tls_certs[2].s, "/c/other.pem");
+	assert_int_equal(fe->tls_certs[2].line, 9);
+	assert_int_equal(fe->tls_min_version, CONFIG_TLS_13);
+	assert_string_equal(fe->tls_ciphers.s, "ECDHE-ECDSA-AES128-GCM-SHA256");
+	assert_int_equal(fe->tls_ciphers.line, 11);
+	assert_string_equal(fe->tls_ciphersuites.s, "TLS_AES_128_GCM_SHA256");
+	assert_int_equal(fe->tls_ciphersuites.line, 12);
+	assert_string_equal(fe->tls_client_ca.s, "/c/ca.pem");
+	assert_int_equal(fe->tls_client_ca.line, 13);
+	assert_int_equal(fe->redirect_https, 1);
+	config_free(cfg);
+
+	cfg = load_ok(MINIMAL TLS_FE "tls_min_version = TLSv1.2\n");
+	assert_int_equal(cfg->frontends[1].tls_min_version, CONFIG_TLS_12);
+	config_free(cfg);
+	/* redirect_https needs no TLS listener on its own frontend. */
+	cfg = load_ok(MINIMAL "[frontend r]\nlisten = 127.0.0.1:80\n"
+	    "redirect_https = on\nbackend = app\n");
+	assert_int_equal(cfg->frontends[1].redirect_https, 1);
+	config_free(cfg);
+}
+
+/* Errors of the frontend TLS keys, each with its line. */
+static void
+test_err_tls_frontend(void **state)
+{
+	(void)state;
+	load_err(MINIMAL "[frontend s]\nlisten = 127.0.0.1:8443 ssl\n",
+	    NAME ":7:", "listen: unknown option 'ssl' (expected ADDRESS or "
+	    "ADDRESS tls)");
+	load_err(MINIMAL "[frontend s]\nlisten = 127.0.0.1:8443 tls tls\n",
+	    NAME ":7:", "unknown option 'tls tls'");
+	load_err(MINIMAL "[frontend s]\nlisten = 127.0.0.1:8443 TLS\n",
+	    NAME ":7:", "unknown option 'TLS'");
+	load_err(MINIMAL "[frontend s]\nlisten = 127.0.0.1 tls\n",
+	    NAME ":7:", "missing port");
+	/* The flag does not make an address different. */
+	load_err(MINIMAL "[frontend s]\nlisten = 127.0.0.1:8080 tls\n",
+	    NAME ":7:", "duplicate listen address");
+	/* TLS keys without a TLS listener: the key's own line. */
+	load_err("[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n"
+	    "tls_cert = /a.pem\n[backend app]\nserver = 127.0.0.1:9001\n",
+	    NAME ":4:", "frontend 'web' has TLS settings but no "
+	    "'listen = ADDRESS tls'");
+	load_err("[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n"
+	    "\ntls_client_ca = /ca.pem\n"
+	    "[backend app]\nserver = 127.0.0.1:9001\n",
+	    NAME ":5:", "has TLS settings");
+	load_err("[frontend web]\nlisten = 127.0.0.1:8080\n"
+	    "tls_ciphers = HIGH\nbackend = app\n"
+	    "[backend app]\nserver = 127.0.0.1:9001\n",
+	    NAME ":3:", "has TLS settings");
+	load_err("[frontend web]\nlisten = 127.0.0.1:8080\n"
+	    "tls_ciphersuites = TLS_AES_128_GCM_SHA256\nbackend = app\n"
+	    "[backend app]\nserver = 127.0.0.1:9001\n",
+	    NAME ":3:", "has TLS settings");
+	/* A TLS listener without a certificate: the listen line. */
+	load_err("[frontend web]\nlisten = 127.0.0.1:8080\n"
+	    "listen = 127.0.0.1:8443 tls\nbackend = app\n"
+	    "[backend app]\nserver = 127.0.0.1:9001\n",
+	    NAME ":3:", "listen 127.0.0.1:8443 tls: frontend 'web' has no "
+	    "'tls_cert'");
+	load_err(MINIMAL TLS_FE "tls_min_version = TLSv1.1\n", NAME ":10:",
+	    "'TLSv1.1'");
+	load_err(MINIMAL TLS_FE "tls_min_version = TLSv1.0\n", NAME ":10:",
+	    "tls_min_version");
+	load_err(MINIMAL TLS_FE "tls_min_version = tlsv1.3\n", NAME ":10:",
+	    "TLSv1.2 TLSv1.3");
+	load_err(MINIMAL TLS_FE "tls_min_version = TLSv1.2\n"
+	    "tls_min_version = TLSv1.3\n", NAME ":11:", "duplicate key "
+	    "'tls_min_version'");
+	load_err(MINIMAL TLS_FE "tls_client_ca = /a\ntls_client_ca = /b\n",
+	    NAME ":11:", "duplicate key 'tls_client_ca'");
+	load_err(MINIMAL TLS_FE "redirect_https = maybe\n", NAME ":10:",
+	    "'maybe'");
+	load_err("[global]\ntls_ticket_rotate = 30s\n" MINIMAL, NAME ":2:",
+	    "tls_ticket_rotate");
+	load_err("[global]\ntls_ticket_rotate = 8d\n" MINIMAL, NAME ":2:",
+	    "7d");
+	load_err(MINIMAL "tls_cert = /a.pem\n", NAME ":6:", "unknown key");
+}
+
+/* The server "tls" flag and the backend TLS keys. */
+static void
+test_tls_backend_keys(void **state)
+{
+	struct config *cfg;
+	struct backend_conf *be;
+
+	(void)state;
+	cfg = load_ok(MINIMAL);
+	be = &cfg->backends[0];
+	assert_false(be->any_tls);
+	assert_false(be->servers[0].tls);
+	assert_int_equal(be->tls_verify, 1);
+	assert_null(be->tls_ca.s);
+	assert_null(be->tls_sni);
+	config_free(cfg);
+
+	cfg = load_ok(MINIMAL "server = 127.0.0.1:9002 tls weight=3\n"
+	    "server = 127.0.0.1:9003 backup tls\n"
+	    "tls_verify = no\ntls_ca = /c/ca.pem\n"
+	    "tls_sni = Api-1.example.com\n");
+	be = &cfg->backends[0];
+	assert_true(be->any_tls);
+	assert_false(be->servers[0].tls);
+	assert_true(be->servers[1].tls);
+	assert_int_equal(be->servers[1].weight, 3);
+	assert_true(be->servers[2].tls);
+	assert_true(be->servers[2].backup);
+	assert_int_equal(be->tls_verify, 0);
+	assert_string_equal(be->tls_ca.s, "/c/ca.pem");
+	assert_int_equal(be->tls_ca.line, 9);
+	assert_string_equal(be->tls_sni, "Api-1.example.com");
+	config_free(cfg);
+
+	load_err(MINIMAL "server = 127.0.0.1:9002 tls tls\n", NAME ":6:",
+	    "option 'tls' given twice");
+	load_err(MINIMAL "server = 127.0.0.1:9002 ssl\n", NAME ":6:",
+	    "unknown option 'ssl' (expected weight=N, backup, disabled or "
+	    "tls)");
+	load_err(MINIMAL "tls_sni = a_b.example\n", NAME ":6:",
+	    "tls_sni: invalid host name 'a_b.example'");
+	load_err(MINIMAL "tls_sni = .example.com\n", NAME ":6:",
+	    "invalid host name");
+	load_err(MINIMAL "tls_sni = -a.example.com\n", NAME ":6:",
+	    "invalid host name");
+	load_err(MINIMAL "tls_sni = 127.0.0.1:443\n", NAME ":6:",
+	    "invalid host name");
+	load_err(MINIMAL "tls_sni = a b\n", NAME ":6:", "invalid host name");
+	load_err(MINIMAL "tls_verify = sometimes\n", NAME ":6:",
+	    "'sometimes'");
+}
+
 /* Only the first error is kept; a short buffer is truncated, not overrun. */
 static void
 test_err_buffer(void **state)
@@ -935,6 +1139,9 @@ main(void)
 		cmocka_unit_test(test_admin_section),
 		cmocka_unit_test(test_err_admin),
 		cmocka_unit_test(test_reparse),
+		cmocka_unit_test(test_tls_frontend_keys),
+		cmocka_unit_test(test_err_tls_frontend),
+		cmocka_unit_test(test_tls_backend_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,6 +100,18 @@ handshake(SSL_SESSION *sess, int version, int *reused)
 	return out;
 }
 
+/* Does b carry another ticket than a? */
+static bool
+new_ticket(const SSL_SESSION *a, const SSL_SESSION *b)
+{
+	const unsigned char *ta, *tb;
+	size_t la, lb;
+
+	SSL_SESSION_get0_ticket(a, &ta, &la);
+	SSL_SESSION_get0_ticket(b, &tb, &lb);
+	return lb > 0 && (la != lb || memcmp(ta, tb, la) != 0);
+}
+
 static void
 check_rotations(int version)
 {
@@ -108,6 +122,9 @@ check_rotations(int version)
 	assert_false(reused);
 	next = handshake(first, version, &reused);
 	assert_true(reused);
+	/* TLS 1.3 clients use a ticket once: each resumption gets a new one. */
+	if (version == TLS1_3_VERSION)
+		assert_true(new_ticket(first, next));
 	SSL_SESSION_free(next);
 	/* One rotation: the previous key still opens the ticket. */
 	assert_int_equal(tls_tickets_rotate(), 0);
