@@ -4,6 +4,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #define WORKER_ACCEPT_PAUSE_MS	100
 #define WORKER_BUFS_KEEP	16	/* idle buffer blocks kept for good */
 #define WORKER_BUFS_FREE_MAX	4096	/* idle blocks kept for up to a tick */
+#define WORKER_TRIM_MIN_CONNS	256	/* a peak worth trimming the heap after */
 #define WORKER_LINGER_MS	2000
 #define WORKER_MIN_BUF		(16 * 1024)
 #define WORKER_UPSTREAM_BUF	(32 * 1024)
@@ -80,9 +82,41 @@ worker_accept_enable(struct worker *w, bool on)
 	w->accepting = on;
 }
 
+/*
+ * A flood of connections is over: give the heap's free pages back. TLS
+ * connections live in OpenSSL's malloc'd objects (plain ones in slabs and
+ * blocks that go back by themselves), and malloc keeps what it freed, so
+ * without this a worker would hold a flood's peak for good.
+ */
+static void
+worker_trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	malloc_trim(0);
+	log_debug("heap trimmed after %u connections, %u open now",
+	    w->heap_peak, w->nconns);
+	w->heap_peak = w->nconns;
+}
+
+/* Trim a second after the open connections fell below half their peak. */
+static void
+worker_trim_later(struct worker *w)
+{
+	static const struct timeval later = { 1, 0 };
+
+	if (w->heap_peak >= WORKER_TRIM_MIN_CONNS &&
+	    w->nconns < w->heap_peak / 2 && w->trim_ev != NULL &&
+	    !evtimer_pending(w->trim_ev, NULL))
+		evtimer_add(w->trim_ev, &later);
+}
+
 void
 worker_conn_closed(struct worker *w)
 {
+	worker_trim_later(w);
 	if (w->stopping) {
 		if (w->nconns == 0)
 			event_base_loopbreak(w->base);
@@ -168,6 +202,8 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 			worker_accept_recovered(w);
 		conn_accept(w, cfd, ctx->l->frontend, ctx->l->tls,
 		    (struct sockaddr *)&ss, len);
+		if (w->nconns > w->heap_peak)
+			w->heap_peak = w->nconns;
 	}
 }
 
@@ -459,7 +495,8 @@ worker_main(const struct worker_params *wp)
 	if (upstream_pools_init(&w) == -1)
 		fatalx("out of memory");
 	if ((w.accept_retry_ev = evtimer_new(w.base, worker_accept_retry_cb,
-	    &w)) == NULL)
+	    &w)) == NULL ||
+	    (w.trim_ev = evtimer_new(w.base, worker_trim_cb, &w)) == NULL)
 		fatalx("out of memory");
 	worker_accept_enable(&w, true);
 	log_debug("accepting on %zu sockets", w.nlisteners);

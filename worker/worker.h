@@ -36,6 +36,8 @@ struct worker {
 	uint32_t fd_pauses;		/* accept pauses in this EMFILE episode */
 	uint64_t fd_since_ms;		/* when the episode began */
 	uint32_t nconns;		/* open client connections */
+	uint32_t heap_peak;		/* most open since the heap was trimmed */
+	struct event *trim_ev;		/* gives the heap back after a flood */
 	struct conn *conns;		/* every open client connection */
 	struct slab_cache conn_slabs;	/* where connection objects live */
 	struct upstream_pool *pools;	/* one per (backend, member) */

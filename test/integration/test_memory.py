@@ -2,13 +2,16 @@
 """Memory a worker holds for connections: an idle keep-alive connection
 costs less than nginx's (about 1 KB on bench/run.sh idle; each holds no
 buffers, only its small connection object), and after a flood of
-connections closes, the worker gives the memory back within seconds.
+connections closes, the worker gives the memory back within seconds, TLS
+connections (OpenSSL's malloc'd objects) too.
 VmRSS of the one worker is the measure (sizes, not times: the waits only
 bound how long the worker may take to give memory back)."""
 import socket
+import ssl
 import subprocess
 import time
 
+import tlscerts
 from harness import WEIR_BIN, Env, Skip, Tap, check, http, rss_kb, wait_until
 
 t = Tap(budget=60)
@@ -20,6 +23,8 @@ IDLE_CONNS = 2000
 IDLE_LIMIT = 1024          # bytes of worker RSS per idle keep-alive connection
 FLOOD_CONNS = 1500
 FLOOD_BACK_KB = 2048       # worker RSS this close to its idle size after a flood
+TLS_FLOOD_CONNS = 1500
+TLS_BACK_KB = 4096         # ... after a flood of TLS connections
 REQ = b"GET /echo HTTP/1.1\r\nHost: mem\r\n\r\n"
 HALF_HEAD = b"GET /echo HTTP/1.1\r\nHost: mem\r\n"
 
@@ -32,15 +37,30 @@ def sanitizer_build():
 
 
 def setup():
-    global b1, w, idle_base
+    global b1, w, idle_base, ca, tls_port
     b1 = env.backend("b1")
+    ca = tlscerts.CA(env.path("pki"))
     w = env.weir(workers=1,
-                 frontends={"web": {"listen": "127.0.0.1:auto", "backend": "app"}},
+                 frontends={"web": {"listen": "127.0.0.1:auto", "backend": "app"},
+                            "sec": {"listen": "127.0.0.1:auto tls",
+                                    "tls_cert": ca.server("m", ["mem.test"]),
+                                    "backend": "app"}},
                  backends={"app": {"server": [b1.addr]}})
+    tls_port = w.ports["sec"][0]
     for i in range(20):     # the worker allocates what any request needs
         http(w.port, "GET", "/echo?warm=%d" % i)
+        s = tls_connect()
+        one_request(s)
+        s.close()
     time.sleep(1.5)         # past a tick of the buffer pool
     idle_base = worker_rss()
+
+
+def tls_connect():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(ca.cert)
+    s = socket.create_connection(("127.0.0.1", tls_port), timeout=10)
+    return ctx.wrap_socket(s, server_hostname="mem.test")
 
 
 def worker_rss():
@@ -128,6 +148,33 @@ def _():
     check(peak - base > FLOOD_BACK_KB,
           "the flood did not grow the worker (%d -> %d kB): it tests nothing" % (base, peak))
     check(back, "worker RSS %d kB, %d kB over its idle size 15 s after the flood"
+          % (after, after - base))
+
+
+@t.test("after %d TLS connections close, the worker's RSS is back within %d kB "
+        "of its idle size (malloc's free pages are given back)"
+        % (TLS_FLOOD_CONNS, TLS_BACK_KB))
+def _():
+    if sanitizer_build():
+        raise Skip("an ASan build's RSS is not weir's own")
+    base = idle_base
+    socks = []
+    try:
+        for _ in range(TLS_FLOOD_CONNS):
+            s = tls_connect()
+            one_request(s)
+            socks.append(s)
+        peak = worker_rss()
+    finally:
+        for s in socks:
+            s.close()
+    back = wait_until(lambda: worker_rss() - base <= TLS_BACK_KB, 15, 0.2)
+    after = worker_rss()
+    t.diag("worker RSS %d kB before, %d kB with %d TLS connections, %d kB after"
+           % (base, peak, TLS_FLOOD_CONNS, after))
+    check(peak - base > TLS_BACK_KB,
+          "the flood did not grow the worker (%d -> %d kB): it tests nothing" % (base, peak))
+    check(back, "worker RSS %d kB, %d kB over its idle size 15 s after the TLS flood"
           % (after, after - base))
 
 
