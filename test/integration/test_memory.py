@@ -103,6 +103,19 @@ def half_heads(n):
     return socks
 
 
+def check_given_back(base, peak, limit_kb, what):
+    """The flood grew the worker by more than limit_kb, and within 15 s of
+    its end the worker is back within limit_kb of base."""
+    back = wait_until(lambda: worker_rss() - base <= limit_kb, 15, 0.2)
+    after = worker_rss()
+    t.diag("worker RSS %d kB before, %d kB with %s, %d kB after"
+           % (base, peak, what, after))
+    check(peak - base > limit_kb,
+          "the flood did not grow the worker (%d -> %d kB): it tests nothing" % (base, peak))
+    check(back, "worker RSS %d kB, %d kB over its idle size 15 s after %s"
+          % (after, after - base, what))
+
+
 @t.test("%d idle keep-alive connections cost at most %d bytes of worker RSS each"
         % (IDLE_CONNS, IDLE_LIMIT))
 def _():
@@ -141,14 +154,7 @@ def _():
     peak = worker_rss()
     for s in socks:
         s.close()
-    back = wait_until(lambda: worker_rss() - base <= FLOOD_BACK_KB, 15, 0.2)
-    after = worker_rss()
-    t.diag("worker RSS %d kB before, %d kB with %d half heads, %d kB after"
-           % (base, peak, FLOOD_CONNS, after))
-    check(peak - base > FLOOD_BACK_KB,
-          "the flood did not grow the worker (%d -> %d kB): it tests nothing" % (base, peak))
-    check(back, "worker RSS %d kB, %d kB over its idle size 15 s after the flood"
-          % (after, after - base))
+    check_given_back(base, peak, FLOOD_BACK_KB, "%d half heads" % FLOOD_CONNS)
 
 
 @t.test("after %d TLS connections close, the worker's RSS is back within %d kB "
@@ -168,14 +174,8 @@ def _():
     finally:
         for s in socks:
             s.close()
-    back = wait_until(lambda: worker_rss() - base <= TLS_BACK_KB, 15, 0.2)
-    after = worker_rss()
-    t.diag("worker RSS %d kB before, %d kB with %d TLS connections, %d kB after"
-           % (base, peak, TLS_FLOOD_CONNS, after))
-    check(peak - base > TLS_BACK_KB,
-          "the flood did not grow the worker (%d -> %d kB): it tests nothing" % (base, peak))
-    check(back, "worker RSS %d kB, %d kB over its idle size 15 s after the TLS flood"
-          % (after, after - base))
+    check_given_back(base, peak, TLS_BACK_KB,
+                     "%d TLS connections" % TLS_FLOOD_CONNS)
 
 
 t.run(setup=setup, env=env)
