@@ -507,6 +507,10 @@ config_listen(struct config_ctx *ctx, void *base, const char *value)
 	char addr[256];
 	size_t n = strcspn(value, " \t");
 
+	if (n >= sizeof(addr)) {
+		config_err(ctx, ctx->lineno, "listen: address too long");
+		return -1;
+	}
 	if (value[n] != '\0') {
 		flag = value + n + strspn(value + n, " \t");
 		if (strcmp(flag, "tls") != 0) {

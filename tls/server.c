@@ -265,6 +265,52 @@ tls_server_sni_cb(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/*
+ * The session context: which sessions may resume here. Tickets outlive
+ * reloads, so it covers what a session's verification depended on (the
+ * frontend, whether client certificates are required, the CA file's
+ * bytes): a reload that adds or changes tls_client_ca ends resumption of
+ * sessions verified under the old rules instead of letting them skip it.
+ */
+static int
+tls_server_sid_ctx(SSL_CTX *ctx, const struct frontend_conf *fe)
+{
+	unsigned char md[EVP_MAX_MD_SIZE], chunk[4096];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	FILE *f = NULL;
+	size_t n;
+	int ok;
+
+	ok = h != NULL && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(h, fe->name, strlen(fe->name) + 1) == 1;
+	if (ok && fe->tls_client_ca.s != NULL) {
+		ok = (f = fopen(fe->tls_client_ca.s, "r")) != NULL;
+		while (ok && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			ok = EVP_DigestUpdate(h, chunk, n) == 1;
+		ok = ok && !ferror(f);
+	}
+	ok = ok && EVP_DigestFinal_ex(h, md, &mdlen) == 1 &&
+	    SSL_CTX_set_session_id_context(ctx, md, mdlen <
+	    SSL_MAX_SID_CTX_LENGTH ? mdlen : SSL_MAX_SID_CTX_LENGTH) == 1;
+	if (f != NULL)
+		fclose(f);
+	EVP_MD_CTX_free(h);
+	return ok ? 0 : -1;
+}
+
+static int
+tls_server_sid(SSL_CTX *ctx, const struct config *cfg,
+    const struct frontend_conf *fe, char *err, size_t errlen)
+{
+	if (tls_server_sid_ctx(ctx, fe) == 0)
+		return 0;
+	tls_server_err(err, errlen, cfg, fe->tls_client_ca.s != NULL ?
+	    fe->tls_client_ca.line : fe->line, "cannot derive the session "
+	    "context: %s", tls_error("digest failed"));
+	return -1;
+}
+
 /* Versions, ciphers and options every group of fe shares. */
 static int
 tls_server_ctx_setup(SSL_CTX *ctx, const struct config *cfg,
@@ -299,9 +345,6 @@ tls_server_ctx_setup(SSL_CTX *ctx, const struct config *cfg,
 	/* Tickets carry the sessions; no per-process cache to miss in. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_timeout(ctx, (long)(cfg->tls_ticket_rotate_ms / 1000));
-	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)fe->name,
-	    (unsigned)(strlen(fe->name) < SSL_MAX_SID_CTX_LENGTH ?
-	    strlen(fe->name) : SSL_MAX_SID_CTX_LENGTH));
 	tls_tickets_use(ctx);
 	SSL_CTX_set_alpn_select_cb(ctx, tls_server_alpn_cb, NULL);
 	if (SSL_CTX_set_cipher_list(ctx, fe->tls_ciphers.s != NULL ?
@@ -319,7 +362,7 @@ tls_server_ctx_setup(SSL_CTX *ctx, const struct config *cfg,
 		return -1;
 	}
 	if (ca->s == NULL)
-		return 0;
+		return tls_server_sid(ctx, cfg, fe, err, errlen);
 	/* fopen first: errno says more than OpenSSL's "system lib". */
 	if ((f = fopen(ca->s, "r")) == NULL) {
 		tls_server_err(err, errlen, cfg, ca->line, "tls_client_ca %s: "
@@ -336,7 +379,7 @@ tls_server_ctx_setup(SSL_CTX *ctx, const struct config *cfg,
 	SSL_CTX_set_client_CA_list(ctx, names);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	return 0;
+	return tls_server_sid(ctx, cfg, fe, err, errlen);
 }
 
 /* A new group for p's names, with its own context. */

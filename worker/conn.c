@@ -246,10 +246,13 @@ conn_flush_client(struct conn *c)
 		if (n > 0) {
 			buf_consume(&c->x->cout, (size_t)n);
 			c->x->cout_sent += (uint64_t)n;
+			c->x->tls_write_pending = false;
 			progress = true;
 		} else if (n == -1 && errno == EAGAIN) {
 			c->x->cout_blocked = true;
 			c->x->outq = INT_MAX;
+			/* TLS took the bytes into a record already. */
+			c->x->tls_write_pending = c->ssl != NULL;
 		}
 		else if (n == -1 && errno == EINTR)
 			continue;
@@ -437,6 +440,14 @@ conn_redirect_https(struct conn *c)
 		conn_error(c, 400, "redirect_https: the request has no Host");
 		return;
 	}
+	/* The answer must fit the client's buffer with its header lines. */
+	if (8 + len + target.len + ERRPAGE_ROOM > c->w->cout_cap) {
+		conn_error(c, 414, "redirect_https: the URL would be %zu "
+		    "bytes long", 8 + len + target.len);
+		return;
+	}
+	if (target.len == 1 && target.p[0] == '*')
+		target = (struct http_span){ "/", 1 };	/* OPTIONS * */
 	log_debug("client %s: 308 to https://%.*s%.*s", conn_peer(c),
 	    (int)len, host.p, (int)target.len, target.p);
 	conn_answer(c, 308);
@@ -578,7 +589,8 @@ static void
 conn_tls_kick(struct conn *c, bool want_read)
 {
 	if (c->ssl != NULL && want_read && c->state != CONN_LINGER &&
-	    !(c->tls_wants & TLSCONN_RD_DRY) && tlsconn_pending(c))
+	    !(c->tls_wants & (TLSCONN_RD_DRY | TLSCONN_RD_WANTS_WRITE)) &&
+	    tlsconn_pending(c))
 		event_active(&c->rev, EV_READ, 0);
 }
 
@@ -609,8 +621,10 @@ conn_update_events(struct conn *c)
 		conn_tls_kick(c, !c->client_eof);
 		return;
 	}
+	/* A TLS read that must write first waits for writability only. */
 	want_read = (!c->client_eof && buf_room(&x->cin) > 0 &&
-	    c->state != CONN_CLOSING) || (c->tls_wants &
+	    c->state != CONN_CLOSING && !(c->tls_wants &
+	    TLSCONN_RD_WANTS_WRITE)) || (c->tls_wants &
 	    TLSCONN_WR_WANTS_READ);
 	if (c->state == CONN_PROXY && !x->req_done)
 		read_tv = client_tv;
@@ -752,7 +766,8 @@ conn_idle(const struct conn *c)
 	const struct exch *x = c->x;
 
 	return c->state == CONN_HEAD && buf_len(&x->cin) == 0 &&
-	    buf_len(&x->cout) == 0 && x->up == NULL && x->err_status == 0;
+	    buf_len(&x->cout) == 0 && x->up == NULL && x->err_status == 0 &&
+	    !(c->tls_wants & TLSCONN_RD_WANTS_WRITE);
 }
 
 void

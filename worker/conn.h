@@ -57,6 +57,8 @@ struct exch {
 	struct buf uin;			/* bytes from the backend */
 	struct buf uout;		/* bytes to the backend */
 	bool cout_blocked;		/* last send to the client hit EAGAIN */
+	bool tls_write_pending;		/* a TLS record of cout's head bytes is
+					 * built and must go out as it is */
 	uint64_t cout_sent;		/* bytes sent to the client since attach */
 	int outq;			/* unsent bytes in the kernel at the last
 					 * write timeout (progress check) */

@@ -17,6 +17,7 @@ static const struct errpage_status errpage_statuses[] = {
 	{ 405, "Method Not Allowed" },
 	{ 408, "Request Timeout" },
 	{ 413, "Content Too Large" },
+	{ 414, "URI Too Long" },
 	{ 417, "Expectation Failed" },
 	{ 431, "Request Header Fields Too Large" },
 	{ 500, "Internal Server Error" },
@@ -42,7 +43,7 @@ errpage_append(struct buf *out, int status, const char *location,
     size_t loclen, const char *id_name, const char *id)
 {
 	const char *reason = errpage_reason(status);
-	size_t room = buf_tail(out, 512 + loclen + (id_name != NULL ? 256 : 0));
+	size_t room = buf_tail(out, ERRPAGE_ROOM + loclen);
 	int body_len, n;
 
 	body_len = snprintf(NULL, 0, "%d %s\n", status, reason);

@@ -6,6 +6,9 @@
 
 struct buf;
 
+/* What a page takes besides its Location: status line, headers, body. */
+#define ERRPAGE_ROOM	768
+
 /* Reason phrase for a status weir may send ("Bad Gateway"). */
 const char *errpage_reason(int status);
 /*

@@ -650,7 +650,12 @@ exchange_resp_broken(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(cause, sizeof(cause), fmt, ap);
 	va_end(ap);
-	if (c->x->resp_head_done && c->x->cout_sent <= c->x->resp_start) {
+	/*
+	 * A head not sent yet is taken back, unless TLS already sealed part
+	 * of it in a record that must go out as it is: then cut instead.
+	 */
+	if (c->x->resp_head_done && c->x->cout_sent <= c->x->resp_start &&
+	    !c->x->tls_write_pending) {
 		c->x->cout.end -= (size_t)(c->x->cout_sent +
 		    buf_len(&c->x->cout) - c->x->resp_start);
 		c->x->resp_head_done = false;

@@ -661,6 +661,61 @@ def _():
             c.close()
 
 
+@t.test("a reload that changes tls_client_ca ends resumption of sessions "
+        "verified under the old CA: they are refused, not resumed")
+def _():
+    g = env.weir(workers=1, frontends={
+        "g": {"listen": "127.0.0.1:auto tls", "tls_cert": pem["m"],
+              "tls_client_ca": ca.cert, "backend": "app"}},
+        backends={"app": {"server": [b1.addr]}})
+    p = g.ports["g"][0]
+    cert = ca.client("alice", "alice")
+    sessions = []
+    for tls in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+        r, c = tls_get(p, context(tls=tls, cert=cert), sni="m.test")
+        check_eq(r.status, 200, "before the reload")
+        sessions.append((tls, c.sock.session))
+    # The CA that signed alice is withdrawn: only ca2's clients now.
+    fronts = {"g": dict(g.frontends["g"], tls_client_ca=ca2.cert)}
+    g.rewrite(frontends=fronts)
+    line = g.reload(10.0)
+    check(line and "reload complete" in line, "reload: %r" % line)
+    for tls, sess in sessions:
+        ctx = context(tls=tls, cert=cert)
+        try:
+            c = TlsClient(p, ctx, "m.test", session=sess)
+        except (ssl.SSLError, ConnectionError):
+            continue        # refused in the handshake: right
+        try:
+            check(not c.sock.session_reused, "%s: a session verified "
+                  "under the withdrawn CA resumed" % tls.name)
+            c.request("GET", "/echo")
+            r = c.response()
+            raise AssertionError("%s: answered a client of the withdrawn "
+                                 "CA: %s" % (tls.name, r.summary()))
+        except (ssl.SSLError, OSError, EOFError):
+            pass            # TLS 1.3: the refusal shows on the first read
+        finally:
+            c.close()
+
+
+@t.test("redirect_https with a target too long for the answer: 414, then "
+        "close (not a connection stuck with its answer unsent)")
+def _():
+    g = env.weir(workers=1, frontends={
+        "r": {"listen": ["127.0.0.1:auto", "127.0.0.1:auto tls"],
+              "tls_cert": pem["a"], "redirect_https": "yes",
+              "max_header_size": "64k", "backend": "app"}},
+        backends={"app": {"server": [b1.addr]}})
+    target = b"/" + b"x" * 40000
+    r, closed, _, extra = raw_exchange(
+        g.ports["r"][0], b"GET " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n",
+        close_wait=10.0)
+    check(r is not None, "no response: %s" % (extra,))
+    check_eq(r.status, 414, "status: " + r.summary())
+    check(closed, "connection open 10s after the 414")
+
+
 # ---------------------------------------------------------------- weir -t
 
 def conf_with_cert(name, cert):
