@@ -27,7 +27,7 @@
 #include "balancer/balancer.h"
 #include "common/config.h"
 #include "shm/shm.h"
-#include "worker/http.h"
+#include "http/http.h"
 
 /*
  * Points of the heaviest member. 256 (ketama has 160) gives each of equal

@@ -18,7 +18,7 @@
 #include "common/paths.h"
 #include "master/listen.h"
 #include "master/master.h"
-#include "worker/http.h"
+#include "http/http.h"
 
 #define WEIR_DEFAULT_CONFIG WEIR_SYSCONFDIR "/weir/weir.ini"
 

@@ -26,7 +26,7 @@
 #include "common/log.h"
 #include "worker/alog.h"
 #include "worker/conn.h"
-#include "worker/http.h"
+#include "http/http.h"
 #include "worker/worker.h"
 
 #define ALOG_FLUSH_AT	(64 * 1024)	/* write once this much waits */

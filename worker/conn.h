@@ -15,8 +15,8 @@
 
 #include <event2/event_struct.h>
 
-#include "worker/buf.h"
-#include "worker/http.h"
+#include "http/buf.h"
+#include "http/http.h"
 
 struct worker;
 struct upstream;

@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-#include "worker/buf.h"
+#include "http/buf.h"
 #include "worker/errpage.h"
 
 struct errpage_status {

@@ -16,7 +16,7 @@
 #include "common/cidr.h"
 #include "common/config.h"
 #include "worker/conn.h"
-#include "worker/trust.h"
+#include "http/trust.h"
 
 /* The client is the peer itself: the default, and the fallback. */
 static void

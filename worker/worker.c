@@ -23,7 +23,7 @@
 #include "shm/shm.h"
 #include "worker/alog.h"
 #include "worker/conn.h"
-#include "worker/http.h"
+#include "http/http.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
 

@@ -1,11 +1,11 @@
 /*
- * libFuzzer harness for the chunked decoder and encoder (worker/chunk.c):
+ * libFuzzer harness for the chunked decoder and encoder (http/chunk.c):
  * the same body fed whole, byte by byte and in random pieces, then the
  * payload re-chunked as exchange.c does and decoded again.
  */
 #include "autoconf.h"
 
-#include "worker/http.h"
+#include "http/http.h"
 #include "test/fuzz/fuzz.h"
 
 #define FUZZ_MAX_IN	65536

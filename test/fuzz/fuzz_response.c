@@ -5,7 +5,7 @@
  */
 #include "autoconf.h"
 
-#include "worker/http.h"
+#include "http/http.h"
 #include "test/fuzz/fuzz.h"
 
 #define FUZZ_MAX_HEAD	4096

@@ -1,7 +1,7 @@
 /* Owns the invariant checks shared by the head harnesses (see fuzz.h). */
 #include "autoconf.h"
 
-#include "worker/http.h"
+#include "http/http.h"
 #include "test/fuzz/fuzz.h"
 
 static bool

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "balancer/balancer.h"
-#include "worker/http.h"
+#include "http/http.h"
 
 struct config;
 struct shm;

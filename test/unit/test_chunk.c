@@ -1,4 +1,4 @@
-/* Tests for worker/chunk.c: the strict chunked decoder and the encoder. */
+/* Tests for http/chunk.c: the strict chunked decoder and the encoder. */
 #include "autoconf.h"
 
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "worker/http.h"
+#include "http/http.h"
 
 #define LIT(s) s, sizeof(s) - 1
 

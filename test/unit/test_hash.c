@@ -17,7 +17,7 @@
 #include "common/config.h"
 #include "shm/shm.h"
 #include "test/unit/balfix.h"
-#include "worker/http.h"
+#include "http/http.h"
 
 #define CFG_HEAD "[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n" \
 	"[backend app]\nbalance = hash\n"

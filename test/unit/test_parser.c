@@ -1,4 +1,4 @@
-/* Tests for worker/parser.c: start line and fields, error statuses. */
+/* Tests for http/parser.c: start line and fields, error statuses. */
 #include "autoconf.h"
 
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "worker/http.h"
+#include "http/http.h"
 
 static struct http_msg msg;
 

@@ -1,4 +1,4 @@
-/* Tests for worker/rewrite.c: the heads weir forwards, byte for byte. */
+/* Tests for http/rewrite.c: the heads weir forwards, byte for byte. */
 #include "autoconf.h"
 
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "worker/http.h"
+#include "http/http.h"
 
 static struct http_msg msg, rmsg;
 static struct http_req_info req;

@@ -1,4 +1,4 @@
-/* Tests for worker/scan.c: head boundaries, limits, every byte rejection. */
+/* Tests for http/scan.c: head boundaries, limits, every byte rejection. */
 #include "autoconf.h"
 
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "worker/http.h"
+#include "http/http.h"
 
 #define BIG 65536
 

@@ -1,4 +1,4 @@
-/* Unit tests for worker/trust.c and common/cidr.c: CIDR matching, the XFF walk. */
+/* Unit tests for http/trust.c and common/cidr.c: CIDR matching, the XFF walk. */
 #include "autoconf.h"
 
 #include <sys/types.h>
@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "common/cidr.h"
-#include "worker/trust.h"
+#include "http/trust.h"
 
 static struct cidr blocks[8];
 static size_t nblocks;

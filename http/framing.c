@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "worker/http.h"
+#include "http/http.h"
 
 /* The result of reading every Transfer-Encoding line together. */
 enum framing_te {

@@ -11,7 +11,7 @@
 #include <http_parser.h>
 #undef http_method
 
-#include "worker/http.h"
+#include "http/http.h"
 
 /*
  * How the tokenizer is used. http-parser judges header fields itself and

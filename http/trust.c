@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "worker/trust.h"
+#include "http/trust.h"
 
 bool
 trust_parse_ip(const char *p, size_t len, struct sockaddr_storage *out)

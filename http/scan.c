@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "worker/http.h"
+#include "http/http.h"
 
 /*
  * Byte classes, one table lookup per byte. A byte with no flag (CTLs, DEL,

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/decimal.h"
-#include "worker/http.h"
+#include "http/http.h"
 
 /*
  * Fields that never cross weir in either direction: hop-by-hop ones (RFC

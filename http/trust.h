@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 
 #include "common/cidr.h"
-#include "worker/http.h"
+#include "http/http.h"
 
 /*
  * The client address behind a trusted peer: walk the X-Forwarded-For

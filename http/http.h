@@ -1,5 +1,6 @@
 /*
- * The HTTP/1.1 message layer: pure functions over byte buffers, no I/O.
+ * The HTTP/1.1 message layer: pure functions over byte buffers, no I/O,
+ * used by the workers, the master's admin listener and the balancer.
  *
  *   scan.c     finds the end of a header section and rejects bad bytes
  *              (bare CR, obs-fold, CTLs, non-token names, space before ':').

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "worker/http.h"
+#include "http/http.h"
 
 #define CHUNK_LINE_MAX		4096	/* a chunk-size line with extensions */
 #define CHUNK_TRAILER_MAX	16384	/* the whole trailer section */
