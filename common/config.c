@@ -23,6 +23,7 @@
 
 #include "common/cidr.h"
 #include "common/config.h"
+#include "common/configint.h"
 #include "common/confval.h"
 #include "common/log.h"
 
@@ -30,48 +31,12 @@
 #define CONFIG_MAX_WORKERS	256
 #define CONFIG_MAX_FILE		(16 << 20)	/* bytes of a config file */
 
-enum config_sect {
-	CONFIG_SECT_NONE,		/* before the first section header */
-	CONFIG_SECT_GLOBAL,
-	CONFIG_SECT_FRONTEND,
-	CONFIG_SECT_BACKEND,
-	CONFIG_SECT_ADMIN,
-};
-
-enum config_type {
-	CONFIG_DURATION,		/* uint32_t milliseconds */
-	CONFIG_SIZE,			/* uint64_t bytes */
-	CONFIG_INT,			/* uint32_t */
-	CONFIG_ENUM,			/* int, one of names[] */
-	CONFIG_STRING,			/* char *, owned */
-	CONFIG_SPECIAL,			/* parsed by fn */
-};
-
-struct config_ctx;
 
 struct config_enum {
 	const char *name;
 	int value;
 };
 
-/*
- * One row per key. Defaults and limits are text read by the same parsers
- * as the file, so the table reads like a config and a default outside its
- * own limits fails every load (the unit tests load a minimal file). reload
- * says whether a hot reload may change the key; false: restart needed.
- */
-struct config_key {
-	enum config_sect sect;
-	const char *key;
-	enum config_type type;
-	size_t off;
-	const char *def;
-	bool reload;
-	bool repeat;			/* may appear more than once */
-	const char *min, *max;		/* limits as text; NULL: none */
-	const struct config_enum *names;
-	int (*fn)(struct config_ctx *, void *, const char *);
-};
 
 static int config_workers(struct config_ctx *, void *, const char *);
 static int config_listen(struct config_ctx *, void *, const char *);
@@ -158,6 +123,15 @@ static const struct config_enum config_health_states[] = {
 	    offsetof(struct backend_conf, field), def, reload, __VA_ARGS__ }
 #define A(key, type, field, def, reload, ...) \
 	{ CONFIG_SECT_ADMIN, key, type, offsetof(struct admin_conf, field), \
+	    def, reload, __VA_ARGS__ }
+#define R(key, type, field, def, reload, ...) \
+	{ CONFIG_SECT_ROUTE, key, type, offsetof(struct route_conf, field), \
+	    def, reload, __VA_ARGS__ }
+#define L(key, type, field, def, reload, ...) \
+	{ CONFIG_SECT_LIMIT, key, type, offsetof(struct limit_conf, field), \
+	    def, reload, __VA_ARGS__ }
+#define P(key, type, field, def, reload, ...) \
+	{ CONFIG_SECT_POLICY, key, type, offsetof(struct policy_conf, field), \
 	    def, reload, __VA_ARGS__ }
 
 /* Every key: section, name, type, field, default, reloadable, limits. */
@@ -282,37 +256,53 @@ static const struct config_key config_keys[] = {
 	    NULL, NULL, NULL, config_admin_listen),
 	A("token_file", CONFIG_SPECIAL, token_file, NULL, true, false,
 	    NULL, NULL, NULL, config_admin_token),
+
+	R("frontend", CONFIG_SPECIAL, frontend, NULL, true, false,
+	    NULL, NULL, NULL, config_route_frontend),
+	R("host", CONFIG_SPECIAL, host, NULL, true, false,
+	    NULL, NULL, NULL, config_route_host),
+	R("path_prefix", CONFIG_SPECIAL, path, NULL, true, false,
+	    NULL, NULL, NULL, config_route_path),
+	R("path_exact", CONFIG_SPECIAL, path, NULL, true, false,
+	    NULL, NULL, NULL, config_route_path),
+	R("method", CONFIG_SPECIAL, methods, NULL, true, false,
+	    NULL, NULL, NULL, config_route_method),
+	R("header", CONFIG_SPECIAL, headers, NULL, true, true,
+	    NULL, NULL, NULL, config_route_header),
+	R("backend", CONFIG_SPECIAL, backend, NULL, true, false,
+	    NULL, NULL, NULL, config_route_backend),
+	R("redirect", CONFIG_SPECIAL, text, NULL, true, false,
+	    NULL, NULL, NULL, config_route_redirect),
+	R("return", CONFIG_SPECIAL, text, NULL, true, false,
+	    NULL, NULL, NULL, config_route_return),
+	R("strip_prefix", CONFIG_ENUM, strip_prefix, "no", true, false,
+	    NULL, NULL, config_bools, NULL),
+
+	L("rate", CONFIG_SPECIAL, interval_ns, NULL, true, false,
+	    NULL, NULL, NULL, config_limit_rate),
+	L("burst", CONFIG_INT, burst, "1", true, false,
+	    "1", "1000000", NULL, NULL),
+	L("key", CONFIG_SPECIAL, key, "ip", true, false,
+	    NULL, NULL, NULL, config_limit_key),
+	L("table_size", CONFIG_INT, table_size, "65536", true, false,
+	    "16", "16777216", NULL, NULL),
+
+	P("limit", CONFIG_SPECIAL, limits, NULL, true, true,
+	    NULL, NULL, NULL, config_policy_limit),
 };
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+_Static_assert(CONFIG_NKEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
 
 _Static_assert(sizeof(enum config_balance) == sizeof(int),
     "CONFIG_ENUM stores through an int");
 
-/* Parse state, shared by the line reader and the inih handler. */
-struct config_ctx {
-	struct config *cfg;
-	const char *name;		/* file name for messages */
-	FILE *fp;
-	char *line;			/* getline(3) buffer */
-	size_t linecap;
-	int lineno;
-	enum config_sect sect;
-	void *base;			/* struct the section fills */
-	char label[80];			/* "global", "backend app" */
-	int global_line;
-	int seen[CONFIG_NKEYS];		/* per key: line set in this section */
-	char *err;
-	size_t errlen;
-	bool failed;
-	const struct config_key *key;	/* the key a special parser serves */
-};
 
 static const char *const config_sect_names[] = {
-	"", "global", "frontend", "backend", "admin"
+	"", "global", "frontend", "backend", "admin", "route", "limit", ""
 };
 
 /* Keep the first error only: "FILE:LINE: reason", or "FILE: reason". */
-static void __attribute__((format(printf, 3, 4)))
+void
 config_err(struct config_ctx *ctx, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -335,7 +325,7 @@ config_err(struct config_ctx *ctx, int line, const char *fmt, ...)
 }
 
 /* Return array grown to n + 1 elements, the last zeroed; NULL on error. */
-static void *
+void *
 config_grow(struct config_ctx *ctx, void *array, size_t n, size_t size)
 {
 	char *p;
@@ -348,7 +338,7 @@ config_grow(struct config_ctx *ctx, void *array, size_t n, size_t size)
 	return p;
 }
 
-static char *
+char *
 config_strdup(struct config_ctx *ctx, const char *s)
 {
 	char *p;
@@ -809,7 +799,7 @@ config_percent(struct config_ctx *ctx, void *base, const char *value)
  * blanks, or NULL at the end. An empty element ("a,,b", a trailing comma)
  * comes back as "" so callers can refuse it.
  */
-static char *
+char *
 config_list_next(char **rest)
 {
 	char *s = *rest, *comma, *end;
@@ -1202,8 +1192,21 @@ config_open_named(struct config_ctx *ctx, enum config_sect sect,
 	struct config *cfg = ctx->cfg;
 	struct frontend_conf *fe;
 	struct backend_conf *be;
+	void *base;
 	size_t i;
 
+	if (sect == CONFIG_SECT_ROUTE || sect == CONFIG_SECT_LIMIT) {
+		base = sect == CONFIG_SECT_ROUTE ?
+		    config_route_open(ctx, name) : config_limit_open(ctx, name);
+		if (base == NULL)
+			return -1;
+		config_enter(ctx, sect, base, name);
+		if (sect == CONFIG_SECT_ROUTE && config_defaults(ctx,
+		    CONFIG_SECT_POLICY, &((struct route_conf *)base)->policy)
+		    == -1)
+			return -1;
+		return config_defaults(ctx, sect, base);
+	}
 	if (sect == CONFIG_SECT_FRONTEND) {
 		for (i = 0; i < cfg->nfrontends; i++) {
 			if (strcmp(cfg->frontends[i].name, name) == 0)
@@ -1217,7 +1220,10 @@ config_open_named(struct config_ctx *ctx, enum config_sect sect,
 		if ((fe->name = config_strdup(ctx, name)) == NULL)
 			return -1;
 		fe->line = ctx->lineno;
+		fe->backend = CONFIG_NO_BACKEND;
 		config_enter(ctx, sect, fe, name);
+		if (config_defaults(ctx, CONFIG_SECT_POLICY, &fe->policy) == -1)
+			return -1;
 		return config_defaults(ctx, sect, fe);
 	}
 	for (i = 0; i < cfg->nbackends; i++) {
@@ -1248,14 +1254,14 @@ config_sect_find(const char *kind)
 	enum config_sect sect;
 
 	for (sect = CONFIG_SECT_GLOBAL; kind != NULL &&
-	    sect <= CONFIG_SECT_ADMIN; sect++) {
+	    sect <= CONFIG_SECT_LIMIT; sect++) {
 		if (strcmp(kind, config_sect_names[sect]) == 0)
 			return sect;
 	}
 	return CONFIG_SECT_NONE;
 }
 
-/* Handle "[global]", "[frontend NAME]", "[backend NAME]" or "[admin]". */
+/* Handle a section header: "[global]", "[admin]" or "[KIND NAME]". */
 static int
 config_section(struct config_ctx *ctx, char *s)
 {
@@ -1274,7 +1280,8 @@ config_section(struct config_ctx *ctx, char *s)
 	name = kind != NULL ? strtok_r(NULL, " \t", &save) : NULL;
 	if ((sect = config_sect_find(kind)) == CONFIG_SECT_NONE) {
 		config_err(ctx, ctx->lineno, "unknown section '%s', expected "
-		    "[global], [frontend NAME], [backend NAME] or [admin]", hdr);
+		    "[global], [frontend NAME], [backend NAME], [route NAME], "
+		    "[limit NAME] or [admin]", hdr);
 		return -1;
 	}
 	if (sect == CONFIG_SECT_GLOBAL)
@@ -1416,12 +1423,24 @@ config_key_find(enum config_sect sect, const char *key)
 	return -1;
 }
 
+/* The request policy a [frontend] or [route] section fills; else NULL. */
+static struct policy_conf *
+config_policy_of(struct config_ctx *ctx)
+{
+	if (ctx->sect == CONFIG_SECT_FRONTEND)
+		return &((struct frontend_conf *)ctx->base)->policy;
+	if (ctx->sect == CONFIG_SECT_ROUTE)
+		return &((struct route_conf *)ctx->base)->policy;
+	return NULL;
+}
+
 /* inih's handler: one "key = value" of the current section. */
 static int
 config_handler_cb(void *arg, const char *section, const char *key,
     const char *value)
 {
 	struct config_ctx *ctx = arg;
+	void *base;
 	int i;
 
 	(void)section;			/* see config_read_cb() */
@@ -1432,7 +1451,11 @@ config_handler_cb(void *arg, const char *section, const char *key,
 		    key);
 		return 0;
 	}
-	if ((i = config_key_find(ctx->sect, key)) == -1) {
+	base = ctx->base;
+	if ((i = config_key_find(ctx->sect, key)) == -1 &&
+	    (base = config_policy_of(ctx)) != NULL)
+		i = config_key_find(CONFIG_SECT_POLICY, key);
+	if (i == -1) {
 		config_err(ctx, ctx->lineno, "unknown key '%s' in [%s]", key,
 		    ctx->label);
 		return 0;
@@ -1449,7 +1472,7 @@ config_handler_cb(void *arg, const char *section, const char *key,
 	ctx->seen[i] = ctx->lineno;
 	if (ctx->sect == CONFIG_SECT_GLOBAL && i < CONFIG_MAX_GLOBAL_KEYS)
 		ctx->cfg->global_line[i] = ctx->lineno;
-	return config_set(ctx, &config_keys[i], ctx->base, value) == 0;
+	return config_set(ctx, &config_keys[i], base, value) == 0;
 }
 
 /* TLS keys of a frontend go with a "listen ... tls" and need a cert. */
@@ -1479,7 +1502,7 @@ config_check_frontend_tls(struct config_ctx *ctx, struct frontend_conf *fe)
 	return 0;
 }
 
-/* A frontend needs a listen address and an existing backend. */
+/* A frontend needs a listen address; a backend, when given, must exist. */
 static int
 config_check_frontend(struct config_ctx *ctx, struct frontend_conf *fe)
 {
@@ -1490,13 +1513,10 @@ config_check_frontend(struct config_ctx *ctx, struct frontend_conf *fe)
 		    "address", fe->name);
 		return -1;
 	}
-	if (fe->backend_name == NULL) {
-		config_err(ctx, fe->line, "frontend '%s' has no 'backend'",
-		    fe->name);
-		return -1;
-	}
 	if (config_check_frontend_tls(ctx, fe) == -1)
 		return -1;
+	if (fe->backend_name == NULL)
+		return 0;		/* routes only; no match: 404 */
 	for (i = 0; i < ctx->cfg->nbackends; i++) {
 		if (strcmp(ctx->cfg->backends[i].name, fe->backend_name) == 0) {
 			fe->backend = i;
@@ -1558,6 +1578,8 @@ config_check(struct config_ctx *ctx)
 			return;
 		}
 	}
+	if (config_check_routes(ctx) == -1)
+		return;
 	if (cfg->admin != NULL)
 		config_check_admin(ctx, cfg->admin);
 }
@@ -1745,6 +1767,7 @@ config_free_frontend(struct frontend_conf *fe)
 	free(fe->tls_ciphersuites.s);
 	free(fe->tls_client_ca.s);
 	config_upgrade_clear(fe);
+	config_free_policy(&fe->policy);
 }
 
 static void
@@ -1789,6 +1812,12 @@ config_free(struct config *cfg)
 	for (i = 0; i < cfg->nbackends; i++)
 		config_free_backend(&cfg->backends[i]);
 	free(cfg->backends);
+	for (i = 0; i < cfg->nroutes; i++)
+		config_free_route(&cfg->routes[i]);
+	free(cfg->routes);
+	for (i = 0; i < cfg->nlimits; i++)
+		config_free_limit(&cfg->limits[i]);
+	free(cfg->limits);
 	free(cfg->pidfile);
 	free(cfg->log_file);
 	free(cfg->user);

@@ -76,6 +76,83 @@ struct status_range {
 	uint16_t lo, hi;
 };
 
+/* A name that refers to another section, resolved once the file is read. */
+struct config_ref {
+	char *name;			/* NULL: not given */
+	int line;
+	size_t index;			/* into the config's array of that kind */
+};
+
+#define CONFIG_NO_BACKEND	((size_t)-1)	/* a frontend without one */
+
+/*
+ * What a frontend or a route applies to the requests it takes. A
+ * frontend's applies to all of its requests; a matched route's applies
+ * after it (its limits add to the frontend's, its header rules run after
+ * the frontend's).
+ */
+struct policy_conf {
+	struct config_ref *limits;	/* limit = NAME, into config.limits */
+	size_t nlimits;
+};
+
+/* What a matched route does with the request. */
+enum config_route_action {
+	CONFIG_ROUTE_BACKEND,		/* forward to backend */
+	CONFIG_ROUTE_REDIRECT,		/* answer status with Location: text */
+	CONFIG_ROUTE_RETURN,		/* answer status with body text */
+};
+
+/* header = NAME: VALUE, a route condition. */
+struct route_header {
+	char *name;			/* compared case-insensitively */
+	char *value;			/* compared exactly */
+};
+
+/* [route NAME]: conditions on a request of one frontend, and an action. */
+struct route_conf {
+	char *name;
+	struct config_ref frontend;	/* required */
+	char *host;			/* lower case, no port; "*.a.b" matches
+					 * any one-or-more-label name under a.b;
+					 * NULL: any host */
+	char *path;			/* NULL: any path */
+	bool path_exact;		/* path_exact (else path_prefix) */
+	int path_line;
+	char **methods;			/* exact, case-sensitive tokens */
+	size_t nmethods;
+	struct route_header *headers;	/* all must match */
+	size_t nheaders;
+	int action;			/* enum config_route_action */
+	int action_line;		/* 0: no action given */
+	struct config_ref backend;	/* CONFIG_ROUTE_BACKEND */
+	uint16_t status;		/* redirect / return */
+	char *text;			/* redirect URL template / return body */
+	int strip_prefix;		/* forward the path without path_prefix */
+	struct policy_conf policy;
+	int line;
+};
+
+/* Where a limit's key comes from. */
+enum config_limit_key {
+	CONFIG_LIMIT_IP,		/* the client address */
+	CONFIG_LIMIT_HEADER,		/* a header's value */
+	CONFIG_LIMIT_PATH,		/* the (normalised) path */
+};
+
+/* [limit NAME]: a rate limit shared by every worker (GCRA). */
+struct limit_conf {
+	char *name;
+	uint64_t interval_ns;		/* one request's share: period / rate */
+	uint32_t rate;			/* as written: rate/period */
+	uint32_t period_s;		/* 1, 60 or 3600 */
+	uint32_t burst;			/* requests allowed at once */
+	int key;			/* enum config_limit_key */
+	char *key_header;		/* CONFIG_LIMIT_HEADER */
+	uint32_t table_size;		/* keys tracked */
+	int line;
+};
+
 struct server_conf {
 	char *name;			/* address as written: "127.0.0.1:9001" */
 	struct sockaddr_storage addr;
@@ -146,9 +223,12 @@ struct frontend_conf {
 	char *name;
 	struct listen_conf *listens;
 	size_t nlistens;
-	char *backend_name;
+	char *backend_name;		/* NULL: no default backend (404) */
 	int backend_line;		/* where "backend =" was given */
-	size_t backend;			/* index into config.backends */
+	size_t backend;			/* index into config.backends, or
+					 * CONFIG_NO_BACKEND */
+	struct policy_conf policy;	/* applies to every request */
+	size_t nroutes;			/* routes of this frontend */
 	uint32_t client_timeout_ms;	/* header read and keep-alive idle */
 	uint64_t max_header_size;	/* 1k..1m, default 16k */
 	uint64_t max_body_size;		/* 0 = unlimited, default 100m */
@@ -217,6 +297,10 @@ struct config {
 	size_t nfrontends;
 	struct backend_conf *backends;
 	size_t nbackends;
+	struct route_conf *routes;	/* in file order */
+	size_t nroutes;
+	struct limit_conf *limits;
+	size_t nlimits;
 	struct admin_conf *admin;	/* NULL: no [admin] section */
 	char *text;			/* the file as read, for config_reparse */
 	size_t textlen;

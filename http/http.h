@@ -11,6 +11,7 @@
  *   chunk.c    a strict chunked-body decoder and the chunk encoder.
  *   rewrite.c  re-serializes heads for forwarding (hop-by-hop removal,
  *              X-Forwarded-*, weir's own framing headers).
+ *   target.c   normalises request paths for routing and forwarding.
  */
 #ifndef WEIR_HTTP_H
 #define WEIR_HTTP_H
@@ -18,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define HTTP_MAX_HEADERS 128
 
@@ -320,5 +322,17 @@ struct rewrite_resp {
  */
 size_t rewrite_response(char *out, size_t cap, const struct http_msg *msg,
     const struct http_resp_info *resp, const struct rewrite_resp *rw);
+
+/* ---- target.c ---- */
+/*
+ * Normalise the path p[0..len) (origin form, without its query) into out
+ * (room for len bytes; out may be p itself): percent-encoded unreserved
+ * characters are decoded, other escapes get upper-case hex digits, and a
+ * run of '/' becomes one. Returns the new length, or -1 for a path weir
+ * refuses (answered 400): one not starting with '/', a '.' or '..'
+ * segment (plain or encoded), an encoded '/', '\' or NUL, a bad escape,
+ * a '\' or '#'.
+ */
+ssize_t target_normalize(const char *p, size_t len, char *out);
 
 #endif

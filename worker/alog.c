@@ -276,7 +276,8 @@ alog_emit(struct conn *c, uint64_t t_end, uint64_t out_upto)
 	struct exch *x = c->x;
 	struct alog_rec *r = x->rec;
 	struct alog *a = w->alog;
-	const struct backend_conf *be = &w->cfg->backends[c->backend];
+	const struct backend_conf *be = c->backend == CONN_NO_BACKEND ? NULL :
+	    &w->cfg->backends[c->backend];
 	struct alog_sink *sk;
 	struct alog_line l;
 	char peer[CONN_PEER_LABEL];
@@ -320,12 +321,12 @@ alog_emit(struct conn *c, uint64_t t_end, uint64_t out_upto)
 		    r->t_connected != 0 ? r->t_connected : r->t_head;
 		l.header_us = (int64_t)(r->t_head - base);
 	}
-	if (r->exchanged && x->attempts > 0) {
+	if (r->exchanged && x->attempts > 0 && be != NULL) {
 		l.upstream = be->servers[x->member].id;
 		l.retries = x->attempts - 1;
 	}
 	l.frontend = c->fe->name;
-	l.backend = be->name;
+	l.backend = be != NULL ? be->name : NULL;	/* none: "-" */
 	l.cut = (enum alog_cut)r->cut;
 	n = alogfmt_line(sk->buf + sk->len, ALOG_BUF_CAP - sk->len, &l,
 	    c->fe->access_log_format == CONFIG_LOG_COMBINED);

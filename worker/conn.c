@@ -382,6 +382,28 @@ conn_error(struct conn *c, int status, const char *fmt, ...)
 	conn_answer(c, status);
 }
 
+/*
+ * Answer status with header lines hdrs[0..hlen) (each ending in CRLF) and
+ * body[0..blen) (NULL: the standard text), then close. The caller checked
+ * that they fit the client's buffer (ERRPAGE_ROOM + hlen + blen <=
+ * cout_cap). They wait in uout, which no exchange uses now, until
+ * conn_errpage() queues the page.
+ */
+void
+conn_answer_with(struct conn *c, int status, const char *hdrs, size_t hlen,
+    const char *body, size_t blen)
+{
+	struct buf *extra = &c->x->uout;
+
+	conn_answer(c, status);
+	buf_reset(extra);
+	buf_append(extra, hdrs, hlen);
+	c->x->answer_hlen = (uint32_t)hlen;
+	c->x->answer_body = body != NULL;
+	if (body != NULL)
+		buf_append(extra, body, blen);
+}
+
 /* Answer status ourselves (queued as room allows), then close. */
 static void
 conn_answer(struct conn *c, int status)
@@ -434,32 +456,28 @@ conn_redirect_https(struct conn *c)
 {
 	struct http_span host = c->x->req.host, target = c->x->req.path;
 	size_t len = conn_host_len(host);
-	struct buf *loc;
+	char *loc;
+	int n;
 
 	if (len == 0) {
 		conn_error(c, 400, "redirect_https: the request has no Host");
 		return;
 	}
+	if (target.len == 1 && target.p[0] == '*')
+		target = (struct http_span){ "/", 1 };	/* OPTIONS * */
 	/* The answer must fit the client's buffer with its header lines. */
-	if (8 + len + target.len + ERRPAGE_ROOM > c->w->cout_cap) {
+	if (20 + len + target.len + ERRPAGE_ROOM > c->w->cout_cap ||
+	    (loc = malloc(20 + len + target.len)) == NULL) {
 		conn_error(c, 414, "redirect_https: the URL would be %zu "
 		    "bytes long", 8 + len + target.len);
 		return;
 	}
-	if (target.len == 1 && target.p[0] == '*')
-		target = (struct http_span){ "/", 1 };	/* OPTIONS * */
+	n = sprintf(loc, "Location: https://%.*s%.*s\r\n", (int)len, host.p,
+	    (int)target.len, target.p);
 	log_debug("client %s: 308 to https://%.*s%.*s", conn_peer(c),
 	    (int)len, host.p, (int)target.len, target.p);
-	conn_answer(c, 308);
-	/*
-	 * host and target point into cin, whose bytes stay where they are
-	 * until the next read; the answer keeps the Location in uout, which
-	 * no exchange uses now, until conn_errpage() queues it.
-	 */
-	loc = &c->x->uout;
-	buf_append(loc, "https://", 8);
-	buf_append(loc, host.p, len);
-	buf_append(loc, target.p, target.len);
+	conn_answer_with(c, 308, loc, (size_t)n, NULL, 0);
+	free(loc);
 }
 
 /* Parse a complete request head out of cin and start its exchange. */
@@ -504,6 +522,8 @@ conn_read_head(struct conn *c)
 		    &why);
 	if (status == 0)
 		status = policy_request(c, msg, &why);
+	if (status == 0)
+		status = routing_request(c, msg, &why);
 	if (status != 0) {
 		conn_error(c, status, "%s", why);
 		return true;
@@ -512,7 +532,7 @@ conn_read_head(struct conn *c)
 	if (c->fe->redirect_https && c->ssl == NULL)
 		conn_redirect_https(c);
 	else
-		exchange_start(c, msg);
+		routing_dispatch(c, msg);
 	return true;
 }
 
@@ -523,12 +543,21 @@ conn_errpage(struct conn *c)
 	struct alog_rec *r = c->x->rec;
 	bool id = r != NULL && r->id_len > 0 && c->fe->request_id != NULL;
 
-	/* A redirect's Location waits in uout (conn_redirect_https()). */
-	if (errpage_append(&c->x->cout, c->x->err_status,
-	    buf_head(&c->x->uout), buf_len(&c->x->uout), id ?
-	    c->fe->request_id : NULL, id ? r->id : NULL) == -1)
+	/* What conn_answer_with() added waits in uout. */
+	const char *extra = buf_head(&c->x->uout);
+	struct errpage_extra ex = {
+		.hdrs = extra, .hlen = c->x->answer_hlen,
+		.body = c->x->answer_body ? extra + c->x->answer_hlen : NULL,
+		.blen = buf_len(&c->x->uout) - c->x->answer_hlen,
+		.id_name = id ? c->fe->request_id : NULL,
+		.id = id ? r->id : NULL, .head = c->x->req.is_head,
+	};
+
+	if (errpage_append(&c->x->cout, c->x->err_status, &ex) == -1)
 		return -1;
 	buf_reset(&c->x->uout);
+	c->x->answer_hlen = 0;
+	c->x->answer_body = false;
 	if (r != NULL)
 		alog_done(c);
 	return 0;
@@ -798,7 +827,8 @@ conn_init(struct conn *c, struct worker *w, int fd, uint32_t frontend)
 	c->w = w;
 	c->fd = fd;
 	c->fe = &w->cfg->frontends[frontend];
-	c->backend = (uint32_t)c->fe->backend;
+	c->backend = c->fe->backend == CONFIG_NO_BACKEND ? CONN_NO_BACKEND :
+	    (uint32_t)c->fe->backend;
 	event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST,
 	    conn_client_read_cb, c);
 	event_assign(&c->wev, w->base, fd, EV_WRITE | EV_PERSIST,

@@ -66,6 +66,10 @@ struct exch {
 	bool keep_alive;		/* keep the client after this exchange */
 	bool tunnel_up_shut, tunnel_client_shut;
 	int err_status;			/* error response still to queue (CLOSING) */
+	uint32_t answer_hlen;		/* that answer's header lines in uout */
+	bool answer_body;		/* ... followed by its own body */
+	const struct route_conf *route;	/* the request's route, or NULL (the
+					 * frontend's backend); routing.c */
 	uint64_t linger_until_ms;	/* cap on the whole linger */
 	/* The client of the current request: the peer, or the first
 	 * untrusted hop of a trusted peer's X-Forwarded-For (policy.c). */
@@ -137,7 +141,8 @@ struct conn {
 	struct worker *w;
 	const struct frontend_conf *fe;
 	struct exch *x;			/* lent while bytes move; NULL when idle */
-	uint32_t backend;
+	uint32_t backend;		/* the request's backend, or
+					 * CONN_NO_BACKEND (routing.c) */
 	int fd;
 	enum conn_state state;
 	bool client_eof;		/* client sent FIN */
@@ -166,6 +171,8 @@ const char *conn_peer(struct conn *c);
 /* The peer's "ADDR:PORT" ("[ADDR]:PORT" for IPv6) into buf. */
 void conn_peer_addr(const struct conn *c, char *buf, size_t len);
 
+#define CONN_NO_BACKEND	UINT32_MAX
+
 /* conn.c services used by exchange.c */
 /* Answer with status (if no response head went out yet) and close. */
 void conn_error(struct conn *c, int status, const char *fmt, ...)
@@ -174,6 +181,13 @@ void conn_error(struct conn *c, int status, const char *fmt, ...)
 void conn_abort(struct conn *c, const char *why);
 /* A forwarded response has ended, whole or cut: count it for the frontend. */
 void conn_settle_response(struct conn *c);
+/*
+ * Answer status with header lines hdrs[0..hlen) (each ending in CRLF) and
+ * body[0..blen) (NULL: the standard text), then close; they must fit
+ * ERRPAGE_ROOM + hlen + blen <= the client buffer.
+ */
+void conn_answer_with(struct conn *c, int status, const char *hdrs,
+    size_t hlen, const char *body, size_t blen);
 bool conn_flush_client(struct conn *c);
 void conn_enter_head(struct conn *c);
 void conn_enter_closing(struct conn *c);
@@ -188,6 +202,16 @@ int policy_request(struct conn *c, const struct http_msg *msg,
     const char **why);
 /* Set the client of a new connection: its peer, trusted or not. */
 void policy_accept(struct conn *c);
+
+/* routing.c */
+/*
+ * Pick the request's route (frontend's routes in file order, first match)
+ * and so its backend; normalises the path first when the frontend has
+ * routes. Returns 0 or the status to answer (400: a path weir refuses).
+ */
+int routing_request(struct conn *c, struct http_msg *msg, const char **why);
+/* Act on the chosen route: forward, redirect, answer, or 404. */
+void routing_dispatch(struct conn *c, const struct http_msg *msg);
 
 /* exchange.c */
 /* Start forwarding the request whose head is msg (already in cin). */

@@ -2,6 +2,7 @@
 #include "autoconf.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "http/buf.h"
 #include "worker/errpage.h"
@@ -12,13 +13,26 @@ struct errpage_status {
 };
 
 static const struct errpage_status errpage_statuses[] = {
+	{ 200, "OK" },
+	{ 201, "Created" },
+	{ 202, "Accepted" },
+	{ 204, "No Content" },
+	{ 301, "Moved Permanently" },
+	{ 302, "Found" },
+	{ 303, "See Other" },
+	{ 307, "Temporary Redirect" },
 	{ 308, "Permanent Redirect" },
 	{ 400, "Bad Request" },
+	{ 401, "Unauthorized" },
+	{ 403, "Forbidden" },
+	{ 404, "Not Found" },
 	{ 405, "Method Not Allowed" },
+	{ 410, "Gone" },
 	{ 408, "Request Timeout" },
 	{ 413, "Content Too Large" },
 	{ 414, "URI Too Long" },
 	{ 417, "Expectation Failed" },
+	{ 429, "Too Many Requests" },
 	{ 431, "Request Header Fields Too Large" },
 	{ 500, "Internal Server Error" },
 	{ 501, "Not Implemented" },
@@ -39,35 +53,45 @@ errpage_reason(int status)
 }
 
 int
-errpage_append(struct buf *out, int status, const char *location,
-    size_t loclen, const char *id_name, const char *id)
+errpage_append(struct buf *out, int status, const struct errpage_extra *ex)
 {
-	const char *reason = errpage_reason(status);
-	size_t room = buf_tail(out, ERRPAGE_ROOM + loclen);
-	int body_len, n;
+	const char *reason = errpage_reason(status), *body = ex->body;
+	size_t blen = ex->blen, room = buf_tail(out, ERRPAGE_ROOM + ex->hlen +
+	    blen);
+	bool retry_after = ex->hlen > 0 && memmem(ex->hdrs, ex->hlen,
+	    "Retry-After:", 12) != NULL;
+	char text[64];
+	int n;
 
-	body_len = snprintf(NULL, 0, "%d %s\n", status, reason);
+	if (body == NULL) {
+		blen = (size_t)snprintf(text, sizeof(text), "%d %s\n", status,
+		    reason);
+		body = text;
+	}
+	if (status == 204 || status == 304)
+		blen = 0;		/* RFC 9110 6.4.1: never a body */
 	n = snprintf(out->data + out->end, room,
 	    "HTTP/1.1 %d %s\r\n"
 	    "Server: weir\r\n"
-	    "Content-Type: text/plain\r\n"
-	    "Content-Length: %d\r\n"
+	    "%s"
+	    "Content-Length: %zu\r\n"
 	    "%s%s"
-	    "%s%.*s%s"
+	    "%.*s"
 	    "%s%s%s%s"
 	    "Connection: close\r\n"
 	    "\r\n"
-	    "%d %s\n",
-	    status, reason, body_len,
-	    status == 503 ? "Retry-After: 1\r\n" : "",
+	    "%.*s",
+	    status, reason, blen > 0 ? "Content-Type: text/plain\r\n" : "",
+	    blen, status == 503 && !retry_after ? "Retry-After: 1\r\n" : "",
 	    /* RFC 9110 15.5.6: a 405 lists the methods that are allowed. */
 	    status == 405 ? "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, "
 	    "PATCH\r\n" : "",
-	    loclen > 0 ? "Location: " : "", (int)loclen,
-	    loclen > 0 ? location : "", loclen > 0 ? "\r\n" : "",
-	    id_name != NULL ? id_name : "", id_name != NULL ? ": " : "",
-	    id_name != NULL ? id : "", id_name != NULL ? "\r\n" : "",
-	    status, reason);
+	    (int)ex->hlen, ex->hlen > 0 ? ex->hdrs : "",
+	    ex->id_name != NULL ? ex->id_name : "",
+	    ex->id_name != NULL ? ": " : "",
+	    ex->id_name != NULL ? ex->id : "",
+	    ex->id_name != NULL ? "\r\n" : "",
+	    ex->head ? 0 : (int)blen, body);
 	if (n < 0 || (size_t)n >= room)
 		return -1;
 	out->end += (size_t)n;

@@ -2,6 +2,7 @@
 #ifndef WEIR_ERRPAGE_H
 #define WEIR_ERRPAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct buf;
@@ -11,13 +12,26 @@ struct buf;
 
 /* Reason phrase for a status weir may send ("Bad Gateway"). */
 const char *errpage_reason(int status);
+/* What an answer carries besides its status line; all optional. */
+struct errpage_extra {
+	const char *hdrs;		/* header lines, each ending in CRLF: a
+					 * Location, WWW-Authenticate,
+					 * Retry-After */
+	size_t hlen;
+	const char *body;		/* text/plain body; NULL: "STATUS
+					 * Reason" */
+	size_t blen;
+	const char *id_name, *id;	/* the request id header, or NULL */
+	bool head;			/* answering HEAD: the body's length,
+					 * not its bytes */
+};
+
 /*
- * Append a complete "Connection: close" response for status to out, with
- * "Location: location" when loclen > 0 (a redirect), and the header
- * "id_name: id" unless id_name is NULL (the request id). Returns 0, or -1
- * if it does not fit (the caller just closes).
+ * Append a complete "Connection: close" response for status and what ex
+ * adds to out. Returns 0, or -1 if it does not fit (the caller just
+ * closes).
  */
-int errpage_append(struct buf *out, int status, const char *location,
-    size_t loclen, const char *id_name, const char *id);
+int errpage_append(struct buf *out, int status,
+    const struct errpage_extra *ex);
 
 #endif

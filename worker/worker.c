@@ -25,6 +25,7 @@
 #include "worker/conn.h"
 #include "http/http.h"
 #include "worker/upstream.h"
+#include "route/route.h"
 #include "worker/worker.h"
 
 #define WORKER_ACCEPT_BATCH	64
@@ -307,7 +308,9 @@ worker_buffers_init(struct worker *w)
 	if (bufpool_init(&w->bufs, w->base, CONN_EXCH_SIZE + w->cin_cap +
 	    w->cout_cap + w->uin_cap + w->uout_cap + w->alog_rec_size,
 	    WORKER_BUFS_KEEP, WORKER_BUFS_FREE_MAX) == -1 ||
-	    (w->msg = calloc(1, sizeof(*w->msg))) == NULL)
+	    (w->msg = calloc(1, sizeof(*w->msg))) == NULL ||
+	    (w->routes = route_tables_build(w->cfg)) == NULL ||
+	    (w->pathbuf = malloc(w->cin_cap)) == NULL)
 		fatalx("out of memory");
 }
 

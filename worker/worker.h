@@ -59,6 +59,8 @@ struct worker {
 	size_t cin_cap, cout_cap, uin_cap, uout_cap;
 	struct bufpool bufs;		/* one block holds a connection's four */
 	struct http_msg *msg;		/* scratch for the head being parsed */
+	struct route_table *routes;	/* per frontend (route/route.c) */
+	char *pathbuf;			/* scratch: a path being normalised */
 	struct alog *alog;		/* access logs, request ids (alog.c) */
 	size_t alog_rec_size;		/* a record's room in each block, or 0 */
 };

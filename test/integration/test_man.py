@@ -5,7 +5,8 @@ warn about in man/weir.8 and man/weir.ini.5.
 
 weir.ini.5 convention: each key is an ".It Ic KEY" item of the top-level
 list under ".Sh GLOBAL SECTION", ".Sh FRONTEND SECTIONS", ".Sh BACKEND
-SECTIONS" or ".Sh ADMIN SECTION", and its entry says "Default" and
+SECTIONS", ".Sh ADMIN SECTION", ".Sh ROUTE SECTIONS", ".Sh LIMIT SECTIONS"
+or ".Sh REQUEST POLICY" (keys of frontends and routes both), and its entry says "Default" and
 "Reload:". Nested lists (values,
 server options) use other macros (".It Cm"), so they are not keys.
 """
@@ -27,6 +28,9 @@ SECTIONS = {
     "F": "FRONTEND SECTIONS",
     "B": "BACKEND SECTIONS",
     "A": "ADMIN SECTION",
+    "R": "ROUTE SECTIONS",
+    "L": "LIMIT SECTIONS",
+    "P": "REQUEST POLICY",
 }
 
 
@@ -41,7 +45,7 @@ def table_keys(source):
     m = re.search(r"config_keys\[\]\s*=\s*\{(.*?)\n\};", source, re.S)
     check(m, "config_keys[] table not found in common/config.c")
     keys = {s: [] for s in SECTIONS}
-    for sect, key in re.findall(r'^\s*([GFBA])\(\s*"([^"]+)"', m.group(1),
+    for sect, key in re.findall(r'^\s*([GFBARLP])\(\s*"([^"]+)"', m.group(1),
                                 re.M):
         keys[sect].append(key)
     return keys
@@ -116,13 +120,13 @@ def drop_entry(text, heading, key):
     return "\n".join(out) + "\n"
 
 
-@t.test("the key table of common/config.c parses into all four sections")
+@t.test("the key table of common/config.c parses into every section")
 def _():
     keys = table_keys(read(CONFIG_C))
     for sect, heading in SECTIONS.items():
         check(keys[sect], "no %s() rows found for %s" % (sect, heading))
     n = sum(len(v) for v in keys.values())
-    rows = len(re.findall(r'^\s*[GFBA]\(\s*"', read(CONFIG_C), re.M))
+    rows = len(re.findall(r'^\s*[GFBARLP]\(\s*"', read(CONFIG_C), re.M))
     check(n == rows, "parsed %d keys but config.c has %d row macros" % (n, rows))
 
 

@@ -699,7 +699,7 @@ test_err_whole_file(void **state)
 	    "frontend 'web' has no 'listen'");
 	load_err("[frontend web]\nlisten = 127.0.0.1:80\n"
 	    "[backend app]\nserver = 127.0.0.1:1\n", NAME ":1:",
-	    "frontend 'web' has no 'backend'");
+	    "frontend 'web' has no 'backend' and no [route]");
 	load_err("[frontend web]\nlisten = 127.0.0.1:80\n\nbackend = ap\n"
 	    "[backend app]\nserver = 127.0.0.1:1\n", NAME ":4:",
 	    "unknown backend 'ap'");
