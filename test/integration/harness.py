@@ -478,12 +478,13 @@ def read_line_timeout(f, timeout):
 # ---------------------------------------------------------------- weir
 
 def write_config(path, global_=None, frontends=None, backends=None,
-                 admin=None):
+                 admin=None, sections=None):
     """Write a weir INI file. Values that are lists become repeated keys.
 
     frontends / backends map a section name to a dict of keys; order is kept.
-    admin, a dict of keys, becomes an [admin] section. Returns the text
-    written.
+    admin, a dict of keys, becomes an [admin] section. sections is a list
+    of (header, dict) pairs written last, in order: ("route api", {...}),
+    ("limit per_ip", {...}). Returns the text written.
     """
     lines = ["[global]"]
     for k, v in (global_ or {}).items():
@@ -495,6 +496,11 @@ def write_config(path, global_=None, frontends=None, backends=None,
             for k, v in opts.items():
                 for item in (v if isinstance(v, list) else [v]):
                     lines.append("%s = %s" % (k, item))
+    for header, opts in sections or []:
+        lines += ["", "[%s]" % header]
+        for k, v in opts.items():
+            for item in (v if isinstance(v, list) else [v]):
+                lines.append("%s = %s" % (k, item))
     if admin is not None:
         lines += ["", "[admin]"] + ["%s = %s" % kv for kv in admin.items()]
     text = "\n".join(lines) + "\n"
@@ -520,7 +526,8 @@ class Weir:
     """
 
     def __init__(self, env, global_=None, frontends=None, backends=None,
-                 workers=2, pidfile=False, log_level="info", admin=None):
+                 workers=2, pidfile=False, log_level="info", admin=None,
+                 sections=None):
         self.env = env
         self.id = env.next_id()
         self.global_ = {"workers": workers, "log_level": log_level}
@@ -530,6 +537,7 @@ class Weir:
         self.pidfile = self.global_.get("pidfile")
         self.frontends_tmpl = frontends or {}
         self.backends = backends or {}
+        self.sections = sections or []
         self.admin_tmpl = admin
         self.admin = None
         self.admin_port = None
@@ -593,7 +601,7 @@ class Weir:
         for attempt in range(3):
             self._resolve_ports(fresh_admin=True)
             write_config(self.conf, self.global_, self.frontends, self.backends,
-                         self.admin)
+                         self.admin, self.sections)
             try:
                 self._start_once(timeout)
                 return self
@@ -732,10 +740,11 @@ class Weir:
             check(not os.path.exists(self.pidfile), "pidfile %s not removed" % self.pidfile)
         return res
 
-    def rewrite(self, global_=None, frontends=None, backends=None, admin=None):
+    def rewrite(self, global_=None, frontends=None, backends=None, admin=None,
+                sections=None):
         """Write a new config to the same file (for a reload): global_ keys
-        are merged into the current ones, frontends / backends replace
-        theirs when given. Listen entries "HOST:auto" get a free port, the
+        are merged into the current ones, frontends / backends / sections
+        replace theirs when given. Listen entries "HOST:auto" get a free port, the
         others stay; self.ports is updated. The file is replaced by a
         rename, so a reload never reads half of it. Returns the text."""
         if global_:
@@ -746,10 +755,12 @@ class Weir:
             self.backends = backends
         if admin is not None:
             self.admin_tmpl = admin
+        if sections is not None:
+            self.sections = sections
         self._resolve_ports()
         tmp = self.conf + ".tmp"
         text = write_config(tmp, self.global_, self.frontends, self.backends,
-                            self.admin)
+                            self.admin, self.sections)
         os.rename(tmp, self.conf)
         return text
 

@@ -1114,6 +1114,141 @@ test_sample_config(void **state)
 	config_free(cfg);
 }
 
+/* [route] and [limit] sections and the policy keys, as parsed. */
+static void
+test_route_keys(void **state)
+{
+	struct config *cfg;
+	const struct route_conf *rt;
+
+	(void)state;
+	cfg = load_ok(MINIMAL "[limit per_ip]\nrate = 100/m\nburst = 5\n"
+	    "[limit by_user]\nrate = 3/h\nkey = header:X-User\n"
+	    "table_size = 1024\n"
+	    "[route api]\nfrontend = web\nhost = *.Example.COM\n"
+	    "path_prefix = /api/\nmethod = GET, POST\n"
+	    "header = X-Canary:  1 \nheader = X-Team: blue\n"
+	    "backend = app\nstrip_prefix = yes\nlimit = by_user\n"
+	    "limit = per_ip\n"
+	    "[route moved]\nfrontend = web\npath_exact = /old\n"
+	    "redirect = 308 https://{host}/new{target}\n"
+	    "[route up]\nfrontend = web\nreturn = 200 all good\n"
+	    "[frontend edge]\nlisten = 127.0.0.1:8081\nlimit = per_ip\n"
+	    "[route edge_all]\nfrontend = edge\nreturn = 204\n");
+	assert_int_equal(cfg->nroutes, 4);
+	assert_int_equal(cfg->frontends[0].nroutes, 3);
+	assert_int_equal(cfg->frontends[1].nroutes, 1);
+	assert_int_equal(cfg->frontends[1].backend, CONFIG_NO_BACKEND);
+	assert_int_equal(cfg->frontends[1].policy.nlimits, 1);
+	assert_int_equal(cfg->frontends[1].policy.limits[0].index, 0);
+	rt = &cfg->routes[0];
+	assert_string_equal(rt->host, "*.example.com");
+	assert_string_equal(rt->path, "/api/");
+	assert_false(rt->path_exact);
+	assert_int_equal(rt->nmethods, 2);
+	assert_string_equal(rt->methods[1], "POST");
+	assert_int_equal(rt->nheaders, 2);
+	assert_string_equal(rt->headers[0].name, "X-Canary");
+	assert_string_equal(rt->headers[0].value, "1");
+	assert_int_equal(rt->action, CONFIG_ROUTE_BACKEND);
+	assert_int_equal(rt->backend.index, 0);
+	assert_true(rt->strip_prefix);
+	assert_int_equal(rt->policy.nlimits, 2);
+	assert_int_equal(rt->policy.limits[0].index, 1);
+	rt = &cfg->routes[1];
+	assert_true(rt->path_exact);
+	assert_int_equal(rt->action, CONFIG_ROUTE_REDIRECT);
+	assert_int_equal(rt->status, 308);
+	assert_string_equal(rt->text, "https://{host}/new{target}");
+	assert_int_equal(cfg->routes[2].status, 200);
+	assert_string_equal(cfg->routes[2].text, "all good");
+	assert_string_equal(cfg->routes[3].text, "");
+	assert_int_equal(cfg->limits[0].interval_ns, 600000000ull);
+	assert_int_equal(cfg->limits[0].burst, 5);
+	assert_int_equal(cfg->limits[0].key, CONFIG_LIMIT_IP);
+	assert_int_equal(cfg->limits[0].table_size, 65536);
+	assert_int_equal(cfg->limits[1].interval_ns, 1200000000000ull);
+	assert_int_equal(cfg->limits[1].key, CONFIG_LIMIT_HEADER);
+	assert_string_equal(cfg->limits[1].key_header, "X-User");
+	config_free(cfg);
+}
+
+/* Every route and limit mistake names its line. */
+static void
+test_err_routes(void **state)
+{
+	(void)state;
+	load_err(MINIMAL "[route r]\nfrontend = web\nbackend = nope\n",
+	    NAME ":8:", "unknown backend 'nope'");
+	load_err(MINIMAL "[route r]\nfrontend = webb\nbackend = app\n",
+	    NAME ":7:", "unknown frontend 'webb'");
+	load_err(MINIMAL "[route r]\nbackend = app\n", NAME ":6:",
+	    "route 'r' has no 'frontend'");
+	load_err(MINIMAL "[route r]\nfrontend = web\n", NAME ":6:",
+	    "none of backend, redirect and return");
+	load_err(MINIMAL "[route r]\nfrontend = web\nbackend = app\n"
+	    "return = 200\n", NAME ":9:", "already has backend (line 8)");
+	load_err(MINIMAL "[route r]\nfrontend = web\npath_prefix = /a/\n"
+	    "path_exact = /a\nbackend = app\n", NAME ":9:",
+	    "already has path_prefix");
+	load_err(MINIMAL "[route r]\nfrontend = web\npath_prefix = api\n",
+	    NAME ":8:", "must start with '/'");
+	load_err(MINIMAL "[route r]\nfrontend = web\npath_prefix = /a/../b\n",
+	    NAME ":8:", "'..' segment");
+	load_err(MINIMAL "[route r]\nfrontend = web\npath_exact = /a%20b\n",
+	    NAME ":8:", "must not hold '%'");
+	load_err(MINIMAL "[route r]\nfrontend = web\npath_prefix = /a//b\n",
+	    NAME ":8:", "empty segment");
+	load_err(MINIMAL "[route r]\nfrontend = web\nhost = a.test:80\n",
+	    NAME ":8:", "host: invalid name");
+	load_err(MINIMAL "[route r]\nfrontend = web\nhost = *.\n",
+	    NAME ":8:", "host: invalid name");
+	load_err(MINIMAL "[route r]\nfrontend = web\nmethod = GET, \n",
+	    NAME ":8:", "invalid method ''");
+	load_err(MINIMAL "[route r]\nfrontend = web\nheader = X-A\n",
+	    NAME ":8:", "expected 'NAME: VALUE'");
+	load_err(MINIMAL "[route r]\nfrontend = web\nheader = X A: 1\n",
+	    NAME ":8:", "invalid header name");
+	load_err(MINIMAL "[route r]\nfrontend = web\nredirect = 200 /x\n",
+	    NAME ":8:", "invalid status");
+	load_err(MINIMAL "[route r]\nfrontend = web\nredirect = 304 /x\n",
+	    NAME ":8:", "not a redirect status");
+	load_err(MINIMAL "[route r]\nfrontend = web\nredirect = 301\n",
+	    NAME ":8:", "the URL is missing");
+	load_err(MINIMAL "[route r]\nfrontend = web\nredirect = 301 /{uri}\n",
+	    NAME ":8:", "variable other than");
+	load_err(MINIMAL "[route r]\nfrontend = web\nreturn = 700 x\n",
+	    NAME ":8:", "invalid status");
+	load_err(MINIMAL "[route r]\nfrontend = web\nreturn = 204 x\n",
+	    NAME ":8:", "has no body");
+	load_err(MINIMAL "[route r]\nfrontend = web\nbackend = app\n"
+	    "strip_prefix = yes\n", NAME ":6:", "strip_prefix needs "
+	    "path_prefix");
+	load_err(MINIMAL "[route r]\nfrontend = web\nreturn = 200\n"
+	    "[route r]\n", NAME ":9:", "duplicate route 'r' (first at line 6)");
+	load_err(MINIMAL "[route r]\nfrontend = web\nreturn = 200\n"
+	    "tls_cert = x\n", NAME ":9:", "unknown key 'tls_cert' in [route r]");
+	load_err(MINIMAL "[limit l]\nrate = 10/x\n", NAME ":7:",
+	    "rate: invalid value '10/x'");
+	load_err(MINIMAL "[limit l]\nrate = 0/s\n", NAME ":7:",
+	    "rate: invalid value '0/s'");
+	load_err(MINIMAL "[limit l]\nrate = 10\n", NAME ":7:",
+	    "rate: invalid value '10'");
+	load_err(MINIMAL "[limit l]\nburst = 3\n", NAME ":6:",
+	    "limit 'l' has no 'rate'");
+	load_err(MINIMAL "[limit l]\nrate = 1/s\nkey = cookie:a\n", NAME ":8:",
+	    "expected ip, path or header:NAME");
+	load_err("[frontend web]\nlimit = l2\nlisten = 127.0.0.1:80\n"
+	    "backend = app\n[backend app]\nserver = 127.0.0.1:1\n",
+	    NAME ":2:", "unknown limit 'l2'");
+	load_err(MINIMAL "[route r]\nfrontend = web\nreturn = 200\n"
+	    "limit = l\nlimit = l\n[limit l]\nrate = 1/s\n",
+	    NAME ":10:", "limit 'l' given twice (first at line 9)");
+	load_err("[frontend web]\nlisten = 127.0.0.1:80\n"
+	    "[backend app]\nserver = 127.0.0.1:1\n", NAME ":1:",
+	    "has no 'backend' and no [route]");
+}
+
 int
 main(void)
 {
@@ -1142,6 +1277,8 @@ main(void)
 		cmocka_unit_test(test_tls_frontend_keys),
 		cmocka_unit_test(test_err_tls_frontend),
 		cmocka_unit_test(test_tls_backend_keys),
+		cmocka_unit_test(test_route_keys),
+		cmocka_unit_test(test_err_routes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
