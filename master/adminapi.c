@@ -218,7 +218,7 @@ adminapi_frontend_json(struct master *m, const struct frontend_conf *fe)
 			json_decref(listen);
 			listen = NULL;
 		}
-	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:o}", "name", fe->name,
+	return json_pack("{s:s, s:s?, s:o, s:I, s:I, s:o}", "name", fe->name,
 	    "backend", fe->backend_name, "listen", listen,
 	    "connections_active", adminapi_count(st.conns),
 	    "requests", adminapi_count(st.requests),

@@ -90,8 +90,8 @@ routing_request(struct conn *c, struct http_msg *msg, const char **why)
 	if ((e = route_match(t, &r)) == NULL)
 		return 0;
 	c->x->route = e->conf;
-	if (e->conf->action == CONFIG_ROUTE_BACKEND)
-		c->backend = (uint32_t)e->conf->backend.index;
+	c->backend = e->conf->action == CONFIG_ROUTE_BACKEND ?
+	    (uint32_t)e->conf->backend.index : CONN_NO_BACKEND;
 	if (e->conf->strip_prefix)
 		routing_strip(c, e);
 	return 0;
