@@ -14,7 +14,8 @@ import sys
 
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
 # Targets whose table label is not their name.
-LABELS = {"weirlog": "weir with access log"}
+LABELS = {"weirlog": "weir with access log",
+          "weirroutes": "weir with 50 routes"}
 
 
 def label(t):
@@ -144,10 +145,12 @@ def throughput(d, targets):
             "-" if r["rss"] is None else r["rss"], r["all"]))
     if "weir" in rows:
         w = rows["weir"]
-        if "weirlog" in rows:
-            o = rows["weirlog"]
+        for variant in ("weirlog", "weirroutes"):
+            if variant not in rows:
+                continue
+            o = rows[variant]
             print("| %s/weir | %s× | %s× | %s× | %s× | |" % (
-                label("weirlog"), fmt(ratio(o["rps"], w["rps"]), 2),
+                label(variant), fmt(ratio(o["rps"], w["rps"]), 2),
                 fmt(ratio(o["p50"], w["p50"]), 2),
                 fmt(ratio(o["p99"], w["p99"]), 2),
                 fmt(ratio(o["rss"], w["rss"]), 2)))

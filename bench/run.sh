@@ -301,10 +301,12 @@ $(nginx_http_common "$(basename "$file" .conf)")
 EOF
 }
 
-# write_weir_conf FILE PORT WORKERS [ACCESS_LOG]: with a JSON access log
-# at ACCESS_LOG when given (target "weirlog").
+# write_weir_conf FILE PORT WORKERS [ACCESS_LOG] [ROUTES]: with a JSON access
+# log at ACCESS_LOG when given (target "weirlog"), and ROUTES [route]
+# sections (target "weirroutes") that a request for / passes over, all of
+# them, to reach the frontend's backend: the worst case of matching.
 write_weir_conf() {
-	local file=$1 port=$2 workers=$3 alog=${4:-}
+	local file=$1 port=$2 workers=$3 alog=${4:-} routes=${5:-0} i
 	cat >"$file" <<EOF
 [global]
 workers = $workers
@@ -322,6 +324,10 @@ balance = roundrobin
 server = 127.0.0.1:$BACKEND_PORT
 keepalive = 64
 EOF
+	for ((i = 1; i <= routes; i++)); do
+		printf '[route r%d]\nfrontend = web\n%s\npath_prefix = /r%d/\nbackend = app\n' \
+			"$i" "$( ((i % 5)) && echo "method = GET" || echo "host = *.r$i.test")" "$i"
+	done >>"$file"
 }
 
 write_haproxy_conf() {
@@ -365,6 +371,9 @@ start_proxy() {
 		write_weir_conf "$TMP/weirlog.ini" "$port" "$workers" \
 			"$TMP/access-$port.log"
 		start weirlog "$WEIR" -c "$TMP/weirlog.ini" ;;
+	weirroutes)
+		write_weir_conf "$TMP/weirroutes.ini" "$port" "$workers" "" 50
+		start weirroutes "$WEIR" -c "$TMP/weirroutes.ini" ;;
 	nginx)
 		write_nginx_conf "$TMP/nginx.conf" "$port" "$workers"
 		start nginx nginx -p "$TMP/nginx" -c "$TMP/nginx.conf" -e stderr ;;
@@ -435,25 +444,26 @@ throughput_round() {
 
 throughput() {
 	local -A port master
-	local t targets=(weir weirlog nginx haproxy direct)
+	local t targets=(weir weirlog weirroutes nginx haproxy direct)
 	port[direct]=$BACKEND_PORT
 	master[direct]=$BACKEND_PID
-	start_targets weir weirlog nginx haproxy
+	start_targets weir weirlog weirroutes nginx haproxy
 	for t in "${targets[@]}"; do
 		run_wrk "${port[$t]}" "$WARMUP" "$TMP/warmup-$t.txt"
 	done
 	alternate throughput_round "${targets[@]}"
-	for t in weir weirlog nginx haproxy; do
+	for t in weir weirlog weirroutes nginx haproxy; do
 		stop "${master[$t]}"
 	done
 	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS rounds (medians), $WARMUP warmup," \
 		"$WORKERS worker(s)/thread(s) per proxy, backend: nginx 1 worker \`return 200\` (12-byte body);" \
 		"weir with access log = weir writing a JSON access_log to a file in the temp dir;" \
+		"weir with 50 routes = 50 [route] sections every request passes over to the default backend;" \
 		"direct = wrk straight to the backend; RSS = max worker VmRSS after the last round;" \
 		"weir/X rows: req/s above 1 = weir faster, latency and RSS below 1 = weir lower"
 	echo
 	python3 "$HERE/report.py" throughput "$TMP" "${targets[@]}"
-	report_logs weir weirlog nginx haproxy backend
+	report_logs weir weirlog weirroutes nginx haproxy backend
 	echo
 }
 
@@ -471,12 +481,13 @@ report_logs() {
 
 # One proxy under callgrind, REQS requests, stopped: callgrind.out.* in DIR.
 callgrind_run() {
-	local t=$1 reqs=$2 dir="$TMP/cg-$1-$2" port cmd alog=
+	local t=$1 reqs=$2 dir="$TMP/cg-$1-$2" port cmd alog= routes=0
 	mkdir -p "$dir"
 	port=$(free_ports 1)
-	if [[ $t == weir || $t == weirlog ]]; then
+	if [[ $t == weir* ]]; then
 		[[ $t == weirlog ]] && alog=$dir/access.log
-		write_weir_conf "$dir/weir.ini" "$port" 1 "$alog"
+		[[ $t == weirroutes ]] && routes=50
+		write_weir_conf "$dir/weir.ini" "$port" 1 "$alog" "$routes"
 		cmd=("$WEIR" -c "$dir/weir.ini")
 	else
 		write_nginx_conf "$dir/nginx.conf" "$port" 1 single
@@ -518,7 +529,7 @@ strace_run() {
 
 counts() {
 	local t
-	for t in weir weirlog nginx; do
+	for t in weir weirlog weirroutes nginx; do
 		echo "bench: callgrind $t" >&2
 		callgrind_run "$t" 0
 		callgrind_run "$t" "$COUNT_REQS"
@@ -528,9 +539,10 @@ counts() {
 	echo "Fixed load: $COUNT_REQS GETs over $COUNT_CONNS keep-alive connections (bench/client.py), 1 worker;" \
 		"instructions = worker's callgrind Ir minus a 0-request run (nginx: master_process off);" \
 		"syscalls = strace -c -f on the worker pid;" \
-		"weir with access log = weir writing a JSON access_log to a file"
+		"weir with access log = weir writing a JSON access_log to a file;" \
+		"weir with 50 routes = every request passes over 50 routes to the default backend"
 	echo
-	python3 "$HERE/report.py" counts "$TMP" "$COUNT_REQS" weir weirlog nginx
+	python3 "$HERE/report.py" counts "$TMP" "$COUNT_REQS" weir weirlog weirroutes nginx
 	echo
 }
 
