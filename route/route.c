@@ -11,6 +11,19 @@
 
 #include "route/route.h"
 
+/* The first up to 8 bytes of p[0..len) as a word, and a mask of them. */
+static void
+route_head(const char *p, size_t len, uint64_t *head, uint64_t *mask)
+{
+	size_t n = len < 8 ? len : 8;
+
+	*head = 0;
+	memcpy(head, p, n);
+	*mask = n == 8 ? ~(uint64_t)0 : 0;
+	if (n < 8)
+		memset(mask, 0xff, n);
+}
+
 static void
 route_entry_init(struct route_entry *e, const struct route_conf *rt)
 {
@@ -23,6 +36,8 @@ route_entry_init(struct route_entry *e, const struct route_conf *rt)
 	if (rt->path != NULL) {
 		e->path_len = strlen(rt->path);
 		e->path_dir = rt->path[e->path_len - 1] == '/';
+		route_head(rt->path, e->path_len, &e->path_head,
+		    &e->path_mask);
 	}
 }
 
@@ -65,8 +80,8 @@ route_tables_free(struct route_table *t, size_t n)
 	free(t);
 }
 
-bool
-route_prefix_match(const struct route_entry *e, struct http_span path)
+static inline bool
+route_prefix(const struct route_entry *e, struct http_span path)
 {
 	if (path.len < e->path_len ||
 	    memcmp(path.p, e->conf->path, e->path_len) != 0)
@@ -76,7 +91,7 @@ route_prefix_match(const struct route_entry *e, struct http_span path)
 	    path.p[e->path_len] == '/';
 }
 
-static bool
+static inline bool
 route_path_match(const struct route_entry *e, struct http_span path)
 {
 	if (e->conf->path == NULL)
@@ -84,7 +99,7 @@ route_path_match(const struct route_entry *e, struct http_span path)
 	if (e->conf->path_exact)
 		return path.len == e->path_len &&
 		    memcmp(path.p, e->conf->path, path.len) == 0;
-	return route_prefix_match(e, path);
+	return route_prefix(e, path);
 }
 
 /* The host without a port or a final dot: "a.test.:80" -> "a.test". */
@@ -154,10 +169,13 @@ route_match(const struct route_table *t, const struct route_req *r)
 {
 	struct http_span host = route_host_name(r->host);
 	const struct route_entry *e;
+	uint64_t head, mask;
 	size_t i;
 
+	route_head(r->path.p, r->path.len, &head, &mask);
 	for (e = t->v; e < t->v + t->n; e++) {
-		if (!route_path_match(e, r->path) ||
+		if ((head & e->path_mask) != e->path_head ||
+		    !route_path_match(e, r->path) ||
 		    !route_host_match(e, host) ||
 		    !route_method_match(e->conf, r->method))
 			continue;
