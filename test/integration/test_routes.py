@@ -8,8 +8,8 @@ routes changed by a reload. Two workers throughout."""
 import http.client as httpclient
 import json
 
-from harness import (Env, Tap, check, check_eq, http, raw_exchange,
-                     wait_until)
+from harness import (WEIR_BIN, Env, Tap, check, check_eq, http, raw_exchange,
+                     run_cmd, wait_until)
 
 t = Tap(budget=90.0)
 env = Env("routes")
@@ -202,6 +202,34 @@ def _():
     fronts = {f["name"]: f for f in doc.get("frontends", doc)}
     check_eq(fronts["bare"]["backend"], None, "bare")
     check_eq(fronts["web"]["backend"], "app", "web")
+    # Earlier tests got 301 and 308 answers, 200 and 410 from return.
+    check(fronts["web"]["responses"]["3xx"] >= 3,
+          "3xx counted: %r" % fronts["web"]["responses"])
+    check(fronts["web"]["responses"]["4xx"] >= 2,
+          "4xx counted: %r" % fronts["web"]["responses"])
+
+
+@t.test("weir -t: a route to an unknown backend and a bad rate name FILE:LINE")
+def _():
+    base = ("[frontend web]\nlisten = 127.0.0.1:1\nbackend = app\n"
+            "[backend app]\nserver = 127.0.0.1:2\n")
+    cases = [
+        ("[route r]\nfrontend = web\nbackend = nope\n", 8,
+         "unknown backend 'nope'"),
+        ("[limit l]\nrate = 5/week\n", 7, "rate: invalid value '5/week'"),
+        ("[route r]\nfrontend = web\npath_prefix = /a/../b\n"
+         "backend = app\n", 8, "'..' segment"),
+    ]
+    for i, (extra, line, why) in enumerate(cases):
+        path = env.path("bad-%d.ini" % i)
+        with open(path, "w") as f:
+            f.write(base + extra)
+        p = run_cmd([WEIR_BIN, "-t", "-c", path], timeout=10)
+        check_eq(p.returncode, 2, "exit status for %r" % extra)
+        want = "%s:%d: " % (path, line)
+        check(any(ln.startswith(want) and why in ln
+                  for ln in p.stderr.splitlines()),
+              "no %r ... %r in %r" % (want, why, p.stderr))
 
 
 @t.test("a reload changes the routes: /api/ then goes to canary, /healthz away")
