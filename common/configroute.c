@@ -6,6 +6,7 @@
 #include "autoconf.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,51 +35,51 @@ configroute_ref(struct config_ctx *ctx, struct config_ref *ref,
 	return (ref->name = config_strdup(ctx, value)) == NULL ? -1 : 0;
 }
 
-/* Open [route NAME]: a name used twice is an error, not a continuation. */
-void *
-config_route_open(struct config_ctx *ctx, const char *name)
+/*
+ * Append a section named name to the array *arr of *n structs of size
+ * bytes, each starting with its name and holding its line at line_off: a
+ * name used twice is an error, not a continuation.
+ */
+static void *
+configroute_add(struct config_ctx *ctx, void **arr, size_t *n, size_t size,
+    size_t line_off, const char *kind, const char *name)
 {
-	struct config *cfg = ctx->cfg;
-	struct route_conf *rt;
+	char *el;
 	size_t i;
 
-	for (i = 0; i < cfg->nroutes; i++) {
-		if (strcmp(cfg->routes[i].name, name) == 0) {
-			config_err(ctx, ctx->lineno, "duplicate route '%s' "
-			    "(first at line %d)", name, cfg->routes[i].line);
+	for (i = 0; i < *n; i++) {
+		el = (char *)*arr + i * size;
+		if (strcmp(*(char **)(void *)el, name) == 0) {
+			config_err(ctx, ctx->lineno, "duplicate %s '%s' (first "
+			    "at line %d)", kind, name,
+			    *(int *)(void *)(el + line_off));
 			return NULL;
 		}
 	}
-	if ((rt = config_grow(ctx, cfg->routes, cfg->nroutes,
-	    sizeof(*rt))) == NULL)
+	if ((el = config_grow(ctx, *arr, *n, size)) == NULL)
 		return NULL;
-	cfg->routes = rt;
-	rt = &cfg->routes[cfg->nroutes++];
-	rt->line = ctx->lineno;
-	return (rt->name = config_strdup(ctx, name)) == NULL ? NULL : rt;
+	*arr = el;
+	el += (*n)++ * size;
+	*(int *)(void *)(el + line_off) = ctx->lineno;
+	if ((*(char **)(void *)el = config_strdup(ctx, name)) == NULL)
+		return NULL;
+	return el;
+}
+
+void *
+config_route_open(struct config_ctx *ctx, const char *name)
+{
+	return configroute_add(ctx, (void **)&ctx->cfg->routes,
+	    &ctx->cfg->nroutes, sizeof(struct route_conf),
+	    offsetof(struct route_conf, line), "route", name);
 }
 
 void *
 config_limit_open(struct config_ctx *ctx, const char *name)
 {
-	struct config *cfg = ctx->cfg;
-	struct limit_conf *lm;
-	size_t i;
-
-	for (i = 0; i < cfg->nlimits; i++) {
-		if (strcmp(cfg->limits[i].name, name) == 0) {
-			config_err(ctx, ctx->lineno, "duplicate limit '%s' "
-			    "(first at line %d)", name, cfg->limits[i].line);
-			return NULL;
-		}
-	}
-	if ((lm = config_grow(ctx, cfg->limits, cfg->nlimits,
-	    sizeof(*lm))) == NULL)
-		return NULL;
-	cfg->limits = lm;
-	lm = &cfg->limits[cfg->nlimits++];
-	lm->line = ctx->lineno;
-	return (lm->name = config_strdup(ctx, name)) == NULL ? NULL : lm;
+	return configroute_add(ctx, (void **)&ctx->cfg->limits,
+	    &ctx->cfg->nlimits, sizeof(struct limit_conf),
+	    offsetof(struct limit_conf, line), "limit", name);
 }
 
 int
