@@ -404,6 +404,48 @@ conn_answer_with(struct conn *c, int status, const char *hdrs, size_t hlen,
 		buf_append(extra, body, blen);
 }
 
+/*
+ * Answer a request weir takes itself (a route's redirect or return, no
+ * route) and keep the connection, as nginx does, when that is safe: the
+ * request has no body to skip, the client keeps connections, the worker
+ * is not draining and the answer fits behind what cout holds. Otherwise
+ * as conn_answer_with(), which closes.
+ */
+void
+conn_answer_keep(struct conn *c, const struct http_msg *msg, int status,
+    const char *hdrs, size_t hlen, const char *body, size_t blen)
+{
+	struct alog_rec *r = c->x->rec;
+	struct errpage_extra ex = {
+		.hdrs = hdrs, .hlen = hlen, .body = body, .blen = blen,
+		.head = c->x->req.is_head, .keep = true,
+		.http10 = msg->version_minor == 0,
+	};
+
+	if (c->x->req.body != HTTP_BODY_NONE || !c->x->req.keep_alive ||
+	    c->x->req.upgrade || c->w->stopping) {
+		conn_answer_with(c, status, hdrs, hlen, body, blen);
+		return;
+	}
+	if (r != NULL) {
+		alog_error(c, status);
+		if (r->id_len > 0 && c->fe->request_id != NULL) {
+			ex.id_name = c->fe->request_id;
+			ex.id = r->id;
+		}
+	}
+	if (errpage_append(&c->x->cout, status, &ex) == -1) {
+		conn_answer_with(c, status, hdrs, hlen, body, blen);
+		return;
+	}
+	if (r != NULL)
+		alog_done(c);
+	shm_stat_inc(&c->w->st.frontends[c->fe->slot].requests);
+	conn_count_response(c, status);
+	buf_consume(&c->x->cin, msg->head_len);
+	conn_enter_head(c);
+}
+
 /* Answer status ourselves (queued as room allows), then close. */
 static void
 conn_answer(struct conn *c, int status)

@@ -188,6 +188,13 @@ void conn_settle_response(struct conn *c);
  */
 void conn_answer_with(struct conn *c, int status, const char *hdrs,
     size_t hlen, const char *body, size_t blen);
+/*
+ * The same for a request weir takes itself, keeping the connection when
+ * it safely can (no request body, client keeps connections).
+ */
+void conn_answer_keep(struct conn *c, const struct http_msg *msg,
+    int status, const char *hdrs, size_t hlen, const char *body,
+    size_t blen);
 bool conn_flush_client(struct conn *c);
 void conn_enter_head(struct conn *c);
 void conn_enter_closing(struct conn *c);

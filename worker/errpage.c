@@ -78,7 +78,7 @@ errpage_append(struct buf *out, int status, const struct errpage_extra *ex)
 	    "%s%s"
 	    "%.*s"
 	    "%s%s%s%s"
-	    "Connection: close\r\n"
+	    "%s"
 	    "\r\n"
 	    "%.*s",
 	    status, reason, blen > 0 ? "Content-Type: text/plain\r\n" : "",
@@ -91,6 +91,8 @@ errpage_append(struct buf *out, int status, const struct errpage_extra *ex)
 	    ex->id_name != NULL ? ": " : "",
 	    ex->id_name != NULL ? ex->id : "",
 	    ex->id_name != NULL ? "\r\n" : "",
+	    !ex->keep ? "Connection: close\r\n" :
+	    ex->http10 ? "Connection: keep-alive\r\n" : "",
 	    ex->head ? 0 : (int)blen, body);
 	if (n < 0 || (size_t)n >= room)
 		return -1;

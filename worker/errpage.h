@@ -24,11 +24,14 @@ struct errpage_extra {
 	const char *id_name, *id;	/* the request id header, or NULL */
 	bool head;			/* answering HEAD: the body's length,
 					 * not its bytes */
+	bool keep;			/* the connection stays open */
+	bool http10;			/* ... for an HTTP/1.0 client, which
+					 * must be told so */
 };
 
 /*
- * Append a complete "Connection: close" response for status and what ex
- * adds to out. Returns 0, or -1 if it does not fit (the caller just
+ * Append a complete response for status and what ex adds to out, with
+ * "Connection: close" unless ex->keep. Returns 0, or -1 if it does not fit (the caller just
  * closes).
  */
 int errpage_append(struct buf *out, int status,

@@ -113,7 +113,8 @@ routing_put(char *out, size_t cap, size_t *n, const char *s, size_t len)
  * {path} (the normal path) and {target} (path and query) filled in.
  */
 static void
-routing_redirect(struct conn *c, const struct route_conf *rt)
+routing_redirect(struct conn *c, const struct http_msg *msg,
+    const struct route_conf *rt)
 {
 	struct http_span path = c->x->req.path, host = c->x->req.host;
 	const char *q = memchr(path.p, '?', path.len), *t;
@@ -145,7 +146,7 @@ routing_redirect(struct conn *c, const struct route_conf *rt)
 	}
 	log_debug("client %s: route %s: %u to %.*s", conn_peer(c), rt->name,
 	    rt->status, (int)(n - 12), out + 10);
-	conn_answer_with(c, rt->status, out, n, NULL, 0);
+	conn_answer_keep(c, msg, rt->status, out, n, NULL, 0);
 }
 
 void
@@ -154,21 +155,21 @@ routing_dispatch(struct conn *c, const struct http_msg *msg)
 	const struct route_conf *rt = c->x->route;
 
 	if (rt != NULL && rt->action == CONFIG_ROUTE_REDIRECT) {
-		routing_redirect(c, rt);
+		routing_redirect(c, msg, rt);
 		return;
 	}
 	if (rt != NULL && rt->action == CONFIG_ROUTE_RETURN) {
 		log_debug("client %s: route %s: %u", conn_peer(c), rt->name,
 		    rt->status);
-		conn_answer_with(c, rt->status, NULL, 0, rt->text[0] != '\0' ?
-		    rt->text : NULL, strlen(rt->text));
+		conn_answer_keep(c, msg, rt->status, NULL, 0,
+		    rt->text[0] != '\0' ? rt->text : NULL, strlen(rt->text));
 		return;
 	}
 	if (c->backend == CONN_NO_BACKEND) {
 		log_debug("client %s: 404: no route of frontend %s takes "
 		    "%.*s", conn_peer(c), c->fe->name,
 		    (int)c->x->req.path.len, c->x->req.path.p);
-		conn_answer_with(c, 404, NULL, 0, NULL, 0);
+		conn_answer_keep(c, msg, 404, NULL, 0, NULL, 0);
 		return;
 	}
 	exchange_start(c, msg);

@@ -8,8 +8,8 @@ routes changed by a reload. Two workers throughout."""
 import http.client as httpclient
 import json
 
-from harness import (WEIR_BIN, Env, Tap, check, check_eq, http, raw_exchange,
-                     run_cmd, wait_until)
+from harness import (WEIR_BIN, Client, Env, Tap, check, check_eq, http,
+                     raw_exchange, run_cmd, wait_until)
 
 t = Tap(budget=90.0)
 env = Env("routes")
@@ -108,13 +108,12 @@ def _():
     check_eq(where(get("/submit"))[0], "app", "GET")
 
 
-@t.test("redirect fills {host} (no port), {path} and {target}, then closes")
+@t.test("redirect fills {host} (no port), {path} and {target}")
 def _():
     before = app.stats()["requests"] + api.stats()["requests"]
     r = get("/old/a/b?x=1", host="h.test:8080")
     check_eq(r.status, 301, "status: " + r.summary())
     check_eq(r.get("location"), "https://h.test/new/old/a/b", "Location")
-    check("close" in r.conn_tokens(), "Connection: %r" % r.get("connection"))
     r = get("/moved?a=1&b=2")
     check_eq(r.status, 308, "status: " + r.summary())
     check_eq(r.get("location"), "http://other.test/moved?a=1&b=2", "Location")
@@ -132,6 +131,42 @@ def _():
              "HEAD /healthz")
     r = get("/gone/x")
     check_eq((r.status, r.body), (410, b"410 Gone\n"), "GET /gone/x")
+
+
+@t.test("route answers keep the connection (pipelined too); with a body they close")
+def _():
+    port = w.ports["web"][0]
+    with Client(port) as c:
+        c.request("GET", "/healthz")
+        r = c.response("GET")
+        check_eq((r.status, r.body), (200, b"all good"), "first answer")
+        check("close" not in r.conn_tokens(), "Connection: %r" % r.get("connection"))
+        c.request("GET", "/old/k")
+        check_eq(c.response("GET").status, 301, "second, on the same connection")
+        c.request("GET", "/echo")
+        r = c.response("GET")
+        check_eq(where(r)[0], "app", "third, forwarded")
+        # Two requests in one write: both answered, in order.
+        c.send(b"GET /gone HTTP/1.1\r\nHost: a\r\n\r\n"
+               b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        check_eq(c.response("GET").status, 410, "pipelined first")
+        check_eq(c.response("GET").body, b"all good", "pipelined second")
+    with Client(port) as c:
+        c.request("GET", "/healthz", version="HTTP/1.0",
+                  headers=[("Connection", "keep-alive")])
+        r = c.response("GET")
+        check_eq(r.get("connection"), "keep-alive", "HTTP/1.0 keep-alive")
+        c.request("GET", "/healthz", version="HTTP/1.0")
+        r = c.response("GET")
+        check("close" in r.conn_tokens(), "HTTP/1.0 without keep-alive: %r"
+              % r.get("connection"))
+        check(c.wait_closed(3.0), "HTTP/1.0 connection not closed")
+    with Client(port) as c:
+        c.request("POST", "/healthz", body=b"x" * 100)
+        r = c.response("POST")
+        check_eq(r.status, 200, "POST /healthz")
+        check("close" in r.conn_tokens(), "with a body: %r" % r.get("connection"))
+        check(c.wait_closed(3.0), "connection with a body not closed")
 
 
 @t.test("a frontend without a backend: its route forwards, anything else is 404")
