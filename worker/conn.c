@@ -924,6 +924,14 @@ conn_accept(struct worker *w, int fd, uint32_t frontend, bool tls,
 		/* The whole handshake gets one client_timeout. */
 		c->state = CONN_HANDSHAKE;
 		evtimer_add(&c->tev, w->fe_client_tv[frontend]);
+		/*
+		 * A client sends its ClientHello right after connecting, so
+		 * it is usually here by the time the connection is accepted:
+		 * answer it now rather than one event loop round later.
+		 */
+		conn_tls_step(c);
+		conn_pump(c);
+		return;
 	} else {
 		log_warnx("accept: out of memory for TLS");
 		conn_abort(c, NULL);
