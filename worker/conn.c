@@ -397,10 +397,13 @@ conn_answer_with(struct conn *c, int status, const char *hdrs, size_t hlen,
 
 	conn_answer(c, status);
 	buf_reset(extra);
-	buf_append(extra, hdrs, hlen);
+	if (hlen > 0)
+		buf_append(extra, hdrs, hlen);
 	c->x->answer_hlen = (uint32_t)hlen;
 	c->x->answer_body = body != NULL;
-	if (body != NULL)
+	/* Only a framed request gets here: req.is_head is set. */
+	c->x->answer_head = c->x->req.is_head;
+	if (body != NULL && blen > 0)
 		buf_append(extra, body, blen);
 }
 
@@ -497,7 +500,7 @@ static void
 conn_redirect_https(struct conn *c)
 {
 	struct http_span host = c->x->req.host, target = c->x->req.path;
-	size_t len = conn_host_len(host);
+	size_t len = conn_host_len(host), cap;
 	char *loc;
 	int n;
 
@@ -507,15 +510,16 @@ conn_redirect_https(struct conn *c)
 	}
 	if (target.len == 1 && target.p[0] == '*')
 		target = (struct http_span){ "/", 1 };	/* OPTIONS * */
+	/* "Location: https://" HOST TARGET CRLF NUL */
+	cap = 18 + len + target.len + 3;
 	/* The answer must fit the client's buffer with its header lines. */
-	if (20 + len + target.len + ERRPAGE_ROOM > c->w->cout_cap ||
-	    (loc = malloc(20 + len + target.len)) == NULL) {
+	if (cap + ERRPAGE_ROOM > c->w->cout_cap || (loc = malloc(cap)) == NULL) {
 		conn_error(c, 414, "redirect_https: the URL would be %zu "
 		    "bytes long", 8 + len + target.len);
 		return;
 	}
-	n = sprintf(loc, "Location: https://%.*s%.*s\r\n", (int)len, host.p,
-	    (int)target.len, target.p);
+	n = snprintf(loc, cap, "Location: https://%.*s%.*s\r\n", (int)len,
+	    host.p, (int)target.len, target.p);
 	log_debug("client %s: 308 to https://%.*s%.*s", conn_peer(c),
 	    (int)len, host.p, (int)target.len, target.p);
 	conn_answer_with(c, 308, loc, (size_t)n, NULL, 0);
@@ -592,14 +596,14 @@ conn_errpage(struct conn *c)
 		.body = c->x->answer_body ? extra + c->x->answer_hlen : NULL,
 		.blen = buf_len(&c->x->uout) - c->x->answer_hlen,
 		.id_name = id ? c->fe->request_id : NULL,
-		.id = id ? r->id : NULL, .head = c->x->req.is_head,
+		.id = id ? r->id : NULL, .head = c->x->answer_head,
 	};
 
 	if (errpage_append(&c->x->cout, c->x->err_status, &ex) == -1)
 		return -1;
 	buf_reset(&c->x->uout);
 	c->x->answer_hlen = 0;
-	c->x->answer_body = false;
+	c->x->answer_body = c->x->answer_head = false;
 	if (r != NULL)
 		alog_done(c);
 	return 0;

@@ -68,6 +68,7 @@ struct exch {
 	int err_status;			/* error response still to queue (CLOSING) */
 	uint32_t answer_hlen;		/* that answer's header lines in uout */
 	bool answer_body;		/* ... followed by its own body */
+	bool answer_head;		/* ... to a HEAD: its length only */
 	const struct route_conf *route;	/* the request's route, or NULL (the
 					 * frontend's backend); routing.c */
 	uint64_t linger_until_ms;	/* cap on the whole linger */
@@ -182,9 +183,10 @@ void conn_abort(struct conn *c, const char *why);
 /* A forwarded response has ended, whole or cut: count it for the frontend. */
 void conn_settle_response(struct conn *c);
 /*
- * Answer status with header lines hdrs[0..hlen) (each ending in CRLF) and
- * body[0..blen) (NULL: the standard text), then close; they must fit
- * ERRPAGE_ROOM + hlen + blen <= the client buffer.
+ * Answer a request that framing accepted with status, header lines
+ * hdrs[0..hlen) (each ending in CRLF) and body[0..blen) (NULL: the
+ * standard text), then close; they must fit ERRPAGE_ROOM + hlen + blen <=
+ * the client buffer.
  */
 void conn_answer_with(struct conn *c, int status, const char *hdrs,
     size_t hlen, const char *body, size_t blen);
