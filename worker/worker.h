@@ -21,6 +21,7 @@ struct bal_pool;
 struct event;
 struct alog;
 struct tls_gen;
+struct queue;
 
 struct worker {
 	struct event_base *base;
@@ -61,6 +62,9 @@ struct worker {
 	struct http_msg *msg;		/* scratch for the head being parsed */
 	struct alog *alog;		/* access logs, request ids (alog.c) */
 	size_t alog_rec_size;		/* a record's room in each block, or 0 */
+	struct queue *queues;		/* per backend, made when first needed */
+	uint32_t nqueued;		/* requests in every queue */
+	struct event *queue_ev;		/* serves the queues (queue.c) */
 };
 
 /* What the master hands a worker it forks. */
