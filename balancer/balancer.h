@@ -55,7 +55,7 @@ struct bal_pool {
 	bool *backup;
 	uint32_t nprimary;		/* members that are not backups */
 	uint32_t *max_conns;		/* requests in flight at most to each
-					 * member, over all workers; 0: no limit */
+					 * member, all workers; 0: no limit */
 	bool limited;			/* some member has a limit */
 	/* roundrobin: one period of smooth weighted round robin (member
 	 * indices), over primaries and over backups */

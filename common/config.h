@@ -130,7 +130,7 @@ struct backend_conf {
 	uint32_t connect_timeout_ms;
 	uint32_t response_timeout_ms;	/* max wait between backend reads */
 	/* connection limits (worker/queue.c) */
-	uint32_t max_conns;		/* default of its servers; 0: unlimited */
+	uint32_t max_conns;		/* its servers' default; 0: no limit */
 	uint32_t queue_timeout_ms;	/* longest a request waits for a slot */
 	uint32_t max_queue;		/* waiting requests per worker */
 	bool limited;			/* some server has a max_conns */

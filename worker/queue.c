@@ -61,10 +61,13 @@ queue_init(struct worker *w)
 	return 0;
 }
 
+/* The worker's own count of the backend's waiting requests (a gauge). */
 static _Atomic uint64_t *
 queue_gauge(struct conn *c)
 {
-	return &c->w->st.pools[c->w->cfg->backends[c->backend].pool_slot].queued;
+	uint32_t pool = c->w->cfg->backends[c->backend].pool_slot;
+
+	return &c->w->st.pools[pool].queued;
 }
 
 /* Look again in QUEUE_RECHECK_MS, unless a look is due sooner already. */

@@ -62,7 +62,7 @@ struct worker {
 	struct http_msg *msg;		/* scratch for the head being parsed */
 	struct alog *alog;		/* access logs, request ids (alog.c) */
 	size_t alog_rec_size;		/* a record's room in each block, or 0 */
-	struct queue *queues;		/* per backend, made when first needed */
+	struct queue *queues;		/* per backend, made on first use */
 	uint32_t nqueued;		/* requests in every queue */
 	struct event *queue_ev;		/* serves the queues (queue.c) */
 };

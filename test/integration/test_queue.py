@@ -10,13 +10,13 @@ balance = hash on one header value (the waiting requests keep their key).
 A request that waits past queue_timeout gets 503 with Retry-After; beyond
 max_queue a 503 comes at once; the queue is FIFO; a client that leaves
 while waiting leaves the queue at once and never reaches a backend; a
-request waiting in a worker retired by a reload still goes through once a
+retry waits for a place like a first attempt; a request waiting in a worker retired by a reload still goes through once a
 slot frees, and the new generation counts against the same limit."""
 import json
 import time
 import urllib.request
 
-from harness import Client, Env, Tap, check, check_eq, wait_until
+from harness import Client, Env, Tap, check, check_eq, free_port, wait_until
 
 t = Tap(budget=90)
 env = Env("queue")
@@ -260,6 +260,46 @@ def _():
     finally:
         B["q0"].release_all()
         for c in holder.values():
+            c.close()
+    w.check_clean_stop()
+
+
+@t.test("a retry respects the limit: a request whose first server refused "
+        "it waits for a place at the full one instead of going over it")
+def _():
+    dead = "127.0.0.1:%d" % free_port()
+    for b in B.values():
+        b.release_all()
+        b.reset()
+    w = env.weir(workers=1,
+                 frontends={"web": {"listen": "127.0.0.1:auto",
+                                    "backend": "app"}},
+                 backends={"app": {"server": ["%s max_conns=1" % dead,
+                                              "%s max_conns=1" % B["q0"].addr],
+                                   "queue_timeout": "60s",
+                                   "retry_backoff": "1ms"}},
+                 admin={"listen": "127.0.0.1:auto"})
+    clients = {}
+    try:
+        # Whichever server the first pick takes, it ends up held at q0.
+        clients.update(send_holds(w, ["h"]))
+        wait_held(1, ["q0"])
+        off = len(w.log())
+        # q0 is full: only the dead server is usable; its retry must wait.
+        clients.update(send_holds(w, ["r"]))
+        w.wait_line(off, r"connect.*retrying on another server")
+        wait_queued(w, 1)
+        check_eq(B["q0"].held(), ["h"], "held while the retry waits")
+        check_eq(B["q0"].release("h"), ["h"], "released")
+        check_eq(clients["h"].response().status, 200, "h")
+        check_eq(wait_held(1, ["q0"])["q0"], ["r"], "the retry, held")
+        check_eq(B["q0"].release("r"), ["r"], "released")
+        check_eq(clients["r"].response().status, 200, "r")
+        wait_queued(w, 0)
+        check_eq(B["q0"].stats()["held_peak"], 1, "backend's peak in flight")
+    finally:
+        B["q0"].release_all()
+        for c in clients.values():
             c.close()
     w.check_clean_stop()
 
