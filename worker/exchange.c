@@ -83,15 +83,16 @@ exchange_reset(struct conn *c)
 }
 
 /*
- * Give the attempt's place at its server back. A limited backend's place
- * may be what a queued request of this worker waits for: serve the queues.
+ * Give the attempt's place at its server back. It may be what a queued
+ * request of this worker waits for: if any waits, serve the queues (one
+ * test when none does).
  */
 static void
 exchange_unclaim(struct conn *c)
 {
 	shm_inflight_dec(c->w->shm, c->w->wslot, (uint32_t)c->x->server);
 	c->x->server = -1;
-	if (c->w->bals[c->backend]->limited)
+	if (c->w->nqueued > 0)
 		queue_wake(c->w);
 }
 

@@ -133,8 +133,7 @@ queue_remove(struct conn *c)
 void
 queue_wake(struct worker *w)
 {
-	if (w->nqueued > 0)
-		event_active(w->queue_ev, EV_TIMEOUT, 0);
+	event_active(w->queue_ev, EV_TIMEOUT, 0);
 }
 
 /*

@@ -25,7 +25,10 @@ struct queue {
 int queue_add(struct conn *c);
 /* Take c out of its queue (served, answered or gone). */
 void queue_remove(struct conn *c);
-/* This worker freed a slot of a limited backend: serve the queues now. */
+/*
+ * This worker freed a slot and some request waits (w->nqueued > 0): serve
+ * the queues once the current callback is over.
+ */
 void queue_wake(struct worker *w);
 
 #endif
