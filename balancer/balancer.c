@@ -27,10 +27,12 @@ balancer_members(struct bal_pool *pool, const struct backend_conf *be)
 	pool->slot = calloc(n, sizeof(*pool->slot));
 	pool->weight = calloc(n, sizeof(*pool->weight));
 	pool->backup = calloc(n, sizeof(*pool->backup));
+	pool->max_conns = calloc(n, sizeof(*pool->max_conns));
 	pool->members[0] = calloc(n, sizeof(*pool->members[0]));
 	pool->members[1] = calloc(n, sizeof(*pool->members[1]));
 	if (pool->slot == NULL || pool->weight == NULL ||
-	    pool->backup == NULL || pool->members[0] == NULL ||
+	    pool->backup == NULL || pool->max_conns == NULL ||
+	    pool->members[0] == NULL ||
 	    pool->members[1] == NULL)
 		return -1;
 	pool->n = (uint32_t)be->nservers;
@@ -41,6 +43,8 @@ balancer_members(struct bal_pool *pool, const struct backend_conf *be)
 		pool->slot[m] = sc->slot;
 		pool->weight[m] = sc->weight;
 		pool->backup[m] = sc->backup;
+		pool->max_conns[m] = sc->max_conns;
+		pool->limited |= sc->max_conns > 0;
 		/*
 		 * The file allows 1..256; weight 0 comes only from the admin
 		 * API and means no new requests. Such a server is in no class,
@@ -102,6 +106,7 @@ balancer_free(struct bal_pool *pool)
 	free(pool->slot);
 	free(pool->weight);
 	free(pool->backup);
+	free(pool->max_conns);
 	free(pool);
 }
 
@@ -148,7 +153,7 @@ balancer_has_other(const struct shm *shm, const struct bal_pool *pool,
 {
 	for (uint32_t m = 0; m < pool->n; m++)
 		if (pool->weight[m] > 0 && !bal_excluded(req, m) &&
-		    bal_usable(shm, pool, m))
+		    bal_up(shm, pool, m))
 			return true;
 	return false;
 }
@@ -168,9 +173,12 @@ balancer_pick(struct shm *shm, const struct bal_pool *pool,
 	fn = bal_algorithms[pool->be->balance];
 	/* Hash the key once for both classes; no key means round robin. */
 	if (pool->be->balance == CONFIG_BALANCE_HASH) {
-		if (bal_hash_key(pool, req, &hash))
-			hashed = true;
-		else
+		if (req->key_given) {
+			hashed = req->key_found;
+			hash = req->key_hash;
+		} else
+			hashed = bal_hash_key(pool, req, &hash);
+		if (!hashed)
 			fn = bal_roundrobin_pick;
 	}
 	for (int c = 0; c < 2; c++) {
@@ -194,7 +202,7 @@ balancer_pick(struct shm *shm, const struct bal_pool *pool,
  * own, and a pick that sees a stale one only sends one request late.
  */
 bool
-bal_usable(const struct shm *shm, const struct bal_pool *pool, uint32_t m)
+bal_up(const struct shm *shm, const struct bal_pool *pool, uint32_t m)
 {
 	const struct shm_server_sh *sv = &shm->servers[pool->slot[m]];
 
@@ -202,6 +210,21 @@ bal_usable(const struct shm *shm, const struct bal_pool *pool, uint32_t m)
 	    SHM_ADMIN_ACTIVE &&
 	    atomic_load_explicit(&sv->health, memory_order_acquire) ==
 	    SHM_HEALTH_UP && outlier_admits(sv);
+}
+
+/*
+ * Full is a hint read without a claim: a member seen below its limit may
+ * be full by the time the caller claims a place (shm_inflight_claim()
+ * decides), and one seen full may have a place again at the next pick.
+ * Without any limit in the pool this costs one test.
+ */
+bool
+bal_usable(const struct shm *shm, const struct bal_pool *pool, uint32_t m)
+{
+	if (pool->limited && pool->max_conns[m] != 0 &&
+	    shm_inflight(shm, pool->slot[m]) >= pool->max_conns[m])
+		return false;
+	return bal_up(shm, pool, m);
 }
 
 bool

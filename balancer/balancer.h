@@ -32,6 +32,11 @@ struct bal_request {
 	uint64_t *rng;			/* the caller's xorshift64 state, != 0 */
 	const uint32_t *exclude;	/* members not to pick (tried already) */
 	uint32_t nexclude;
+	/* balance = hash: the key as bal_hash_key() found it before, for a
+	 * request whose head is gone (queued): found, and its hash */
+	bool key_given;
+	bool key_found;
+	uint32_t key_hash;
 };
 
 /* A point on the consistent-hash ring. */
@@ -49,6 +54,9 @@ struct bal_pool {
 					 * 0: in no class (admin API) */
 	bool *backup;
 	uint32_t nprimary;		/* members that are not backups */
+	uint32_t *max_conns;		/* requests in flight at most to each
+					 * member, all workers; 0: no limit */
+	bool limited;			/* some member has a limit */
 	/* roundrobin: one period of smooth weighted round robin (member
 	 * indices), over primaries and over backups */
 	uint32_t *swrr[2];
@@ -75,12 +83,18 @@ void balancer_free(struct bal_pool *pool);
 /*
  * The member (index into be->servers) to send req to, or -1 when no server
  * is usable. Primaries first; backups only when no primary is usable.
- * Servers that are down, draining or disabled are never picked.
+ * Servers that are down, draining or disabled are never picked, nor those
+ * with max_conns requests in flight (full): the caller then claims its
+ * place with shm_inflight_claim(), which may still find it full.
  */
 int balancer_pick(struct shm *shm, const struct bal_pool *pool,
     const struct bal_request *req);
 
-/* Is any member usable that req does not exclude (a retry has somewhere to go)? */
+/*
+ * Is any member up (full or not) that req does not exclude: has a retry
+ * somewhere to go, and is a request that found no usable member waiting
+ * for a place (all full) rather than for nothing (all down)?
+ */
 bool balancer_has_other(const struct shm *shm, const struct bal_pool *pool,
     const struct bal_request *req);
 
@@ -113,7 +127,9 @@ void outlier_report(struct shm *shm, const struct bal_pool *pool, uint32_t m,
 
 /* ---- shared by the algorithms (balancer.c) ---- */
 
-/* Is member m usable now (admin active, health up)? */
+/* Is member m up now (admin active, health up, not ejected)? */
+bool bal_up(const struct shm *shm, const struct bal_pool *pool, uint32_t m);
+/* Is member m usable now: up, and not full (max_conns in flight)? */
 bool bal_usable(const struct shm *shm, const struct bal_pool *pool, uint32_t m);
 /*
  * Member m's weight now, in 1/BAL_WEIGHT_SCALE units: the configured weight

@@ -188,7 +188,8 @@ bal_hash_bound_init(struct shm *shm, const struct bal_pool *pool,
 	for (uint32_t i = 0; i < pool->nmembers[c]; i++) {
 		uint32_t m = pool->members[c][i];
 
-		if (!bal_usable(shm, pool, m))
+		/* Full members count: their load is part of the mean. */
+		if (!bal_up(shm, pool, m))
 			continue;
 		total += shm_inflight(shm, pool->slot[m]);
 		b->wsum += bal_effective_weight(shm, pool, m, req->now_ms);

@@ -245,6 +245,12 @@ static const struct config_key config_keys[] = {
 	    false, "1ms", "24h", NULL, NULL),
 	B("response_timeout", CONFIG_DURATION, response_timeout_ms, "30s",
 	    true, false, "1ms", "24h", NULL, NULL),
+	B("max_conns", CONFIG_INT, max_conns, "0", true, false,
+	    "0", "1000000", NULL, NULL),
+	B("queue_timeout", CONFIG_DURATION, queue_timeout_ms, "5s", true,
+	    false, "1ms", "1h", NULL, NULL),
+	B("max_queue", CONFIG_INT, max_queue, "1000", true, false,
+	    "0", "1000000", NULL, NULL),
 	B("tls_verify", CONFIG_ENUM, tls_verify, "yes", true, false,
 	    NULL, NULL, config_bools, NULL),
 	B("tls_ca", CONFIG_SPECIAL, tls_ca, NULL, true, false,
@@ -598,7 +604,29 @@ config_backend_ref(struct config_ctx *ctx, void *base, const char *value)
 	return 0;
 }
 
-/* Apply one server option word: "weight=N", "backup" or "disabled". */
+/* "max_conns=N": 0 (unlimited) .. 1000000 requests in flight. */
+static int
+config_server_max_conns(struct config_ctx *ctx, struct server_conf *sv,
+    const char *value)
+{
+	const char *why;
+	long n;
+
+	if (confval_int(value, 0, 1000000, &n, &why) == -1) {
+		config_err(ctx, ctx->lineno, "server: invalid max_conns '%s': "
+		    "%s; expected a number from 0 (unlimited) to 1000000",
+		    value, why);
+		return -1;
+	}
+	sv->max_conns = (uint32_t)n;
+	sv->max_conns_set = true;
+	return 0;
+}
+
+/*
+ * Apply one server option word: "weight=N", "max_conns=N", "backup",
+ * "disabled" or "tls".
+ */
 static int
 config_server_opt(struct config_ctx *ctx, struct server_conf *sv,
     const char *opt, bool *weighted)
@@ -629,13 +657,17 @@ config_server_opt(struct config_ctx *ctx, struct server_conf *sv,
 		*weighted = true;
 		return 0;
 	}
+	if (strncmp(opt, "max_conns=", 10) == 0 && !sv->max_conns_set)
+		return config_server_max_conns(ctx, sv, opt + 10);
 	if (strcmp(opt, "backup") == 0 || strcmp(opt, "disabled") == 0 ||
-	    strcmp(opt, "tls") == 0 || strncmp(opt, "weight=", 7) == 0)
+	    strcmp(opt, "tls") == 0 || strncmp(opt, "weight=", 7) == 0 ||
+	    strncmp(opt, "max_conns=", 10) == 0)
 		config_err(ctx, ctx->lineno, "server: option '%s' given twice",
 		    opt);
 	else
 		config_err(ctx, ctx->lineno, "server: unknown option '%s' "
-		    "(expected weight=N, backup, disabled or tls)", opt);
+		    "(expected weight=N, max_conns=N, backup, disabled or "
+		    "tls)", opt);
 	return -1;
 }
 
@@ -963,7 +995,10 @@ config_request_id(struct config_ctx *ctx, void *base, const char *value)
 	return (fe->request_id = config_strdup(ctx, value)) == NULL ? -1 : 0;
 }
 
-/* "ADDRESS [weight=N] [backup] [disabled]", words separated by blanks. */
+/*
+ * "ADDRESS [weight=N] [max_conns=N] [backup] [disabled] [tls]", words
+ * separated by blanks.
+ */
 static int
 config_server(struct config_ctx *ctx, void *base, const char *value)
 {
@@ -1548,6 +1583,23 @@ config_check_admin(struct config_ctx *ctx, struct admin_conf *ad)
 	return 0;
 }
 
+/*
+ * A server without its own max_conns takes the backend's, wherever in the
+ * section either was written; limited says whether any server has one,
+ * so a backend without limits skips the queue machinery (one test).
+ */
+static void
+config_limits(struct backend_conf *be)
+{
+	for (size_t s = 0; s < be->nservers; s++) {
+		struct server_conf *sv = &be->servers[s];
+
+		if (!sv->max_conns_set)
+			sv->max_conns = be->max_conns;
+		be->limited |= sv->max_conns > 0;
+	}
+}
+
 /* Rules about the whole file, checked once every line is read. */
 static void
 config_check(struct config_ctx *ctx)
@@ -1577,6 +1629,7 @@ config_check(struct config_ctx *ctx)
 			    "has no 'server'", cfg->backends[i].name);
 			return;
 		}
+		config_limits(&cfg->backends[i]);
 	}
 	if (config_check_routes(ctx) == -1)
 		return;

@@ -162,6 +162,10 @@ struct server_conf {
 	bool backup;			/* "backup" option */
 	bool disabled;			/* "disabled": in maintenance from the start */
 	bool tls;			/* "tls": speak TLS to it */
+	uint32_t max_conns;		/* requests in flight at most, over all
+					 * workers; 0: unlimited. "max_conns=N",
+					 * else the backend's max_conns */
+	bool max_conns_set;		/* given as a server option */
 	bool drain;			/* never from the file: an admin override
 					 * (master/override.c) that publishes the
 					 * server draining */
@@ -202,6 +206,11 @@ struct backend_conf {
 	uint32_t keepalive_timeout_ms;	/* idle pooled conn lifetime */
 	uint32_t connect_timeout_ms;
 	uint32_t response_timeout_ms;	/* max wait between backend reads */
+	/* connection limits (worker/queue.c) */
+	uint32_t max_conns;		/* its servers' default; 0: no limit */
+	uint32_t queue_timeout_ms;	/* longest a request waits for a slot */
+	uint32_t max_queue;		/* waiting requests per worker */
+	bool limited;			/* some server has a max_conns */
 	/* TLS to servers flagged "tls" (tls/client.c) */
 	int tls_verify;			/* verify the server's certificate */
 	struct config_text tls_ca;	/* CA file; NULL: the system's store */

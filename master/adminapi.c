@@ -177,6 +177,7 @@ static json_t *
 adminapi_backend_json(struct master *m, const struct backend_conf *be)
 {
 	json_t *servers = json_array();
+	struct shm_stat_pool_sh st;
 
 	for (size_t s = 0; s < be->nservers && servers != NULL; s++)
 		if (json_array_append_new(servers, adminapi_server_json(m,
@@ -184,8 +185,11 @@ adminapi_backend_json(struct master *m, const struct backend_conf *be)
 			json_decref(servers);
 			servers = NULL;
 		}
-	return json_pack("{s:s, s:s, s:o}", "name", be->name,
-	    "balance", adminapi_balances[be->balance], "servers", servers);
+	/* Waiting for a server slot in every worker (a gauge). */
+	shm_stats_pool_sum(m->shm, be->pool_slot, &st);
+	return json_pack("{s:s, s:s, s:I, s:o}", "name", be->name,
+	    "balance", adminapi_balances[be->balance],
+	    "queued", adminapi_count(st.queued), "servers", servers);
 }
 
 int

@@ -158,7 +158,7 @@ metrics_snap(struct master *m, struct metrics_snap *sn)
 			s->server = be->servers[i].name;
 			s->inflight = shm_inflight(m->shm, be->servers[i].slot);
 			s->up = g->bals != NULL && g->bals[b] != NULL &&
-			    bal_usable(m->shm, g->bals[b], (uint32_t)i);
+			    bal_up(m->shm, g->bals[b], (uint32_t)i);
 			shm_stats_server_sum(m->shm, be->servers[i].slot,
 			    &s->sum);
 		}
@@ -308,6 +308,13 @@ metrics_backends(struct evbuffer *out, const struct metrics_snap *sn)
 		metrics_series(out, "weir_backend_retries_total", "backend",
 		    cfg->backends[b].name, NULL, NULL);
 		metrics_value(out, sn->pools[b].retries);
+	}
+	metrics_family(out, "weir_backend_queued", "gauge",
+	    "Requests waiting for a server slot (max_conns), all workers.");
+	for (size_t b = 0; b < cfg->nbackends; b++) {
+		metrics_series(out, "weir_backend_queued", "backend",
+		    cfg->backends[b].name, NULL, NULL);
+		metrics_value(out, sn->pools[b].queued);
 	}
 }
 

@@ -38,7 +38,7 @@ ready_servers_up(const struct master *m, uint32_t *up, uint32_t *total)
 		for (size_t s = 0; s < cfg->backends[b].nservers; s++) {
 			(*total)++;
 			if (g->bals != NULL && g->bals[b] != NULL &&
-			    bal_usable(m->shm, g->bals[b], (uint32_t)s))
+			    bal_up(m->shm, g->bals[b], (uint32_t)s))
 				(*up)++;
 		}
 }

@@ -23,8 +23,11 @@
  *   one pick, which only shifts one slow-start weight.
  * - inflight: the number of requests in flight to the server from every
  *   worker. Workers change it with relaxed read-modify-writes (a count
- *   publishes nothing else). The master also subtracts a dead worker's
- *   ledger from it. It sits alone on its cache line.
+ *   publishes nothing else); for a server with max_conns they take a
+ *   place only by compare-and-swap from below the limit
+ *   (shm_inflight_claim()), so the limit holds over all workers exactly.
+ *   The master also subtracts a dead worker's ledger from it. It sits
+ *   alone on its cache line.
  * - ledger[w][s]: how much of inflight[s] worker slot w is responsible for.
  *   Only worker w changes it while alive (relaxed); the master reads and
  *   clears it only after reaping w. A worker bumps inflight before its
@@ -211,6 +214,8 @@ struct shm_stat_frontend_sh {
 
 /* One pool slot's counters in one area. */
 struct shm_stat_pool_sh {
+	_Atomic uint64_t queued;		/* gauge: requests waiting for
+						 * a server slot (not folded) */
 	_Atomic uint64_t retries;
 };
 
@@ -230,5 +235,7 @@ _Static_assert(sizeof(struct shm_stat_server_sh) ==
     SHM_STAT_WORDS(struct shm_stat_server_sh) * 8, "stat words");
 _Static_assert(sizeof(struct shm_stat_frontend_sh) ==
     SHM_STAT_WORDS(struct shm_stat_frontend_sh) * 8, "stat words");
+_Static_assert(offsetof(struct shm_stat_pool_sh, queued) == 0,
+    "gauges open a record (STATS_POOL_GAUGES)");
 
 #endif

@@ -76,6 +76,33 @@ shm_inflight_inc(struct shm *shm, uint32_t wslot, uint32_t server)
 	    memory_order_relaxed);
 }
 
+/*
+ * Worker: take one of the max (> 0) in-flight places of server, or false
+ * if all are taken, by every worker of every generation together. A
+ * compare-and-swap from a count below max to one more, retried while
+ * other workers move the count: a load, a test and an add would let two
+ * workers that both saw max - 1 both go. Relaxed: each CAS acts on the
+ * one counter, whose modification order alone makes the limit exact. The
+ * ledger follows the count as in shm_inflight_inc(), and
+ * shm_inflight_dec() gives the place back.
+ */
+static inline bool
+shm_inflight_claim(struct shm *shm, uint32_t wslot, uint32_t server,
+    uint32_t max)
+{
+	_Atomic uint32_t *n = &shm->servers[server].inflight;
+	uint32_t cur = atomic_load_explicit(n, memory_order_relaxed);
+
+	do {
+		if (cur >= max)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(n, &cur, cur + 1,
+	    memory_order_relaxed, memory_order_relaxed));
+	atomic_fetch_add_explicit(shm_ledger(shm, wslot, server), 1,
+	    memory_order_relaxed);
+	return true;
+}
+
 /* Worker: a request to server is over. */
 static inline void
 shm_inflight_dec(struct shm *shm, uint32_t wslot, uint32_t server)

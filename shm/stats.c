@@ -23,6 +23,8 @@ _Static_assert(SHM_STAT_WORDS(struct shm_stat_frontend_sh) <= STATS_MAX_WORDS,
 
 /* Open connections: a gauge, the first word of a frontend record. */
 #define STATS_FE_GAUGES	1
+/* Queued requests: a gauge, the first word of a pool record. */
+#define STATS_POOL_GAUGES	1
 
 void
 shm_stats_area(const struct shm *shm, uint32_t area, struct shm_stats *st)
@@ -102,7 +104,8 @@ shm_stats_fold(struct shm *shm, uint32_t wslot)
 		if (shm->pools[p].used)
 			stats_fold_record(shm, wslot, shm->stats_pool_off +
 			    p * sizeof(struct shm_stat_pool_sh),
-			    SHM_STAT_WORDS(struct shm_stat_pool_sh), 0);
+			    SHM_STAT_WORDS(struct shm_stat_pool_sh),
+			    STATS_POOL_GAUGES);
 }
 
 /*
@@ -169,7 +172,7 @@ shm_stats_rebase_pool(struct shm *shm, uint32_t slot)
 {
 	stats_rebase(shm, shm->stats_pool_off +
 	    slot * sizeof(struct shm_stat_pool_sh),
-	    SHM_STAT_WORDS(struct shm_stat_pool_sh), 0);
+	    SHM_STAT_WORDS(struct shm_stat_pool_sh), STATS_POOL_GAUGES);
 }
 
 void

@@ -36,7 +36,6 @@
 #include "worker/upstream.h"
 #include "worker/worker.h"
 
-static void conn_pump(struct conn *c);
 static void conn_release(struct conn *c);
 static int conn_bufs_attach(struct conn *c);
 static void conn_bufs_detach(struct conn *c);
@@ -332,7 +331,8 @@ conn_release(struct conn *c)
 	conn_settle_response(c);
 	if (c->x != NULL && c->x->rec != NULL)
 		alog_release(c);
-	if (c->x != NULL && (c->x->up != NULL || c->x->server >= 0))
+	if (c->x != NULL && (c->x->up != NULL || c->x->server >= 0 ||
+	    c->x->queued))
 		exchange_release(c, false);
 	event_del(&c->rev);
 	event_del(&c->wev);
@@ -738,7 +738,7 @@ conn_free(struct conn *c)
  * buffers call for. Every event callback ends here, and a connection is
  * freed only here, so no callback ever touches freed memory.
  */
-static void
+void
 conn_pump(struct conn *c)
 {
 	bool progress;

@@ -112,6 +112,14 @@ struct exch {
 	struct alog_rec *rec;		/* access log and request id record,
 					 * after uout in the block; NULL when
 					 * the frontend has neither (alog.c) */
+	/* Waiting for a server slot (worker/queue.c). */
+	bool queued;			/* in its backend's queue */
+	uint64_t queued_until_ms;	/* clock_ms() when queue_timeout ends */
+	struct conn *qprev, *qnext;	/* neighbours in the queue */
+	/* balance = hash: the key of a request that waited, taken while its
+	 * head was still in cin (bal_request.key_*) */
+	bool key_saved, key_found;
+	uint32_t key_hash;
 
 	/*
 	 * From here on, attaching leaves the bytes as the last user left
@@ -174,7 +182,9 @@ void conn_peer_addr(const struct conn *c, char *buf, size_t len);
 
 #define CONN_NO_BACKEND	UINT32_MAX
 
-/* conn.c services used by exchange.c */
+/* conn.c services used by exchange.c and queue.c */
+/* Move what can move, then arm the events (every callback ends here). */
+void conn_pump(struct conn *c);
 /* Answer with status (if no response head went out yet) and close. */
 void conn_error(struct conn *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -235,8 +245,16 @@ void exchange_release(struct conn *c, bool reusable);
 void exchange_upstream_io(struct conn *c, short what, bool write_side);
 /* Arm the upstream events for the current exchange state. */
 void exchange_update_events(struct conn *c);
-/* Choose another server and connect to it; false if none is left. */
+/*
+ * Choose another server and connect to it, or wait in the queue when every
+ * usable one is full; false if none is left.
+ */
 bool exchange_attempt(struct conn *c);
+/*
+ * A queued request's turn: claim a server and connect (or answer 503 when
+ * none is left); false if every one is still full (c stays queued).
+ */
+bool exchange_dequeue(struct conn *c);
 /* Report the current attempt failed and drop its connection and count. */
 void exchange_drop_attempt(struct conn *c);
 

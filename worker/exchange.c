@@ -22,6 +22,7 @@
 #include "shm/stats.h"
 #include "worker/alog.h"
 #include "worker/conn.h"
+#include "worker/queue.h"
 #include "worker/tlsconn.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
@@ -32,6 +33,13 @@
 #define LAST_CHUNK		"0\r\n\r\n"
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/* What exchange_choose() found. */
+enum exchange_choice {
+	EXCHANGE_CHOSEN,	/* a server, its place claimed */
+	EXCHANGE_NONE,		/* no usable server left for this request */
+	EXCHANGE_FULL,		/* servers are up, but every one is full */
+};
 
 static const char *
 exchange_server_name(const struct conn *c)
@@ -67,15 +75,32 @@ exchange_reset(struct conn *c)
 	c->x->up_errno = 0;
 	c->x->tunnel_up_shut = c->x->tunnel_client_shut = false;
 	c->x->ntried = c->x->attempts = 0;
+	c->x->key_saved = false;
 	c->x->trial = c->x->verdict_pending = false;
 	c->x->body_in = 0;
 	buf_reset(&c->x->uin);
 	buf_reset(&c->x->uout);
 }
 
+/*
+ * Give the attempt's place at its server back. It may be what a queued
+ * request of this worker waits for: if any waits, serve the queues (one
+ * test when none does).
+ */
+static void
+exchange_unclaim(struct conn *c)
+{
+	shm_inflight_dec(c->w->shm, c->w->wslot, (uint32_t)c->x->server);
+	c->x->server = -1;
+	if (c->w->nqueued > 0)
+		queue_wake(c->w);
+}
+
 void
 exchange_release(struct conn *c, bool reusable)
 {
+	if (c->x->queued)
+		queue_remove(c);
 	/* A trial that ended with no verdict must not hold its server out. */
 	if (c->x->trial && c->x->server >= 0)
 		outlier_abandon(c->w->shm, c->w->bals[c->backend],
@@ -85,11 +110,8 @@ exchange_release(struct conn *c, bool reusable)
 		upstream_release(c->x->up, reusable);
 		c->x->up = NULL;
 	}
-	if (c->x->server >= 0) {
-		shm_inflight_dec(c->w->shm, c->w->wslot,
-		    (uint32_t)c->x->server);
-		c->x->server = -1;
-	}
+	if (c->x->server >= 0)
+		exchange_unclaim(c);
 	buf_reset(&c->x->uin);
 	buf_reset(&c->x->uout);
 	c->x->uout_sent = 0;
@@ -117,11 +139,45 @@ exchange_req_body_init(struct conn *c)
 }
 
 /*
- * Choose a server not tried yet for this request and count the request
- * against it; false if there is none. msg (the request head, for hash keys)
- * is NULL on retries: the head is no longer in cin then.
+ * Take a place at member m's server: a plain count without a limit (the
+ * path of every request of a backend without max_conns), else a CAS
+ * under max_conns; false if another worker took the last place first.
  */
 static bool
+exchange_claim(struct conn *c, const struct bal_pool *pool, uint32_t m)
+{
+	struct worker *w = c->w;
+
+	if (!pool->limited || pool->max_conns[m] == 0) {
+		shm_inflight_inc(w->shm, w->wslot, pool->slot[m]);
+		return true;
+	}
+	return shm_inflight_claim(w->shm, w->wslot, pool->slot[m],
+	    pool->max_conns[m]);
+}
+
+/*
+ * The pick found nothing: is every usable server full (wait for a place)
+ * or is nothing up that this request has not tried (give up)?
+ */
+static enum exchange_choice
+exchange_none(struct conn *c, const struct bal_pool *pool,
+    const struct bal_request *breq)
+{
+	if (pool->limited && balancer_has_other(c->w->shm, pool, breq))
+		return EXCHANGE_FULL;
+	return EXCHANGE_NONE;
+}
+
+/*
+ * Choose a server not tried yet for this request and claim a place there
+ * (counting the request against it). msg (the request head, for hash
+ * keys) is NULL on retries and for queued requests: the head is no longer
+ * in cin then, and a queued request's key was saved before it waited.
+ * A place lost to another worker between pick and claim is not a try:
+ * pick again, as often as the pool has members, then call it full.
+ */
+static enum exchange_choice
 exchange_choose(struct conn *c, const struct http_msg *msg)
 {
 	struct worker *w = c->w;
@@ -131,29 +187,70 @@ exchange_choose(struct conn *c, const struct http_msg *msg)
 		.uri = c->x->req.path.p, .uri_len = c->x->req.path.len,
 		.msg = msg, .rng = &w->rng, .now_ms = clock_ms(),
 		.exclude = c->x->tried,
+		.key_given = c->x->key_saved, .key_found = c->x->key_found,
+		.key_hash = c->x->key_hash,
 	};
 	enum outlier_claim claim;
+	uint32_t lost = 0;
 	int m;
 
 	while (c->x->ntried < EXCHANGE_MAX_TRIES) {
 		breq.nexclude = c->x->ntried;
 		if ((m = balancer_pick(w->shm, pool, &breq)) < 0)
-			return false;
+			return exchange_none(c, pool, &breq);
+		if (!exchange_claim(c, pool, (uint32_t)m)) {
+			if (++lost > pool->n)
+				return EXCHANGE_FULL;
+			continue;
+		}
 		c->x->tried[c->x->ntried++] = (uint32_t)m;
+		c->x->server = (int)pool->slot[m];
 		/* An ejected server whose time is up gets exactly one trial. */
 		if ((claim = outlier_claim(w->shm, pool, (uint32_t)m)) ==
-		    OUTLIER_BUSY)
+		    OUTLIER_BUSY) {
+			exchange_unclaim(c);
 			continue;
+		}
 		c->x->trial = claim == OUTLIER_TRIAL;
 		c->x->member = (uint32_t)m;
-		c->x->server = (int)pool->slot[m];
 		c->x->attempts++;
 		c->x->sent_us = 0;
-		shm_inflight_inc(w->shm, w->wslot, (uint32_t)c->x->server);
 		shm_stat_inc(&w->st.servers[c->x->server].requests);
-		return true;
+		return EXCHANGE_CHOSEN;
 	}
-	return false;
+	return EXCHANGE_NONE;
+}
+
+/*
+ * balance = hash: save the request's key while its head is in cin, so the
+ * picks of a queued request hash what its first pick would have.
+ */
+static void
+exchange_save_key(struct conn *c, const struct http_msg *msg)
+{
+	const struct bal_pool *pool = c->w->bals[c->backend];
+	struct bal_request breq = {
+		.client = c->x->client_sa,
+		.uri = c->x->req.path.p, .uri_len = c->x->req.path.len,
+		.msg = msg,
+	};
+
+	if (pool->be->balance != CONFIG_BALANCE_HASH)
+		return;
+	c->x->key_found = bal_hash_key(pool, &breq, &c->x->key_hash);
+	c->x->key_saved = true;
+}
+
+/* Every usable server is full: wait in the queue, or 503 if it is full too. */
+static void
+exchange_wait(struct conn *c)
+{
+	const struct backend_conf *be = &c->w->cfg->backends[c->backend];
+
+	if (queue_add(c) == -1)
+		conn_error(c, 503, "every server of backend %s is at max_conns "
+		    "and %u requests wait already (max_queue)", be->name,
+		    be->max_queue);
 }
 
 /* Open (or take from the pool) a connection to the chosen server. */
@@ -178,10 +275,36 @@ exchange_connect(struct conn *c)
 bool
 exchange_attempt(struct conn *c)
 {
-	if (!exchange_choose(c, NULL))
-		return false;
-	exchange_connect(c);
-	return true;
+	switch (exchange_choose(c, NULL)) {
+	case EXCHANGE_CHOSEN:
+		exchange_connect(c);
+		return true;
+	case EXCHANGE_FULL:
+		exchange_wait(c);
+		return true;
+	case EXCHANGE_NONE:
+		break;
+	}
+	return false;
+}
+
+bool
+exchange_dequeue(struct conn *c)
+{
+	switch (exchange_choose(c, NULL)) {
+	case EXCHANGE_CHOSEN:
+		queue_remove(c);
+		exchange_connect(c);
+		return true;
+	case EXCHANGE_NONE:
+		queue_remove(c);
+		conn_error(c, 503, "no server available in backend %s",
+		    c->w->cfg->backends[c->backend].name);
+		return true;
+	case EXCHANGE_FULL:
+		break;
+	}
+	return false;
 }
 
 void
@@ -200,6 +323,7 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 		.has_length = c->x->req.body == HTTP_BODY_LENGTH,
 		.length = c->x->req.length, .upgrade = c->x->req.upgrade,
 	};
+	enum exchange_choice choice;
 	char subject[1024];
 	size_t n;
 
@@ -214,11 +338,14 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 	c->state = CONN_PROXY;
 	shm_stat_inc(&w->st.frontends[c->fe->slot].requests);
 	retry_budget_earn(c);
-	if (!exchange_choose(c, msg)) {
+	if ((choice = exchange_choose(c, msg)) == EXCHANGE_NONE) {
 		conn_error(c, 503, "no server available in backend %s",
 		    w->cfg->backends[c->backend].name);
 		return;
 	}
+	/* Waiting needs no msg: what a pick takes from it is saved now. */
+	if (choice == EXCHANGE_FULL)
+		exchange_save_key(c, msg);
 	n = rewrite_request(c->x->uout.data, c->x->uout.cap, msg, &c->x->req,
 	    &rw);
 	if (n == 0) {
@@ -228,7 +355,10 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 	c->x->uout.end = n;
 	buf_consume(&c->x->cin, msg->head_len);
 	exchange_req_body_init(c);
-	exchange_connect(c);
+	if (choice == EXCHANGE_FULL)
+		exchange_wait(c);
+	else
+		exchange_connect(c);
 }
 
 /*
@@ -245,11 +375,8 @@ exchange_drop_attempt(struct conn *c)
 		upstream_close(c->x->up);
 		c->x->up = NULL;
 	}
-	if (c->x->server >= 0) {
-		shm_inflight_dec(c->w->shm, c->w->wslot,
-		    (uint32_t)c->x->server);
-		c->x->server = -1;
-	}
+	if (c->x->server >= 0)
+		exchange_unclaim(c);
 	c->x->trial = false;
 	c->x->uout_sent = 0;
 	c->x->uout_blocked = c->x->up_eof = c->x->up_write_dead = false;
@@ -825,6 +952,11 @@ exchange_step(struct conn *c)
 {
 	bool progress = false;
 
+	/* A client that leaves while its request waits leaves the queue. */
+	if (c->x->queued && c->client_eof) {
+		conn_abort(c, "client closed while its request was queued");
+		return true;
+	}
 	if (!c->x->req_done)
 		progress |= exchange_req_body(c);
 	if (c->state != CONN_PROXY)

@@ -21,6 +21,7 @@ struct bal_pool;
 struct event;
 struct alog;
 struct tls_gen;
+struct queue;
 
 struct worker {
 	struct event_base *base;
@@ -63,6 +64,9 @@ struct worker {
 	char *pathbuf;			/* scratch: a path being normalised */
 	struct alog *alog;		/* access logs, request ids (alog.c) */
 	size_t alog_rec_size;		/* a record's room in each block, or 0 */
+	struct queue *queues;		/* per backend, made on first use */
+	uint32_t nqueued;		/* requests in every queue */
+	struct event *queue_ev;		/* serves the queues (queue.c) */
 };
 
 /* What the master hands a worker it forks. */

@@ -41,6 +41,8 @@ The request path picks the mode:
                                 the control port releases id X: 200
                                 "released X". A held request whose
                                 connection the peer closes is dropped.
+                                stats: held_peak is the most requests
+                                held at once (since the last /reset).
 
 Health checks: /healthz, and any request whose User-Agent is
 "weir-health-check", get the status set by /set?health=N (default 200)
@@ -136,6 +138,8 @@ class Stats:
         self.tls_failed = 0
         self.tls_resumed = 0
         self.tls_sni = []
+        with HOLD_LOCK:
+            self.held_peak = len(HELD)
 
     def snapshot(self):
         return {
@@ -162,9 +166,14 @@ class Stats:
             "tls_failed": self.tls_failed,
             "tls_resumed": self.tls_resumed,
             "tls_sni": self.tls_sni[-100:],
+            "held_peak": self.held_peak,
         }
 
 
+# id -> Hold (/hold), in arrival order; guarded by HOLD_LOCK, which is
+# taken after STATS.lock when both are (Stats.reset), never before it.
+HELD = {}
+HOLD_LOCK = threading.Lock()
 STATS = Stats()
 OPTS = {"idle_close_ms": -1, "close_on_reuse": 0, "health": 200, "blackhole": 0,
         "fail_status": 0, "plain": 0, "health_hold": -1}
@@ -877,9 +886,6 @@ class Hold:
         self.done = threading.Event()
 
 
-# id -> Hold, in arrival order; guarded by HOLD_LOCK.
-HELD = {}
-HOLD_LOCK = threading.Lock()
 
 
 def mode_hold(c, method, target, version, headers, q, close):
@@ -892,6 +898,7 @@ def mode_hold(c, method, target, version, headers, q, close):
         else:
             dup = False
             HELD[hid] = h
+            STATS.held_peak = max(STATS.held_peak, len(HELD))
     if dup:
         os.close(h.rfd)
         os.close(h.wfd)

@@ -120,7 +120,8 @@ def _():
                 "weir_server_requests_total", "weir_server_responses_total",
                 "weir_server_failures_total", "weir_server_inflight",
                 "weir_server_up", "weir_server_response_seconds",
-                "weir_backend_retries_total", "weir_reloads_total",
+                "weir_backend_retries_total", "weir_backend_queued",
+                "weir_reloads_total",
                 "weir_worker_restarts_total"):
         check(fam in types, "no family %s" % fam)
     check_eq(total(series, "weir_server_up", server=b.addr), 1.0, "live up")

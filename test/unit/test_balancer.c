@@ -262,6 +262,130 @@ test_skips_unusable_every_algorithm(void **state)
 	}
 }
 
+/*
+ * Every algorithm (hash with and without bounded loads) skips servers at
+ * their max_conns, takes one again once it has a place, answers -1 when
+ * all are full, and then balancer_has_other() still sees them up: the
+ * request waits for a place rather than failing.
+ */
+static void
+test_skips_full_every_algorithm(void **state)
+{
+	static const char *const opts[] = {
+		"balance = roundrobin\n", "balance = leastconn\n",
+		"balance = random2\n", "balance = hash\n",
+		"balance = hash\nhash_bounded = 1.5\n",
+		"balance = hash\nhash_key = header:X-User\n",
+	};
+
+	(void)state;
+	for (size_t a = 0; a < sizeof(opts) / sizeof(opts[0]); a++) {
+		struct balfix f;
+		char o[128];
+		int counts[4] = { 0 };
+
+		/* max_conns from the backend, or the server's own. */
+		snprintf(o, sizeof(o), "%smax_conns = 2\n", opts[a]);
+		fx_open(&f, o, "server = 127.0.0.1:9001 weight=5\n"
+		    "server = 127.0.0.1:9002\n"
+		    "server = 127.0.0.1:9003 max_conns=4 weight=5\n"
+		    "server = 127.0.0.1:9004 max_conns=0\n");
+		assert_true(f.pool->limited);
+		assert_int_equal(f.pool->max_conns[0], 2);
+		assert_int_equal(f.pool->max_conns[2], 4);
+		assert_int_equal(f.pool->max_conns[3], 0);
+		balfix_set_inflight(&f, 0, 2);
+		balfix_set_inflight(&f, 2, 4);
+		for (int i = 0; i < 400; i++, fx_next_client(&f))
+			counts[balfix_pick(&f)]++;
+		assert_int_equal(counts[0] + counts[2], 0);
+		assert_true(counts[1] > 0 && counts[3] > 0);
+		/* One place free again: it is taken again (the others
+		 * loaded, so leastconn and random2 prefer it too). */
+		balfix_set_inflight(&f, 1, 1);
+		balfix_set_inflight(&f, 2, 3);
+		balfix_set_inflight(&f, 3, 100);
+		memset(counts, 0, sizeof(counts));
+		for (int i = 0; i < 400; i++, fx_next_client(&f))
+			counts[balfix_pick(&f)]++;
+		assert_int_equal(counts[0], 0);
+		assert_true(counts[2] > 0);
+		/* Everyone full (member 3 has no limit: take it out). */
+		balfix_set_inflight(&f, 1, 2);
+		balfix_set_inflight(&f, 2, 4);
+		atomic_store(&balfix_server(&f, 3)->admin, SHM_ADMIN_MAINT);
+		for (int i = 0; i < 50; i++, fx_next_client(&f))
+			assert_int_equal(balfix_pick(&f), -1);
+		assert_true(balancer_has_other(f.shm, f.pool, &f.req));
+		assert_true(bal_up(f.shm, f.pool, 0));
+		assert_false(bal_usable(f.shm, f.pool, 0));
+		/* Full and down: nothing to wait for. */
+		for (int m = 0; m < 3; m++)
+			atomic_store(&balfix_server(&f, m)->health,
+			    SHM_HEALTH_DOWN);
+		assert_false(balancer_has_other(f.shm, f.pool, &f.req));
+		balfix_close(&f);
+	}
+}
+
+/* Without any max_conns the pool is not limited: no server is ever full. */
+static void
+test_unlimited_never_full(void **state)
+{
+	struct balfix f;
+
+	(void)state;
+	fx_open(&f, "balance = leastconn\n", "server = 127.0.0.1:9001\n"
+	    "server = 127.0.0.1:9002 max_conns=0\n");
+	assert_false(f.pool->limited);
+	balfix_set_inflight(&f, 0, 1000000);
+	balfix_set_inflight(&f, 1, 1000000);
+	assert_true(bal_usable(f.shm, f.pool, 0));
+	assert_true(balfix_pick(&f) >= 0);
+	balfix_close(&f);
+}
+
+/*
+ * A queued request's saved key (bal_hash_key() while its head was there)
+ * picks what the head itself picks, and a saved "no key" falls back to
+ * round robin as a head without the header does.
+ */
+static void
+test_saved_key_picks_the_same(void **state)
+{
+	struct http_header h = { .name = { "X-User", 6 },
+	    .value = { "alice", 5 } };
+	struct balfix f;
+	uint32_t hash;
+	int m;
+
+	(void)state;
+	fx_open(&f, "balance = hash\nhash_key = header:X-User\n",
+	    "server = 127.0.0.1:9001\nserver = 127.0.0.1:9002\n"
+	    "server = 127.0.0.1:9003\nserver = 127.0.0.1:9004\n");
+	f.msg.headers[0] = h;
+	f.msg.nheaders = 1;
+	f.req.msg = &f.msg;
+	m = balfix_pick(&f);
+	assert_true(bal_hash_key(f.pool, &f.req, &hash));
+	f.req.msg = NULL;
+	f.req.key_given = f.req.key_found = true;
+	f.req.key_hash = hash;
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(balfix_pick(&f), m);
+	/* Without the key given, a head-less pick cannot know it. */
+	f.req.key_found = false;
+	{
+		int counts[4] = { 0 };
+
+		for (int i = 0; i < 40; i++)
+			counts[balfix_pick(&f)]++;
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(counts[i], 10);
+	}
+	balfix_close(&f);
+}
+
 /* A random server line: weight, and sometimes backup or disabled. */
 static int
 fuzz_server(char *out, size_t len, uint64_t *seed, uint32_t i)
@@ -461,6 +585,9 @@ main(void)
 		cmocka_unit_test(test_slow_start_share),
 		cmocka_unit_test(test_backups_every_algorithm),
 		cmocka_unit_test(test_skips_unusable_every_algorithm),
+		cmocka_unit_test(test_skips_full_every_algorithm),
+		cmocka_unit_test(test_unlimited_never_full),
+		cmocka_unit_test(test_saved_key_picks_the_same),
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_null),
 	};

@@ -899,8 +899,8 @@ test_tls_backend_keys(void **state)
 	load_err(MINIMAL "server = 127.0.0.1:9002 tls tls\n", NAME ":6:",
 	    "option 'tls' given twice");
 	load_err(MINIMAL "server = 127.0.0.1:9002 ssl\n", NAME ":6:",
-	    "unknown option 'ssl' (expected weight=N, backup, disabled or "
-	    "tls)");
+	    "unknown option 'ssl' (expected weight=N, max_conns=N, backup, "
+	    "disabled or tls)");
 	load_err(MINIMAL "tls_sni = a_b.example\n", NAME ":6:",
 	    "tls_sni: invalid host name 'a_b.example'");
 	load_err(MINIMAL "tls_sni = .example.com\n", NAME ":6:",
@@ -1247,6 +1247,61 @@ test_err_routes(void **state)
 	load_err("[frontend web]\nlisten = 127.0.0.1:80\n"
 	    "[backend app]\nserver = 127.0.0.1:1\n", NAME ":1:",
 	    "has no 'backend' and no [route]");
+/*
+ * max_conns: a server option, or the backend's default for servers without
+ * one wherever either is written; max_conns=0 on a server lifts the
+ * backend's; limited says whether any server has one. queue_timeout and
+ * max_queue defaults, ranges and errors.
+ */
+static void
+test_max_conns_keys(void **state)
+{
+	struct config *cfg;
+	struct backend_conf *be;
+
+	(void)state;
+	cfg = load_ok(MINIMAL);
+	be = &cfg->backends[0];
+	assert_int_equal(be->max_conns, 0);
+	assert_int_equal(be->servers[0].max_conns, 0);
+	assert_false(be->limited);
+	assert_int_equal(be->queue_timeout_ms, 5000);
+	assert_int_equal(be->max_queue, 1000);
+	config_free(cfg);
+
+	cfg = load_ok(MINIMAL "server = 127.0.0.1:9002 max_conns=7 weight=2\n"
+	    "server = 127.0.0.1:9003 max_conns=0\n"
+	    "max_conns = 3\nqueue_timeout = 250ms\nmax_queue = 0\n"
+	    "server = 127.0.0.1:9004 backup\n");
+	be = &cfg->backends[0];
+	assert_true(be->limited);
+	assert_int_equal(be->servers[0].max_conns, 3);	/* before the key */
+	assert_int_equal(be->servers[1].max_conns, 7);
+	assert_int_equal(be->servers[1].weight, 2);
+	assert_int_equal(be->servers[2].max_conns, 0);
+	assert_int_equal(be->servers[3].max_conns, 3);
+	assert_int_equal(be->queue_timeout_ms, 250);
+	assert_int_equal(be->max_queue, 0);
+	config_free(cfg);
+
+	cfg = load_ok(MINIMAL "server = 127.0.0.1:9002 max_conns=1000000\n");
+	assert_true(cfg->backends[0].limited);
+	config_free(cfg);
+
+	load_err(MINIMAL "server = 127.0.0.1:9002 max_conns=2 max_conns=3\n",
+	    NAME ":6:", "option 'max_conns=3' given twice");
+	load_err(MINIMAL "server = 127.0.0.1:9002 max_conns=-1\n", NAME ":6:",
+	    "invalid max_conns '-1'");
+	load_err(MINIMAL "server = 127.0.0.1:9002 max_conns=1000001\n",
+	    NAME ":6:", "invalid max_conns '1000001'");
+	load_err(MINIMAL "server = 127.0.0.1:9002 max_conns=\n", NAME ":6:",
+	    "invalid max_conns ''");
+	load_err(MINIMAL "max_conns = lots\n", NAME ":6:",
+	    "max_conns: invalid value 'lots'");
+	load_err(MINIMAL "queue_timeout = 0\n", NAME ":6:",
+	    "queue_timeout: invalid value '0'");
+	load_err(MINIMAL "max_queue = 1000001\n", NAME ":6:",
+	    "max_queue: invalid value '1000001'");
 }
 
 int
@@ -1279,6 +1334,7 @@ main(void)
 		cmocka_unit_test(test_tls_backend_keys),
 		cmocka_unit_test(test_route_keys),
 		cmocka_unit_test(test_err_routes),
+		cmocka_unit_test(test_max_conns_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

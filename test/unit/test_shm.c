@@ -1,4 +1,7 @@
-/* Unit tests for shm/shm.c: layout, identity-keyed slots, worker ledgers. */
+/*
+ * Unit tests for shm/shm.c: layout, identity-keyed slots, worker ledgers,
+ * and the max_conns claim (shm_inflight_claim()).
+ */
 #include "autoconf.h"
 
 #include <stdarg.h>
@@ -15,6 +18,7 @@
 
 #include "common/config.h"
 #include "shm/shm.h"
+#include "test/unit/race.h"
 
 #define FRONT "[frontend web]\nlisten = 127.0.0.1:8080\nbackend = app\n"
 
@@ -380,6 +384,128 @@ test_publish_full(void **state)
 	shm_free(shm);
 }
 
+/* Claim up to max, refuse one more, release: the count and ledger agree. */
+static void
+test_claim_limit(void **state)
+{
+	struct shm *shm = shm_new_sized(16, 4, 8);
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		assert_true(shm_inflight_claim(shm, 2, 5, 3));
+	assert_false(shm_inflight_claim(shm, 2, 5, 3));
+	assert_false(shm_inflight_claim(shm, 4, 5, 3));
+	assert_int_equal(shm_inflight(shm, 5), 3);
+	assert_int_equal(atomic_load(shm_ledger(shm, 2, 5)), 3);
+	assert_int_equal(atomic_load(shm_ledger(shm, 4, 5)), 0);
+	/* Another server's count is its own. */
+	assert_true(shm_inflight_claim(shm, 2, 6, 1));
+	assert_false(shm_inflight_claim(shm, 2, 6, 1));
+	/* A release frees exactly one place, for any worker. */
+	shm_inflight_dec(shm, 2, 5);
+	assert_true(shm_inflight_claim(shm, 4, 5, 3));
+	assert_false(shm_inflight_claim(shm, 2, 5, 3));
+	assert_int_equal(atomic_load(shm_ledger(shm, 4, 5)), 1);
+	/*
+	 * Plain increments count too (a generation without the limit): over
+	 * the limit, no claim until the count is below it again.
+	 */
+	shm_inflight_inc(shm, 1, 5);
+	assert_int_equal(shm_inflight(shm, 5), 4);
+	assert_false(shm_inflight_claim(shm, 2, 5, 3));
+	shm_inflight_dec(shm, 4, 5);
+	assert_false(shm_inflight_claim(shm, 2, 5, 3));
+	shm_inflight_dec(shm, 1, 5);
+	assert_true(shm_inflight_claim(shm, 2, 5, 3));
+	assert_int_equal(shm_inflight(shm, 5), 3);
+	/* A dead worker's places come back through its ledger (3 + 1). */
+	assert_int_equal(shm_worker_reclaim(shm, 2), 4);
+	assert_int_equal(shm_inflight(shm, 5), 0);
+	assert_int_equal(shm_inflight(shm, 6), 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(shm_inflight_claim(shm, 3, 5, 3));
+	shm_free(shm);
+}
+
+#define CLAIM_MAX	1
+#define CLAIM_LOOPS	5000
+
+/* The segment the claim racers share. */
+struct claim_race {
+	struct shm *shm;
+	struct race *rc;
+};
+
+/* Before a round: nobody holds a place, nothing was seen. */
+static void
+claim_race_reset(int r, void *arg)
+{
+	struct claim_race *cr = arg;
+
+	(void)r;
+	atomic_store(&cr->rc->scratch[0], 0);
+	atomic_store(&cr->rc->scratch[1], 0);
+}
+
+/*
+ * Claim and release as fast as possible; after every claim the count must
+ * be at most CLAIM_MAX (this racer's place is in it): more means two
+ * racers went through one place.
+ */
+static int
+claim_race_churn(int k, int r, void *arg)
+{
+	struct claim_race *cr = arg;
+	long got = 0;
+
+	(void)r;
+	for (int i = 0; i < CLAIM_LOOPS; i++) {
+		if (!shm_inflight_claim(cr->shm, (uint32_t)k, 1, CLAIM_MAX))
+			continue;
+		got++;
+		if (shm_inflight(cr->shm, 1) > CLAIM_MAX)
+			atomic_fetch_add(&cr->rc->scratch[1], 1);
+		shm_inflight_dec(cr->shm, (uint32_t)k, 1);
+	}
+	atomic_fetch_add(&cr->rc->scratch[0], got);
+	return 0;
+}
+
+static int
+claim_race_check(int r, void *arg)
+{
+	struct claim_race *cr = arg;
+	long over = atomic_load(&cr->rc->scratch[1]);
+	uint32_t left = shm_inflight(cr->shm, 1);
+
+	if (over == 0 && left == 0 && atomic_load(&cr->rc->scratch[0]) > 0)
+		return 0;
+	print_error("round %d: %ld claims saw more than %d in flight, %u "
+	    "left, %ld claimed\n", r, over, CLAIM_MAX, left,
+	    atomic_load(&cr->rc->scratch[0]));
+	return -1;
+}
+
+/*
+ * Six processes (more than the cores) claim and release places of one
+ * server limited to CLAIM_MAX, released together, 100 rounds: no claim
+ * ever takes the count over the limit, and every place comes back.
+ */
+static void
+test_claim_exact_across_processes(void **state)
+{
+	struct claim_race cr = { .shm = shm_new_sized(16, 4, 8),
+	    .rc = race_new() };
+
+	(void)state;
+	race_run(cr.rc, 6, 100, claim_race_churn, claim_race_reset,
+	    claim_race_check, &cr);
+	for (uint32_t k = 0; k < 6; k++)
+		assert_int_equal(atomic_load(shm_ledger(cr.shm, k, 1)), 0);
+	race_free(cr.rc);
+	shm_free(cr.shm);
+}
+
 int
 main(void)
 {
@@ -395,6 +521,8 @@ main(void)
 		cmocka_unit_test(test_readded_server_keeps_slot),
 		cmocka_unit_test(test_reclaim_twice_and_reuse),
 		cmocka_unit_test(test_busy_slot_not_reused),
+		cmocka_unit_test(test_claim_limit),
+		cmocka_unit_test(test_claim_exact_across_processes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
