@@ -358,9 +358,18 @@ config_route_return(struct config_ctx *ctx, void *base, const char *value)
 	if (configroute_action(ctx, rt, CONFIG_ROUTE_RETURN) == -1 ||
 	    configroute_status(ctx, value, 200, 599, &rt->status, &text) == -1)
 		return -1;
-	if (*text != '\0' && (rt->status == 204 || rt->status == 304)) {
-		config_err(ctx, ctx->lineno, "return: a %u answer has no body",
-		    rt->status);
+	/*
+	 * These need headers weir cannot make up: validators (304), a
+	 * challenge (401: use auth; 407).
+	 */
+	if (rt->status == 304 || rt->status == 401 || rt->status == 407) {
+		config_err(ctx, ctx->lineno, "return: weir cannot answer %u "
+		    "itself%s", rt->status, rt->status == 401 ?
+		    " (use auth = basic)" : "");
+		return -1;
+	}
+	if (*text != '\0' && rt->status == 204) {
+		config_err(ctx, ctx->lineno, "return: a 204 answer has no body");
 		return -1;
 	}
 	if (strlen(text) > ROUTE_MAX_TEXT) {

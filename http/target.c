@@ -22,21 +22,38 @@ target_hex(char ch)
 	return -1;
 }
 
-/* RFC 3986 2.3: unreserved characters mean the same encoded or not. */
+/*
+ * Characters decoded from an escape: those a path segment may hold as
+ * they are (RFC 3986 3.3 pchar: unreserved, sub-delims, ':' and '@').
+ * Unreserved ones mean the same either way (2.3); backends decode the
+ * others too, so a route must see them decoded, or "/admin%3Bx" would
+ * slip past a route that "/admin;x" meets.
+ */
 static bool
-target_unreserved(int ch)
+target_decodes(int ch)
 {
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
-	    ch == '~';
+	    (ch >= '0' && ch <= '9') || (ch != 0 &&
+	    strchr("-._~!$&'()*+,;=:@", ch) != NULL);
 }
 
-/* Did the segment just written, out[seg..n), read "." or ".."? */
+/*
+ * Did the segment just written, out[seg..n), read "." or ".." before any
+ * ';' parameters? Servlet containers read "..;x" as "..".
+ */
 static bool
 target_dot_segment(const char *out, size_t seg, size_t n)
 {
-	return (n - seg == 1 && out[seg] == '.') ||
-	    (n - seg == 2 && out[seg] == '.' && out[seg + 1] == '.');
+	const char *semi;
+	size_t len;
+
+	if (n <= seg)
+		return false;	/* empty, or the path's first '/' */
+	semi = memchr(out + seg, ';', n - seg);
+	len = semi != NULL ? (size_t)(semi - (out + seg)) : n - seg;
+
+	return (len == 1 && out[seg] == '.') ||
+	    (len == 2 && out[seg] == '.' && out[seg + 1] == '.');
 }
 
 /*
@@ -86,7 +103,7 @@ target_normalize(const char *p, size_t len, char *out)
 			 */
 			if (ch == '/' || ch == '\\' || ch == 0)
 				return -1;
-			if (!target_unreserved(ch)) {
+			if (!target_decodes(ch)) {
 				out[n++] = '%';
 				out[n++] = "0123456789ABCDEF"[hi];
 				out[n++] = "0123456789ABCDEF"[lo];

@@ -86,9 +86,13 @@ route_prefix(const struct route_entry *e, struct http_span path)
 	if (path.len < e->path_len ||
 	    memcmp(path.p, e->conf->path, e->path_len) != 0)
 		return false;
-	/* "/api" takes "/api" and "/api/x", never "/apix". */
+	/*
+	 * "/api" takes "/api", "/api/x" and "/api;v=1" (parameters, which
+	 * servlet containers strip: "/api;x/y" is their "/api/y"), never
+	 * "/apix".
+	 */
 	return e->path_dir || path.len == e->path_len ||
-	    path.p[e->path_len] == '/';
+	    path.p[e->path_len] == '/' || path.p[e->path_len] == ';';
 }
 
 static inline bool
@@ -108,7 +112,9 @@ route_host_name(struct http_span h)
 {
 	const char *end;
 
-	if (h.len > 0 && h.p[0] == '[') {
+	if (h.len == 0)
+		return h;		/* HTTP/1.0 without Host: p may be NULL */
+	if (h.p[0] == '[') {
 		end = memchr(h.p, ']', h.len);
 		h.len = end == NULL ? h.len : (size_t)(end - h.p) + 1;
 		return h;

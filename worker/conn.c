@@ -484,7 +484,9 @@ conn_host_len(struct http_span host)
 {
 	const char *end;
 
-	if (host.len > 0 && host.p[0] == '[') {
+	if (host.len == 0)
+		return 0;		/* HTTP/1.0 without Host: p may be NULL */
+	if (host.p[0] == '[') {
 		end = memchr(host.p, ']', host.len);
 		return end == NULL ? 0 : (size_t)(end - host.p) + 1;
 	}

@@ -12,34 +12,30 @@ struct errpage_status {
 	const char *reason;
 };
 
+/* RFC 9110 section 15 and 6585's 429, in order. */
 static const struct errpage_status errpage_statuses[] = {
-	{ 200, "OK" },
-	{ 201, "Created" },
-	{ 202, "Accepted" },
-	{ 204, "No Content" },
-	{ 301, "Moved Permanently" },
-	{ 302, "Found" },
-	{ 303, "See Other" },
-	{ 307, "Temporary Redirect" },
-	{ 308, "Permanent Redirect" },
-	{ 400, "Bad Request" },
-	{ 401, "Unauthorized" },
-	{ 403, "Forbidden" },
-	{ 404, "Not Found" },
-	{ 405, "Method Not Allowed" },
-	{ 410, "Gone" },
-	{ 408, "Request Timeout" },
-	{ 413, "Content Too Large" },
-	{ 414, "URI Too Long" },
-	{ 417, "Expectation Failed" },
-	{ 429, "Too Many Requests" },
+	{ 200, "OK" }, { 201, "Created" }, { 202, "Accepted" },
+	{ 203, "Non-Authoritative Information" }, { 204, "No Content" },
+	{ 205, "Reset Content" }, { 206, "Partial Content" },
+	{ 300, "Multiple Choices" }, { 301, "Moved Permanently" },
+	{ 302, "Found" }, { 303, "See Other" }, { 304, "Not Modified" },
+	{ 307, "Temporary Redirect" }, { 308, "Permanent Redirect" },
+	{ 400, "Bad Request" }, { 401, "Unauthorized" },
+	{ 402, "Payment Required" }, { 403, "Forbidden" },
+	{ 404, "Not Found" }, { 405, "Method Not Allowed" },
+	{ 406, "Not Acceptable" }, { 407, "Proxy Authentication Required" },
+	{ 408, "Request Timeout" }, { 409, "Conflict" }, { 410, "Gone" },
+	{ 411, "Length Required" }, { 412, "Precondition Failed" },
+	{ 413, "Content Too Large" }, { 414, "URI Too Long" },
+	{ 415, "Unsupported Media Type" }, { 416, "Range Not Satisfiable" },
+	{ 417, "Expectation Failed" }, { 421, "Misdirected Request" },
+	{ 422, "Unprocessable Content" }, { 426, "Upgrade Required" },
+	{ 428, "Precondition Required" }, { 429, "Too Many Requests" },
 	{ 431, "Request Header Fields Too Large" },
-	{ 500, "Internal Server Error" },
-	{ 501, "Not Implemented" },
-	{ 502, "Bad Gateway" },
-	{ 503, "Service Unavailable" },
-	{ 504, "Gateway Timeout" },
-	{ 505, "HTTP Version Not Supported" },
+	{ 451, "Unavailable For Legal Reasons" },
+	{ 500, "Internal Server Error" }, { 501, "Not Implemented" },
+	{ 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+	{ 504, "Gateway Timeout" }, { 505, "HTTP Version Not Supported" },
 };
 
 const char *
@@ -60,7 +56,7 @@ errpage_append(struct buf *out, int status, const struct errpage_extra *ex)
 	    blen);
 	bool retry_after = ex->hlen > 0 && memmem(ex->hdrs, ex->hlen,
 	    "Retry-After:", 12) != NULL;
-	char text[64];
+	char text[64], length[40] = "";
 	int n;
 
 	if (body == NULL) {
@@ -68,13 +64,17 @@ errpage_append(struct buf *out, int status, const struct errpage_extra *ex)
 		    reason);
 		body = text;
 	}
+	/* RFC 9110 6.4.1 and 8.6: no body, and no Content-Length either. */
 	if (status == 204 || status == 304)
-		blen = 0;		/* RFC 9110 6.4.1: never a body */
+		blen = 0;
+	else
+		snprintf(length, sizeof(length), "Content-Length: %zu\r\n",
+		    blen);
 	n = snprintf(out->data + out->end, room,
 	    "HTTP/1.1 %d %s\r\n"
 	    "Server: weir\r\n"
 	    "%s"
-	    "Content-Length: %zu\r\n"
+	    "%s"
 	    "%s%s"
 	    "%.*s"
 	    "%s%s%s%s"
@@ -82,7 +82,7 @@ errpage_append(struct buf *out, int status, const struct errpage_extra *ex)
 	    "\r\n"
 	    "%.*s",
 	    status, reason, blen > 0 ? "Content-Type: text/plain\r\n" : "",
-	    blen, status == 503 && !retry_after ? "Retry-After: 1\r\n" : "",
+	    length, status == 503 && !retry_after ? "Retry-After: 1\r\n" : "",
 	    /* RFC 9110 15.5.6: a 405 lists the methods that are allowed. */
 	    status == 405 ? "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, "
 	    "PATCH\r\n" : "",

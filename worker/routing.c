@@ -45,12 +45,13 @@ routing_normalize(struct conn *c)
  * '/': "/api/x" under "/api/" or "/api" goes on as "/x", "/api" as "/".
  */
 static void
-routing_strip(struct conn *c, const struct route_entry *e)
+routing_strip(struct conn *c, const struct route_conf *rt)
 {
 	struct http_span *path = &c->x->req.path;
-	size_t cut = e->path_dir ? e->path_len - 1 : e->path_len;
+	size_t plen = strlen(rt->path);
+	size_t cut = rt->path[plen - 1] == '/' ? plen - 1 : plen;
 
-	if (path->len == cut || path->p[cut] == '?') {
+	if (path->len == cut || path->p[cut] == '?' || path->p[cut] == ';') {
 		/* Nothing left but a query: the prefix's last byte becomes
 		 * the '/' (this path holds the prefix, so it is in cin). */
 		cut--;
@@ -92,8 +93,6 @@ routing_request(struct conn *c, struct http_msg *msg, const char **why)
 	c->x->route = e->conf;
 	c->backend = e->conf->action == CONFIG_ROUTE_BACKEND ?
 	    (uint32_t)e->conf->backend.index : CONN_NO_BACKEND;
-	if (e->conf->strip_prefix)
-		routing_strip(c, e);
 	return 0;
 }
 
@@ -122,6 +121,11 @@ routing_redirect(struct conn *c, const struct http_msg *msg,
 	char *out = c->w->pathbuf;
 	bool fits = routing_put(out, cap, &n, "Location: ", 10);
 
+	if (host.len == 0 && strstr(rt->text, "{host}") != NULL) {
+		conn_error(c, 400, "route %s: the redirect needs a Host",
+		    rt->name);
+		return;
+	}
 	if (host.len > 0 && host.p[0] != '[' &&
 	    (t = memchr(host.p, ':', host.len)) != NULL)
 		host.len = (size_t)(t - host.p);
@@ -165,6 +169,9 @@ routing_dispatch(struct conn *c, const struct http_msg *msg)
 		    rt->text[0] != '\0' ? rt->text : NULL, strlen(rt->text));
 		return;
 	}
+	/* Cut only what goes upstream: redirects see the path whole. */
+	if (rt != NULL && rt->strip_prefix)
+		routing_strip(c, rt);
 	if (c->backend == CONN_NO_BACKEND) {
 		log_debug("client %s: 404: no route of frontend %s takes "
 		    "%.*s", conn_peer(c), c->fe->name,

@@ -310,7 +310,8 @@ worker_buffers_init(struct worker *w)
 	    WORKER_BUFS_KEEP, WORKER_BUFS_FREE_MAX) == -1 ||
 	    (w->msg = calloc(1, sizeof(*w->msg))) == NULL ||
 	    (w->routes = route_tables_build(w->cfg)) == NULL ||
-	    (w->pathbuf = malloc(w->cin_cap)) == NULL)
+	    (w->pathbuf = malloc(w->cout_cap > w->cin_cap ? w->cout_cap :
+	    w->cin_cap)) == NULL)
 		fatalx("out of memory");
 }
 

@@ -35,6 +35,15 @@ ROUTES = [
                     "return": "410"}),
     ("route only_x", {"frontend": "bare", "path_prefix": "/x/",
                       "backend": "app"}),
+    ("route nothing", {"frontend": "web", "path_exact": "/nothing",
+                       "return": "204"}),
+    ("route long", {"frontend": "web", "path_prefix": "/long/",
+                    "redirect": "302 https://www.example.com/new{target}"
+                                "{target}{target}{target}{target}"}),
+    ("route deny", {"frontend": "web", "path_prefix": "/admin",
+                    "return": "403 no"}),
+    ("route sapi", {"frontend": "secure", "path_prefix": "/api/",
+                    "strip_prefix": "yes", "backend": "api"}),
 ]
 
 
@@ -47,6 +56,8 @@ def setup():
         "web": {"listen": "127.0.0.1:auto", "backend": "app",
                 "access_log": LOG},
         "bare": {"listen": "127.0.0.1:auto"},
+        "secure": {"listen": "127.0.0.1:auto", "backend": "app",
+                   "redirect_https": "yes"},
     }, backends={
         "app": {"server": [app.addr]},
         "api": {"server": [api.addr]},
@@ -167,6 +178,57 @@ def _():
         check_eq(r.status, 200, "POST /healthz")
         check("close" in r.conn_tokens(), "with a body: %r" % r.get("connection"))
         check(c.wait_closed(3.0), "connection with a body not closed")
+
+
+@t.test("a 204 answer has neither a body nor Content-Length")
+def _():
+    r = get("/nothing")
+    check_eq((r.status, r.body, r.get("content-length")), (204, b"", None),
+             "GET /nothing")
+
+
+@t.test("HTTP/1.0 without Host: routes still work; {host} in a redirect gets 400")
+def _():
+    for path, status in (("/healthz", 200), ("/gone", 410), ("/old/x", 400),
+                         ("/echo", 200)):
+        req = ("GET %s HTTP/1.0\r\n\r\n" % path).encode()
+        r, _, _, extra = raw_exchange(w.ports["web"][0], req)
+        check(r is not None, "%s: no response: %s" % (path, extra))
+        check_eq(r.status, status, path)
+    w.check_workers_unchanged()
+
+
+@t.test("a redirect longer than weir's answer buffer gets 414, the worker lives")
+def _():
+    r = get("/long/" + "a" * 3900)
+    check_eq(r.status, 302, "a 20 KiB Location still fits")
+    check(len(r.get("location")) > 5 * 3900, "Location length")
+    r = get("/long/" + "a" * 9000)
+    check_eq(r.status, 414, "a 45 KiB Location")
+    check_eq(get("/healthz").status, 200, "afterwards")
+    w.check_workers_unchanged()
+
+
+@t.test("';' parameters and encoded sub-delims do not get past a /admin route")
+def _():
+    before = app.stats()["requests"]
+    for target in ("/admin", "/admin;jsessionid=1", "/admin;/x",
+                   "/admin%3bx/y", "/%61dmin/z"):
+        r = get(target)
+        check_eq((r.status, r.body), (403, b"no"), target)
+    for target in ("/x/..;/admin", "/x/..%3B/admin"):
+        req = ("GET %s HTTP/1.1\r\nHost: a\r\n\r\n" % target).encode()
+        r, _, _, extra = raw_exchange(w.ports["web"][0], req)
+        check(r is not None, "%s: no response: %s" % (target, extra))
+        check_eq(r.status, 400, target)
+    check_eq(app.stats()["requests"], before, "requests that reached app")
+
+
+@t.test("redirect_https keeps the whole path; strip_prefix cuts only upstream")
+def _():
+    r = get("/api/users?x=1", front="secure", host="a.test")
+    check_eq(r.status, 308, "status")
+    check_eq(r.get("location"), "https://a.test/api/users?x=1", "Location")
 
 
 @t.test("a frontend without a backend: its route forwards, anything else is 404")

@@ -1221,6 +1221,10 @@ test_err_routes(void **state)
 	    NAME ":8:", "invalid status");
 	load_err(MINIMAL "[route r]\nfrontend = web\nreturn = 204 x\n",
 	    NAME ":8:", "has no body");
+	load_err(MINIMAL "[route r]\nfrontend = web\nreturn = 304\n",
+	    NAME ":8:", "cannot answer 304 itself");
+	load_err(MINIMAL "[route r]\nfrontend = web\nreturn = 401 no\n",
+	    NAME ":8:", "use auth = basic");
 	load_err(MINIMAL "[route r]\nfrontend = web\nbackend = app\n"
 	    "strip_prefix = yes\n", NAME ":6:", "strip_prefix needs "
 	    "path_prefix");
