@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "http/hdrrule.h"
 #include "shm/shm.h"
 #include "shm/stats.h"
 #include "worker/alog.h"
@@ -184,6 +185,45 @@ exchange_attempt(struct conn *c)
 	return true;
 }
 
+/* The policy the request applies: its route's, or its frontend's. */
+static const struct policy_conf *
+exchange_policy(const struct conn *c)
+{
+	return c->x->route != NULL ? &c->x->route->policy : &c->fe->policy;
+}
+
+/* Keep the Host while response rules will need it for {host}. */
+static void
+exchange_keep_host(struct conn *c)
+{
+	const struct hdrrule_list *l = exchange_policy(c)->resp_list;
+	struct http_span host = c->x->req.host;
+
+	if (l == NULL || !(l->vars & HDRRULE_USES(HDRRULE_HOST)))
+		return;
+	c->x->resp_host_len = host.len <= EXCH_HOST_MAX ?
+	    (uint16_t)host.len : 0;
+	if (c->x->resp_host_len > 0)
+		memcpy(c->x->resp_host, host.p, c->x->resp_host_len);
+}
+
+/* The response header rules of the request, and their variables. */
+static void
+exchange_resp_rules(struct conn *c, struct rewrite_resp *rw)
+{
+	const struct hdrrule_list *l = exchange_policy(c)->resp_list;
+
+	if (l == NULL)
+		return;
+	rw->rules = l;
+	rw->client_ip = (struct http_span){ c->x->client_ip,
+	    strlen(c->x->client_ip) };
+	/* Kept by exchange_keep_host() exactly when a rule uses it. */
+	if (l->vars & HDRRULE_USES(HDRRULE_HOST))
+		rw->host = (struct http_span){ c->x->resp_host,
+		    c->x->resp_host_len };
+}
+
 void
 exchange_start(struct conn *c, const struct http_msg *msg)
 {
@@ -199,11 +239,13 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 		.chunked = c->x->req.body == HTTP_BODY_CHUNKED,
 		.has_length = c->x->req.body == HTTP_BODY_LENGTH,
 		.length = c->x->req.length, .upgrade = c->x->req.upgrade,
+		.rules = exchange_policy(c)->req_list,
 	};
 	char subject[1024];
 	size_t n;
 
 	exchange_reset(c);
+	exchange_keep_host(c);
 	if (c->ssl != NULL && c->fe->tls_client_ca.s != NULL &&
 	    tlsconn_subject(c, subject, sizeof(subject)) > 0)
 		rw.client_subject = subject;
@@ -555,6 +597,7 @@ exchange_resp_dispatch(struct conn *c, struct http_msg *msg)
 	if (c->x->resp.switching) {
 		exchange_report(c, true);
 		rw.upgrade = rw.keep_alive = true;
+		exchange_resp_rules(c, &rw);
 		if (c->x->rec != NULL)
 			alog_response(c, msg, &rw);
 		if (!exchange_resp_emit_head(c, msg, &rw))
@@ -570,6 +613,7 @@ exchange_resp_dispatch(struct conn *c, struct http_msg *msg)
 		return true;
 	}
 	exchange_resp_plan(c, &rw);
+	exchange_resp_rules(c, &rw);
 	if (c->x->rec != NULL)
 		alog_response(c, msg, &rw);
 	c->x->resp_start = c->x->cout_sent + buf_len(&c->x->cout);

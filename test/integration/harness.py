@@ -478,20 +478,22 @@ def read_line_timeout(f, timeout):
 # ---------------------------------------------------------------- weir
 
 def write_config(path, global_=None, frontends=None, backends=None,
-                 admin=None):
+                 admin=None, sections=None):
     """Write a weir INI file. Values that are lists become repeated keys.
 
     frontends / backends map a section name to a dict of keys; order is kept.
-    admin, a dict of keys, becomes an [admin] section. Returns the text
-    written.
+    admin, a dict of keys, becomes an [admin] section. sections maps other
+    section headers ("route api", "limit slow") to their keys, written
+    last. Returns the text written.
     """
     lines = ["[global]"]
     for k, v in (global_ or {}).items():
         lines.append("%s = %s" % (k, v))
-    for kind, secs in (("frontend", frontends or {}), ("backend", backends or {})):
+    for kind, secs in (("frontend", frontends or {}), ("backend", backends or {}),
+                       ("", sections or {})):
         for name, opts in secs.items():
             lines.append("")
-            lines.append("[%s %s]" % (kind, name))
+            lines.append("[%s]" % ("%s %s" % (kind, name) if kind else name))
             for k, v in opts.items():
                 for item in (v if isinstance(v, list) else [v]):
                     lines.append("%s = %s" % (k, item))
@@ -520,7 +522,8 @@ class Weir:
     """
 
     def __init__(self, env, global_=None, frontends=None, backends=None,
-                 workers=2, pidfile=False, log_level="info", admin=None):
+                 workers=2, pidfile=False, log_level="info", admin=None,
+                 sections=None):
         self.env = env
         self.id = env.next_id()
         self.global_ = {"workers": workers, "log_level": log_level}
@@ -530,6 +533,7 @@ class Weir:
         self.pidfile = self.global_.get("pidfile")
         self.frontends_tmpl = frontends or {}
         self.backends = backends or {}
+        self.sections = sections or {}
         self.admin_tmpl = admin
         self.admin = None
         self.admin_port = None
@@ -593,7 +597,7 @@ class Weir:
         for attempt in range(3):
             self._resolve_ports(fresh_admin=True)
             write_config(self.conf, self.global_, self.frontends, self.backends,
-                         self.admin)
+                         self.admin, self.sections)
             try:
                 self._start_once(timeout)
                 return self
@@ -749,7 +753,7 @@ class Weir:
         self._resolve_ports()
         tmp = self.conf + ".tmp"
         text = write_config(tmp, self.global_, self.frontends, self.backends,
-                            self.admin)
+                            self.admin, self.sections)
         os.rename(tmp, self.conf)
         return text
 
