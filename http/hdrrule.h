@@ -56,7 +56,7 @@ struct hdrrule {
 #define HDRRULE_OWN_XFP		0x04	/* X-Forwarded-Proto */
 #define HDRRULE_OWN_XFH		0x08	/* X-Forwarded-Host */
 #define HDRRULE_OWN_XCS		0x10	/* X-Client-Subject */
-#define HDRRULE_OWN_REQID	0x20	/* the frontend's request_id header */
+#define HDRRULE_OWN_REQID	0x20	/* the frontend's request_id */
 
 /* A rule of a list, and whether its line survives the rules after it. */
 struct hdrrule_use {
@@ -71,7 +71,8 @@ struct hdrrule_use {
 struct hdrrule_list {
 	struct hdrrule_use *v;
 	size_t n;
-	struct http_span *gone;	/* names set/del remove (lower case, once) */
+	struct http_span *gone;	/* names set/del remove (lower case,
+				 * each once) */
 	size_t ngone;
 	uint64_t gone_lens;	/* bit (len & 63) of each gone name: most
 				 * fields are passed over on one test */

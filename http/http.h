@@ -259,6 +259,7 @@ size_t chunk_size_line(char *out, uint64_t n);
 /* ---- rewrite.c ---- */
 
 struct hdrrule_list;
+struct hdrrule_vars;
 
 struct rewrite_req {
 	const char *client_ip;		/* the peer: appended to X-Forwarded-For */
@@ -277,10 +278,9 @@ struct rewrite_req {
 	bool upgrade;			/* keep Upgrade, send Connection: upgrade */
 	struct http_span reqid_name;	/* request id header (len 0: none) */
 	struct http_span reqid;		/* ... and its value */
-	const struct hdrrule_list *rules;	/* header rules (http/hdrrule.h):
-					 * {client_ip} is real_ip (else
-					 * client_ip), {request_id} reqid,
-					 * {host} req->host; NULL: none */
+	/* header rules (http/hdrrule.h), NULL: none; {client_ip} is real_ip
+	 * (else client_ip), {request_id} reqid, {host} req->host */
+	const struct hdrrule_list *rules;
 };
 
 /*
@@ -320,8 +320,7 @@ struct rewrite_resp {
 	struct http_span reqid;		/* ... and its value */
 	const struct hdrrule_list *rules;	/* header rules for final and
 					 * 101 heads; NULL: none */
-	struct http_span client_ip;	/* {client_ip} */
-	struct http_span host;		/* {host} ({request_id}: reqid) */
+	const struct hdrrule_vars *vars;	/* ... and their variables */
 };
 
 /*

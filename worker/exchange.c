@@ -192,14 +192,13 @@ exchange_policy(const struct conn *c)
 	return c->x->route != NULL ? &c->x->route->policy : &c->fe->policy;
 }
 
-/* Keep the Host while response rules will need it for {host}. */
+/* Keep the Host while response rules l will need it for {host}. */
 static void
-exchange_keep_host(struct conn *c)
+exchange_keep_host(struct conn *c, const struct hdrrule_list *l)
 {
-	const struct hdrrule_list *l = exchange_policy(c)->resp_list;
 	struct http_span host = c->x->req.host;
 
-	if (l == NULL || !(l->vars & HDRRULE_USES(HDRRULE_HOST)))
+	if (!(l->vars & HDRRULE_USES(HDRRULE_HOST)))
 		return;
 	c->x->resp_host_len = host.len <= EXCH_HOST_MAX ?
 	    (uint16_t)host.len : 0;
@@ -207,27 +206,31 @@ exchange_keep_host(struct conn *c)
 		memcpy(c->x->resp_host, host.p, c->x->resp_host_len);
 }
 
-/* The response header rules of the request, and their variables. */
+/*
+ * The response header rules l of the request, with their variables in v
+ * (after alog_response() has set the request id).
+ */
 static void
-exchange_resp_rules(struct conn *c, struct rewrite_resp *rw)
+exchange_resp_rules(struct conn *c, const struct hdrrule_list *l,
+    struct rewrite_resp *rw, struct hdrrule_vars *v)
 {
-	const struct hdrrule_list *l = exchange_policy(c)->resp_list;
-
-	if (l == NULL)
-		return;
-	rw->rules = l;
-	rw->client_ip = (struct http_span){ c->x->client_ip,
-	    strlen(c->x->client_ip) };
+	*v = (struct hdrrule_vars){
+		.client_ip = { c->x->client_ip, strlen(c->x->client_ip) },
+		.request_id = rw->reqid,
+	};
 	/* Kept by exchange_keep_host() exactly when a rule uses it. */
 	if (l->vars & HDRRULE_USES(HDRRULE_HOST))
-		rw->host = (struct http_span){ c->x->resp_host,
+		v->host = (struct http_span){ c->x->resp_host,
 		    c->x->resp_host_len };
+	rw->rules = l;
+	rw->vars = v;
 }
 
 void
 exchange_start(struct conn *c, const struct http_msg *msg)
 {
 	struct worker *w = c->w;
+	const struct policy_conf *pol = exchange_policy(c);
 	struct rewrite_req rw = {
 		.client_ip = c->peer_ip, .real_ip = c->x->client_ip,
 		.trusted = c->peer_trusted,
@@ -239,13 +242,14 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 		.chunked = c->x->req.body == HTTP_BODY_CHUNKED,
 		.has_length = c->x->req.body == HTTP_BODY_LENGTH,
 		.length = c->x->req.length, .upgrade = c->x->req.upgrade,
-		.rules = exchange_policy(c)->req_list,
+		.rules = pol->req_list,
 	};
 	char subject[1024];
 	size_t n;
 
 	exchange_reset(c);
-	exchange_keep_host(c);
+	if (pol->resp_list != NULL)
+		exchange_keep_host(c, pol->resp_list);
 	if (c->ssl != NULL && c->fe->tls_client_ca.s != NULL &&
 	    tlsconn_subject(c, subject, sizeof(subject)) > 0)
 		rw.client_subject = subject;
@@ -586,6 +590,8 @@ static bool
 exchange_resp_dispatch(struct conn *c, struct http_msg *msg)
 {
 	struct rewrite_resp rw = { .client_http10 = c->x->client_http10 };
+	const struct hdrrule_list *rules = exchange_policy(c)->resp_list;
+	struct hdrrule_vars v;
 
 	if (c->x->resp.informational) {
 		if (!c->x->client_http10 &&
@@ -597,9 +603,10 @@ exchange_resp_dispatch(struct conn *c, struct http_msg *msg)
 	if (c->x->resp.switching) {
 		exchange_report(c, true);
 		rw.upgrade = rw.keep_alive = true;
-		exchange_resp_rules(c, &rw);
 		if (c->x->rec != NULL)
 			alog_response(c, msg, &rw);
+		if (rules != NULL)
+			exchange_resp_rules(c, rules, &rw, &v);
 		if (!exchange_resp_emit_head(c, msg, &rw))
 			return false;
 		buf_consume(&c->x->uin, msg->head_len);
@@ -613,9 +620,10 @@ exchange_resp_dispatch(struct conn *c, struct http_msg *msg)
 		return true;
 	}
 	exchange_resp_plan(c, &rw);
-	exchange_resp_rules(c, &rw);
 	if (c->x->rec != NULL)
 		alog_response(c, msg, &rw);
+	if (rules != NULL)
+		exchange_resp_rules(c, rules, &rw, &v);
 	c->x->resp_start = c->x->cout_sent + buf_len(&c->x->cout);
 	if (!exchange_resp_emit_head(c, msg, &rw)) {
 		if (buf_len(&c->x->cout) == 0) {

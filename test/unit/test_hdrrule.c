@@ -199,7 +199,7 @@ test_own_lines_and_host(void **state)
 	assert_int_equal(l->vars, HDRRULE_USES(HDRRULE_CLIENT_IP) |
 	    HDRRULE_USES(HDRRULE_HOST));
 	hdrrule_list_free(l);
-	/* In a response list, Host is an ordinary name, X-Real-IP not weir's. */
+	/* In a response list Host is a plain name, X-Real-IP not weir's. */
 	assert_int_equal(hdrrule_join(&l, r, n, NULL, 0, false, NULL), 0);
 	assert_null(l->host);
 	assert_int_equal(l->own, 0);

@@ -722,8 +722,11 @@ test_response_rules(void **state)
 
 	(void)state;
 	rr.rules = l;
-	rr.client_ip = (struct http_span){ "203.0.113.5", 11 };
-	rr.host = (struct http_span){ "h.example", 9 };
+	rr.vars = &(const struct hdrrule_vars){
+		.client_ip = { "203.0.113.5", 11 },
+		.request_id = { "id-1", 4 },
+		.host = { "h.example", 9 },
+	};
 	rr.reqid_name = (struct http_span){ "X-Request-Id", 12 };
 	rr.reqid = (struct http_span){ "id-1", 4 };
 	rr.has_length = true;
