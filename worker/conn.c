@@ -465,9 +465,10 @@ conn_redirect_https(struct conn *c)
 	}
 	if (target.len == 1 && target.p[0] == '*')
 		target = (struct http_span){ "/", 1 };	/* OPTIONS * */
-	/* The answer must fit the client's buffer with its header lines. */
+	/* The answer must fit the client's buffer with its header lines;
+	 * the line takes 20 bytes more than the URL's parts, and its NUL. */
 	if (20 + len + target.len + ERRPAGE_ROOM > c->w->cout_cap ||
-	    (loc = malloc(20 + len + target.len)) == NULL) {
+	    (loc = malloc(21 + len + target.len)) == NULL) {
 		conn_error(c, 414, "redirect_https: the URL would be %zu "
 		    "bytes long", 8 + len + target.len);
 		return;
@@ -500,6 +501,8 @@ conn_read_head(struct conn *c)
 	}
 	if (c->x->rec != NULL && c->x->rec->state != ALOG_ACTIVE)
 		alog_begin(c);
+	/* An answer to a head framing never saw is not one to a HEAD. */
+	c->x->req.is_head = false;
 	r = scan_head(buf_head(&c->x->cin), buf_len(&c->x->cin),
 	    c->fe->max_header_size, &skipped, &head_len, &why);
 	if (r == SCAN_INCOMPLETE) {
