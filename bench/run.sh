@@ -18,6 +18,7 @@
 #     tls-idle [weir nginx]
 #   (tls-idle: IDLE_CONNS defaults to 10000 and FLOOD_CONNS to 0)
 #   WEIR_BIN [./weir]   WEIR_BENCH_KEEP=1 keeps the temp dir (kept on failure)
+#   WEIR_CONF_EXTRA   lines added to weir's [frontend] (e.g. header rules)
 # Every port is picked at run time; everything started here is stopped on exit.
 set -euo pipefail
 
@@ -317,6 +318,7 @@ ${TLS_PEM:+tls_cert = $TLS_PEM}
 ${TLS_PEM:+tls_min_version = TLSv1.3}
 ${TLS_PEM:+tls_ciphersuites = $TLS_SUITE}
 backend = app
+${WEIR_CONF_EXTRA:-}
 ${alog:+access_log = $alog}
 ${alog:+access_log_format = json}
 [backend app]

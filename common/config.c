@@ -295,6 +295,19 @@ static const struct config_key config_keys[] = {
 
 	P("limit", CONFIG_SPECIAL, limits, NULL, true, true,
 	    NULL, NULL, NULL, config_policy_limit),
+	/* header rules (common/confighdr.c), applied in file order */
+	P("request_header_set", CONFIG_SPECIAL, req_rules, NULL, true, true,
+	    NULL, NULL, NULL, config_policy_header),
+	P("request_header_add", CONFIG_SPECIAL, req_rules, NULL, true, true,
+	    NULL, NULL, NULL, config_policy_header),
+	P("request_header_del", CONFIG_SPECIAL, req_rules, NULL, true, true,
+	    NULL, NULL, NULL, config_policy_header),
+	P("response_header_set", CONFIG_SPECIAL, resp_rules, NULL, true, true,
+	    NULL, NULL, NULL, config_policy_header),
+	P("response_header_add", CONFIG_SPECIAL, resp_rules, NULL, true, true,
+	    NULL, NULL, NULL, config_policy_header),
+	P("response_header_del", CONFIG_SPECIAL, resp_rules, NULL, true, true,
+	    NULL, NULL, NULL, config_policy_header),
 };
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 _Static_assert(CONFIG_NKEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");

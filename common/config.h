@@ -14,6 +14,9 @@
 
 #include "common/cidr.h"
 
+struct hdrrule;
+struct hdrrule_list;
+
 enum config_balance {
 	CONFIG_BALANCE_ROUNDROBIN,
 	CONFIG_BALANCE_LEASTCONN,
@@ -94,6 +97,13 @@ struct config_ref {
 struct policy_conf {
 	struct config_ref *limits;	/* limit = NAME, into config.limits */
 	size_t nlimits;
+	/* header rules (http/hdrrule.c, common/confighdr.c): this section's
+	 * request_header_* and response_header_* in file order, and the
+	 * lists its requests apply (a route's: the frontend's rules, then
+	 * its own), joined once the file is read; NULL: no rule */
+	struct hdrrule *req_rules, *resp_rules;
+	size_t nreq_rules, nresp_rules;
+	struct hdrrule_list *req_list, *resp_list;
 };
 
 /* What a matched route does with the request. */

@@ -119,4 +119,15 @@ void config_free_route(struct route_conf *rt);
 void config_free_limit(struct limit_conf *lm);
 void config_free_policy(struct policy_conf *pol);
 
+/* ---- confighdr.c: the header rule keys of the request policy ---- */
+int config_policy_header(struct config_ctx *, void *, const char *);
+/*
+ * Check pol's header rules against its frontend fe and join the lists
+ * its requests apply: fe_pol's rules (a route's frontend's; NULL for the
+ * frontend itself), then pol's. -1 with the error set.
+ */
+int config_policy_headers(struct config_ctx *ctx, struct policy_conf *pol,
+    const struct frontend_conf *fe, const struct policy_conf *fe_pol);
+void config_free_policy_headers(struct policy_conf *pol);
+
 #endif

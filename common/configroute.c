@@ -518,6 +518,10 @@ configroute_check_route(struct config_ctx *ctx, struct route_conf *rt)
 	    cfg->nbackends, sizeof(*cfg->backends), "backend") == -1)
 		return -1;
 	cfg->frontends[rt->frontend.index].nroutes++;
+	if (config_policy_headers(ctx, &rt->policy,
+	    &cfg->frontends[rt->frontend.index],
+	    &cfg->frontends[rt->frontend.index].policy) == -1)
+		return -1;
 	return configroute_check_policy(ctx, &rt->policy);
 }
 
@@ -536,7 +540,8 @@ config_check_routes(struct config_ctx *ctx)
 	}
 	for (i = 0; i < cfg->nfrontends; i++) {
 		if (configroute_check_policy(ctx, &cfg->frontends[i].policy) ==
-		    -1)
+		    -1 || config_policy_headers(ctx, &cfg->frontends[i].policy,
+		    &cfg->frontends[i], NULL) == -1)
 			return -1;
 	}
 	for (i = 0; i < cfg->nroutes; i++) {
@@ -564,6 +569,7 @@ config_free_policy(struct policy_conf *pol)
 	for (i = 0; i < pol->nlimits; i++)
 		free(pol->limits[i].name);
 	free(pol->limits);
+	config_free_policy_headers(pol);
 }
 
 void

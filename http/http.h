@@ -12,6 +12,8 @@
  *   rewrite.c  re-serializes heads for forwarding (hop-by-hop removal,
  *              X-Forwarded-*, weir's own framing headers).
  *   target.c   normalises request paths for routing and forwarding.
+ *   hdrrule.c  header rules that rewrite adds, replaces and removes lines
+ *              with (declared in hdrrule.h).
  */
 #ifndef WEIR_HTTP_H
 #define WEIR_HTTP_H
@@ -256,6 +258,9 @@ size_t chunk_size_line(char *out, uint64_t n);
 
 /* ---- rewrite.c ---- */
 
+struct hdrrule_list;
+struct hdrrule_vars;
+
 struct rewrite_req {
 	const char *client_ip;		/* the peer: appended to X-Forwarded-For */
 	const char *real_ip;		/* X-Real-IP (NULL: client_ip) */
@@ -273,6 +278,9 @@ struct rewrite_req {
 	bool upgrade;			/* keep Upgrade, send Connection: upgrade */
 	struct http_span reqid_name;	/* request id header (len 0: none) */
 	struct http_span reqid;		/* ... and its value */
+	/* header rules (http/hdrrule.h), NULL: none; {client_ip} is real_ip
+	 * (else client_ip), {request_id} reqid, {host} req->host */
+	const struct hdrrule_list *rules;
 };
 
 /*
@@ -289,7 +297,10 @@ struct rewrite_req {
  * (rw->reqid_name, when
  * set; fields tagged HTTP_F_REQUEST_ID are dropped), the framing header,
  * and "Connection: upgrade" + the allowed Upgrade protocols when
- * rw->upgrade. Returns bytes written, or 0 if it does not fit in cap.
+ * rw->upgrade. With rw->rules, fields and weir's own lines that a set or
+ * del rule names are left out (a set Host gives the Host line its value)
+ * and the lines the rules add come before the framing header.
+ * Returns bytes written, or 0 if it does not fit in cap.
  */
 size_t rewrite_request(char *out, size_t cap, const struct http_msg *msg,
     const struct http_req_info *req, const struct rewrite_req *rw);
@@ -307,6 +318,9 @@ struct rewrite_resp {
 	bool upgrade;			/* 101: keep Upgrade, send Connection: upgrade */
 	struct http_span reqid_name;	/* request id header (len 0: none) */
 	struct http_span reqid;		/* ... and its value */
+	const struct hdrrule_list *rules;	/* header rules for final and
+					 * 101 heads; NULL: none */
+	const struct hdrrule_vars *vars;	/* ... and their variables */
 };
 
 /*
@@ -317,8 +331,9 @@ struct rewrite_resp {
  * (rw->reqid_name, when set), the framing header (none for 204) and the
  * Connection header weir decided on.
  * For a 1xx other than 101 only the status line and end-to-end fields are
- * written (no framing, no Connection). Returns bytes written, or 0 if it
- * does not fit.
+ * written (no framing, no Connection) and rules do not apply. Rules
+ * apply as in rewrite_request, their lines before the framing header.
+ * Returns bytes written, or 0 if it does not fit.
  */
 size_t rewrite_response(char *out, size_t cap, const struct http_msg *msg,
     const struct http_resp_info *resp, const struct rewrite_resp *rw);

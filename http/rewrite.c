@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/decimal.h"
+#include "http/hdrrule.h"
 #include "http/http.h"
 
 /*
@@ -58,6 +59,13 @@ rewrite_drop_req(enum http_field id, const struct rewrite_req *rw)
 		return false;
 	}
 }
+
+/*
+ * The heads are each written by one body, specialised twice: with rules a
+ * constant NULL the compiler drops every rule test from the inlined copy,
+ * so a frontend without header rules pays one branch for them.
+ */
+#define REWRITE_SPECIALISED	static inline __attribute__((always_inline))
 
 /* An output buffer that remembers if anything did not fit. */
 struct rewrite_out {
@@ -140,11 +148,12 @@ rewrite_in_conn(struct http_span name, const struct http_span *names,
 
 /*
  * Copy the end-to-end fields, in order, minus the dropped ones
- * (rw: requests).
+ * (rw: requests) and those a header rule removes.
  */
-static void
+REWRITE_SPECIALISED void
 rewrite_fields(struct rewrite_out *o, const struct http_msg *msg,
-    const struct rewrite_req *rw, const struct http_span *conn, size_t nconn)
+    const struct rewrite_req *rw, const struct http_span *conn, size_t nconn,
+    const struct hdrrule_list *rules)
 {
 	const struct http_header *h;
 	size_t i;
@@ -153,10 +162,51 @@ rewrite_fields(struct rewrite_out *o, const struct http_msg *msg,
 		h = &msg->headers[i];
 		if (rewrite_drop_both(h->id) ||
 		    (rw != NULL && rewrite_drop_req(h->id, rw)) ||
-		    (nconn > 0 && rewrite_in_conn(h->name, conn, nconn)))
+		    (nconn > 0 && rewrite_in_conn(h->name, conn, nconn)) ||
+		    (rules != NULL && hdrrule_removes(rules, h->name)))
 			continue;
 		rewrite_field(o, h->name, h->value);
 	}
+}
+
+/* A rule's value (the Host a set Host gives), its variables filled in. */
+static void
+rewrite_rule_value(struct rewrite_out *o, const struct hdrrule *r,
+    const struct hdrrule_vars *v)
+{
+	size_t n;
+
+	if (o->full)
+		return;
+	if ((n = hdrrule_value(o->p + o->len, o->cap - o->len, r, v)) ==
+	    SIZE_MAX)
+		o->full = true;
+	else
+		o->len += n;
+}
+
+/* The lines the rules add, in rule order. */
+static void
+rewrite_rule_lines(struct rewrite_out *o, const struct hdrrule_list *rules,
+    const struct hdrrule_vars *v)
+{
+	size_t n;
+
+	if (o->full)
+		return;
+	if ((n = hdrrule_lines(o->p + o->len, o->cap - o->len, rules, v)) ==
+	    SIZE_MAX)
+		o->full = true;
+	else
+		o->len += n;
+}
+
+/* A C string as a span; "" for NULL. */
+static struct http_span
+rewrite_cspan(const char *s)
+{
+	return s != NULL ? (struct http_span){ s, strlen(s) } :
+	    (struct http_span){ "", 0 };
 }
 
 /*
@@ -250,17 +300,20 @@ rewrite_upgrade(struct rewrite_out *o, const struct http_msg *msg,
  * One X-Forwarded-For: from a trusted peer, the values it sent (unless it
  * listed the field in Connection) joined with ", ", then the peer's
  * address; from anyone else, the peer's address alone. Then X-Real-IP: the
- * client as weir judged it.
+ * client as weir judged it. own: the lines header rules took over.
  */
-static void
+REWRITE_SPECIALISED void
 rewrite_xff(struct rewrite_out *o, const struct http_msg *msg,
-    const struct http_req_info *req, const struct rewrite_req *rw)
+    const struct http_req_info *req, const struct rewrite_req *rw,
+    unsigned own)
 {
 	static const struct http_span xff = { "X-Forwarded-For", 15 };
 	const struct http_header *h;
 	bool first = true;
 	size_t i;
 
+	if (own & HDRRULE_OWN_XFF)
+		goto real_ip;
 	rewrite_str(o, "X-Forwarded-For: ");
 	if (rw->trusted &&
 	    !rewrite_in_conn(xff, req->conn_names, req->nconn_names)) {
@@ -278,7 +331,11 @@ rewrite_xff(struct rewrite_out *o, const struct http_msg *msg,
 	if (!first)
 		rewrite_put(o, ", ", 2);
 	rewrite_str(o, rw->client_ip != NULL ? rw->client_ip : "unknown");
-	rewrite_str(o, "\r\nX-Real-IP: ");
+	rewrite_put(o, "\r\n", 2);
+real_ip:
+	if (own & HDRRULE_OWN_XRI)
+		return;
+	rewrite_str(o, "X-Real-IP: ");
 	rewrite_str(o, rw->real_ip != NULL ? rw->real_ip :
 	    rw->client_ip != NULL ? rw->client_ip : "unknown");
 	rewrite_put(o, "\r\n", 2);
@@ -308,36 +365,53 @@ rewrite_reqid(struct rewrite_out *o, struct http_span name,
 }
 
 /* Field order is kept: some backends care (RFC 9110 5.3 for lists). */
-size_t
-rewrite_request(char *out, size_t cap, const struct http_msg *msg,
-    const struct http_req_info *req, const struct rewrite_req *rw)
+REWRITE_SPECIALISED size_t
+rewrite_request_head(char *out, size_t cap, const struct http_msg *msg,
+    const struct http_req_info *req, const struct rewrite_req *rw,
+    const struct hdrrule_list *rules)
 {
 	struct rewrite_out o = { out, cap, 0, false };
+	struct hdrrule_vars v;
+	unsigned own = 0;
 
+	if (rules != NULL) {
+		own = rules->own;
+		v = (struct hdrrule_vars){
+			.client_ip = rewrite_cspan(rw->real_ip != NULL ?
+			    rw->real_ip : rw->client_ip),
+			.request_id = rw->reqid, .host = req->host,
+		};
+	}
 	rewrite_span(&o, msg->method_name);
 	rewrite_put(&o, " ", 1);
 	rewrite_span(&o, req->path);
 	rewrite_str(&o, " HTTP/1.1\r\nHost: ");
-	rewrite_span(&o, req->host);
+	if (rules != NULL && rules->host != NULL)
+		rewrite_rule_value(&o, rules->host, &v);
+	else
+		rewrite_span(&o, req->host);
 	rewrite_put(&o, "\r\n", 2);
-	rewrite_fields(&o, msg, rw, req->conn_names, req->nconn_names);
-	rewrite_xff(&o, msg, req, rw);
-	if (rw->proto != NULL) {
+	rewrite_fields(&o, msg, rw, req->conn_names, req->nconn_names, rules);
+	rewrite_xff(&o, msg, req, rw, own);
+	if (rw->proto != NULL && !(own & HDRRULE_OWN_XFP)) {
 		rewrite_str(&o, "X-Forwarded-Proto: ");
 		rewrite_str(&o, rw->proto);
 		rewrite_put(&o, "\r\n", 2);
 	}
-	if (req->host.len > 0) {
+	if (req->host.len > 0 && !(own & HDRRULE_OWN_XFH)) {
 		rewrite_str(&o, "X-Forwarded-Host: ");
 		rewrite_span(&o, req->host);
 		rewrite_put(&o, "\r\n", 2);
 	}
-	if (rw->client_subject != NULL) {
+	if (rw->client_subject != NULL && !(own & HDRRULE_OWN_XCS)) {
 		rewrite_str(&o, "X-Client-Subject: ");
 		rewrite_str(&o, rw->client_subject);
 		rewrite_put(&o, "\r\n", 2);
 	}
-	rewrite_reqid(&o, rw->reqid_name, rw->reqid);
+	if (!(own & HDRRULE_OWN_REQID))
+		rewrite_reqid(&o, rw->reqid_name, rw->reqid);
+	if (rules != NULL)
+		rewrite_rule_lines(&o, rules, &v);
 	rewrite_framing(&o, rw->chunked, rw->has_length, rw->length);
 	if (rw->upgrade)
 		rewrite_upgrade(&o, msg, rw->upgrade_allow, rw->nupgrade_allow);
@@ -345,10 +419,20 @@ rewrite_request(char *out, size_t cap, const struct http_msg *msg,
 	return o.full ? 0 : o.len;
 }
 
-/* 1xx heads carry no framing or Connection: another head follows. */
 size_t
-rewrite_response(char *out, size_t cap, const struct http_msg *msg,
-    const struct http_resp_info *resp, const struct rewrite_resp *rw)
+rewrite_request(char *out, size_t cap, const struct http_msg *msg,
+    const struct http_req_info *req, const struct rewrite_req *rw)
+{
+	if (rw->rules == NULL)
+		return rewrite_request_head(out, cap, msg, req, rw, NULL);
+	return rewrite_request_head(out, cap, msg, req, rw, rw->rules);
+}
+
+/* 1xx heads carry no framing or Connection: another head follows. */
+REWRITE_SPECIALISED size_t
+rewrite_response_head(char *out, size_t cap, const struct http_msg *msg,
+    const struct http_resp_info *resp, const struct rewrite_resp *rw,
+    const struct hdrrule_list *rules)
 {
 	struct rewrite_out o = { out, cap, 0, false };
 	int status = msg->status;
@@ -358,9 +442,13 @@ rewrite_response(char *out, size_t cap, const struct http_msg *msg,
 	rewrite_put(&o, " ", 1);
 	rewrite_span(&o, msg->reason);
 	rewrite_put(&o, "\r\n", 2);
-	rewrite_fields(&o, msg, NULL, resp->conn_names, resp->nconn_names);
-	if (status >= 200 || status == 101)
+	rewrite_fields(&o, msg, NULL, resp->conn_names, resp->nconn_names,
+	    rules);
+	if ((status >= 200 || status == 101) &&
+	    (rules == NULL || !(rules->own & HDRRULE_OWN_REQID)))
 		rewrite_reqid(&o, rw->reqid_name, rw->reqid);
+	if (rules != NULL)
+		rewrite_rule_lines(&o, rules, rw->vars);
 	if (status == 101 && rw->upgrade)
 		rewrite_upgrade(&o, msg, NULL, 0);
 	else if (status >= 200) {
@@ -378,4 +466,14 @@ rewrite_response(char *out, size_t cap, const struct http_msg *msg,
 	}
 	rewrite_put(&o, "\r\n", 2);
 	return o.full ? 0 : o.len;
+}
+
+/* Header rules are for the heads that answer a request: final and 101. */
+size_t
+rewrite_response(char *out, size_t cap, const struct http_msg *msg,
+    const struct http_resp_info *resp, const struct rewrite_resp *rw)
+{
+	if (rw->rules == NULL || (msg->status < 200 && msg->status != 101))
+		return rewrite_response_head(out, cap, msg, resp, rw, NULL);
+	return rewrite_response_head(out, cap, msg, resp, rw, rw->rules);
 }

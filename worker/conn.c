@@ -548,6 +548,8 @@ conn_read_head(struct conn *c)
 	}
 	if (c->x->rec != NULL && c->x->rec->state != ALOG_ACTIVE)
 		alog_begin(c);
+	/* An answer to a head framing never saw is not one to a HEAD. */
+	c->x->req.is_head = false;
 	r = scan_head(buf_head(&c->x->cin), buf_len(&c->x->cin),
 	    c->fe->max_header_size, &skipped, &head_len, &why);
 	if (r == SCAN_INCOMPLETE) {

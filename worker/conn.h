@@ -25,6 +25,7 @@ struct alog_rec;
 struct ssl_st;
 
 #define CONN_MAX_TRIES	16	/* servers one request may try */
+#define EXCH_HOST_MAX	260	/* a DNS name (253), ':' and a port */
 /* "CLIENT via PEER", each an address with its port */
 #define CONN_PEER_LABEL	(2 * (INET6_ADDRSTRLEN + 8) + 5)
 
@@ -135,6 +136,11 @@ struct exch {
 	char client_ip_buf[INET6_ADDRSTRLEN];
 	char peer[CONN_PEER_LABEL];	/* for logs (conn_peer()), made when
 					 * first needed; peer[0] is reset */
+	/* The request's Host for {host} in response header rules (the
+	 * head is gone from cin by then), copied when they use it; a Host
+	 * over EXCH_HOST_MAX bytes, which no DNS name is, is left empty. */
+	uint16_t resp_host_len;
+	char resp_host[EXCH_HOST_MAX];
 };
 /* Attaching zeroes the exchange area up to here. */
 #define EXCH_ZEROED	offsetof(struct exch, req)

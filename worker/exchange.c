@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "http/hdrrule.h"
 #include "shm/shm.h"
 #include "shm/stats.h"
 #include "worker/alog.h"
@@ -307,10 +308,52 @@ exchange_dequeue(struct conn *c)
 	return false;
 }
 
+/* The policy the request applies: its route's, or its frontend's. */
+static const struct policy_conf *
+exchange_policy(const struct conn *c)
+{
+	return c->x->route != NULL ? &c->x->route->policy : &c->fe->policy;
+}
+
+/* Keep the Host while response rules l will need it for {host}. */
+static void
+exchange_keep_host(struct conn *c, const struct hdrrule_list *l)
+{
+	struct http_span host = c->x->req.host;
+
+	if (!(l->vars & HDRRULE_USES(HDRRULE_HOST)))
+		return;
+	c->x->resp_host_len = host.len <= EXCH_HOST_MAX ?
+	    (uint16_t)host.len : 0;
+	if (c->x->resp_host_len > 0)
+		memcpy(c->x->resp_host, host.p, c->x->resp_host_len);
+}
+
+/*
+ * The response header rules l of the request, with their variables in v
+ * (after alog_response() has set the request id).
+ */
+static void
+exchange_resp_rules(struct conn *c, const struct hdrrule_list *l,
+    struct rewrite_resp *rw, struct hdrrule_vars *v)
+{
+	*v = (struct hdrrule_vars){
+		.client_ip = { c->x->client_ip, strlen(c->x->client_ip) },
+		.request_id = rw->reqid,
+	};
+	/* Kept by exchange_keep_host() exactly when a rule uses it. */
+	if (l->vars & HDRRULE_USES(HDRRULE_HOST))
+		v->host = (struct http_span){ c->x->resp_host,
+		    c->x->resp_host_len };
+	rw->rules = l;
+	rw->vars = v;
+}
+
 void
 exchange_start(struct conn *c, const struct http_msg *msg)
 {
 	struct worker *w = c->w;
+	const struct policy_conf *pol = exchange_policy(c);
 	struct rewrite_req rw = {
 		.client_ip = c->peer_ip, .real_ip = c->x->client_ip,
 		.trusted = c->peer_trusted,
@@ -322,12 +365,15 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 		.chunked = c->x->req.body == HTTP_BODY_CHUNKED,
 		.has_length = c->x->req.body == HTTP_BODY_LENGTH,
 		.length = c->x->req.length, .upgrade = c->x->req.upgrade,
+		.rules = pol->req_list,
 	};
 	enum exchange_choice choice;
 	char subject[1024];
 	size_t n;
 
 	exchange_reset(c);
+	if (pol->resp_list != NULL)
+		exchange_keep_host(c, pol->resp_list);
 	if (c->ssl != NULL && c->fe->tls_client_ca.s != NULL &&
 	    tlsconn_subject(c, subject, sizeof(subject)) > 0)
 		rw.client_subject = subject;
@@ -671,6 +717,8 @@ static bool
 exchange_resp_dispatch(struct conn *c, struct http_msg *msg)
 {
 	struct rewrite_resp rw = { .client_http10 = c->x->client_http10 };
+	const struct hdrrule_list *rules = exchange_policy(c)->resp_list;
+	struct hdrrule_vars v;
 
 	if (c->x->resp.informational) {
 		if (!c->x->client_http10 &&
@@ -684,6 +732,8 @@ exchange_resp_dispatch(struct conn *c, struct http_msg *msg)
 		rw.upgrade = rw.keep_alive = true;
 		if (c->x->rec != NULL)
 			alog_response(c, msg, &rw);
+		if (rules != NULL)
+			exchange_resp_rules(c, rules, &rw, &v);
 		if (!exchange_resp_emit_head(c, msg, &rw))
 			return false;
 		buf_consume(&c->x->uin, msg->head_len);
@@ -699,6 +749,8 @@ exchange_resp_dispatch(struct conn *c, struct http_msg *msg)
 	exchange_resp_plan(c, &rw);
 	if (c->x->rec != NULL)
 		alog_response(c, msg, &rw);
+	if (rules != NULL)
+		exchange_resp_rules(c, rules, &rw, &v);
 	c->x->resp_start = c->x->cout_sent + buf_len(&c->x->cout);
 	if (!exchange_resp_emit_head(c, msg, &rw)) {
 		if (buf_len(&c->x->cout) == 0) {

@@ -482,8 +482,9 @@ def write_config(path, global_=None, frontends=None, backends=None,
     """Write a weir INI file. Values that are lists become repeated keys.
 
     frontends / backends map a section name to a dict of keys; order is kept.
-    admin, a dict of keys, becomes an [admin] section. sections is a list
-    of (header, dict) pairs written last, in order: ("route api", {...}),
+    admin, a dict of keys, becomes an [admin] section. sections holds
+    other sections written last, in order: a list of (header, dict) pairs
+    or a dict of header -> keys, e.g. ("route api", {...}),
     ("limit per_ip", {...}). Returns the text written.
     """
     lines = ["[global]"]
@@ -496,6 +497,8 @@ def write_config(path, global_=None, frontends=None, backends=None,
             for k, v in opts.items():
                 for item in (v if isinstance(v, list) else [v]):
                     lines.append("%s = %s" % (k, item))
+    if isinstance(sections, dict):
+        sections = list(sections.items())
     for header, opts in sections or []:
         lines += ["", "[%s]" % header]
         for k, v in opts.items():

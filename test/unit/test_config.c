@@ -20,6 +20,7 @@
 #include "common/config.h"
 #include "common/confval.h"
 #include "common/log.h"
+#include "http/hdrrule.h"
 
 #define NAME "t.ini"
 
@@ -1251,6 +1252,8 @@ test_err_routes(void **state)
 	load_err("[frontend web]\nlisten = 127.0.0.1:80\n"
 	    "[backend app]\nserver = 127.0.0.1:1\n", NAME ":1:",
 	    "has no 'backend' and no [route]");
+}
+
 /*
  * max_conns: a server option, or the backend's default for servers without
  * one wherever either is written; max_conns=0 on a server lifts the
@@ -1308,6 +1311,81 @@ test_max_conns_keys(void **state)
 	    "max_queue: invalid value '1000001'");
 }
 
+/*
+ * Header rules: kept in file order per section, joined into the lists
+ * requests apply (a route's: its frontend's rules, then its own), and
+ * every refusal names its line.
+ */
+#define FE_LAST \
+	"[backend app]\n" \
+	"server = 127.0.0.1:9001\n" \
+	"[frontend web]\n" \
+	"listen = 127.0.0.1:8080\n" \
+	"backend = app\n"
+
+static void
+test_header_rules(void **state)
+{
+	struct config *cfg;
+	const struct hdrrule_list *l;
+
+	(void)state;
+	cfg = load_ok(MINIMAL
+	    "[frontend web2]\n"
+	    "listen = 127.0.0.1:8081\n"
+	    "backend = app\n"
+	    "request_id = X-Request-Id\n"
+	    "request_header_set = X-A: 1\n"
+	    "request_header_del = X-B\n"
+	    "response_header_add = X-C: {request_id}\n"
+	    "request_header_add = X-D: {client_ip} {host}\n"
+	    "[route api]\n"
+	    "frontend = web2\n"
+	    "backend = app\n"
+	    "request_header_del = x-a\n"
+	    "[route plain]\n"
+	    "frontend = web2\n"
+	    "backend = app\n");
+	assert_null(cfg->frontends[0].policy.req_list);
+	assert_null(cfg->frontends[0].policy.resp_list);
+	assert_int_equal(cfg->frontends[1].policy.nreq_rules, 3);
+	assert_int_equal(cfg->frontends[1].policy.req_rules[2].line, 13);
+	assert_string_equal(cfg->frontends[1].policy.req_rules[1].lname, "x-b");
+	l = cfg->frontends[1].policy.req_list;
+	assert_int_equal(l->n, 3);
+	assert_true(l->v[0].emit);
+	l = cfg->routes[0].policy.req_list;
+	assert_int_equal(l->n, 4);
+	assert_false(l->v[0].emit);	/* the route's del x-a undoes it */
+	assert_true(l->v[2].emit);
+	assert_int_equal(cfg->routes[1].policy.req_list->n, 3);
+	assert_int_equal(cfg->routes[1].policy.resp_list->n, 1);
+	assert_int_equal(cfg->routes[1].policy.resp_list->vars,
+	    HDRRULE_USES(HDRRULE_REQUEST_ID));
+	config_free(cfg);
+
+	load_err(FE_LAST "request_header_del = Content-Length\n",
+	    NAME ":6:", "request_header_del: Content-Length is a framing");
+	load_err(FE_LAST "request_header_del = Host\n", NAME ":6:",
+	    "Host can only be set");
+	load_err(FE_LAST "request_header_set = Transfer-Encoding: x\n",
+	    NAME ":6:", "Transfer-Encoding is a framing");
+	load_err(FE_LAST "response_header_add = Connection: close\n",
+	    NAME ":6:", "response_header_add: Connection is");
+	load_err(FE_LAST "response_header_set = X-A: {nope}\n", NAME ":6:",
+	    "unknown variable '{nope}'");
+	load_err(FE_LAST "request_header_add = X-A {host}\n", NAME ":6:",
+	    "expected 'NAME: VALUE'");
+	load_err(FE_LAST "request_header_set = X-A: {request_id}\n",
+	    NAME ":6:", "request_header_set: {request_id} needs request_id "
+	    "in frontend 'web'");
+	load_err(MINIMAL "[route r]\nfrontend = web\nbackend = app\n"
+	    "response_header_set = X-A: {request_id}\n", NAME ":9:",
+	    "response_header_set: {request_id} needs request_id");
+	load_err(MINIMAL "[route r]\nfrontend = web\nbackend = app\n"
+	    "request_header_del = Upgrade\n", NAME ":9:", "Upgrade is a");
+}
+
 int
 main(void)
 {
@@ -1330,6 +1408,7 @@ main(void)
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_trust_keys),
 		cmocka_unit_test(test_sample_config),
+		cmocka_unit_test(test_header_rules),
 		cmocka_unit_test(test_admin_section),
 		cmocka_unit_test(test_err_admin),
 		cmocka_unit_test(test_reparse),

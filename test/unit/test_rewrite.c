@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http/hdrrule.h"
 #include "http/http.h"
 
 static struct http_msg msg, rmsg;
@@ -600,6 +601,154 @@ test_request_id_fits(void **state)
 	assert_true(rewrite_request(big, sizeof(big), &msg, &req, &rw) > 0);
 }
 
+/* Rules from "op Name: value" / "del Name" strings, joined into *l. */
+static size_t
+rules_of(struct hdrrule *r, const char *const *specs, bool request,
+    const char *reqid_name, struct hdrrule_list **l)
+{
+	char why[160], buf[256], *colon;
+	size_t n;
+
+	for (n = 0; specs[n] != NULL; n++) {
+		snprintf(buf, sizeof(buf), "%s", specs[n] + 4);
+		colon = strchr(buf, ':');
+		if (colon != NULL)
+			*colon = '\0';
+		if (hdrrule_compile(&r[n], specs[n][0] == 's' ? HDRRULE_SET :
+		    specs[n][0] == 'a' ? HDRRULE_ADD : HDRRULE_DEL, buf,
+		    colon != NULL ? colon + 2 : NULL, why, sizeof(why)) != 0)
+			fail_msg("%s: %s", specs[n], why);
+	}
+	assert_int_equal(hdrrule_join(l, r, n, NULL, 0, request, reqid_name),
+	    0);
+	return n;
+}
+
+static void
+rules_free(struct hdrrule *r, size_t n, struct hdrrule_list *l)
+{
+	hdrrule_list_free(l);
+	while (n > 0)
+		hdrrule_free(&r[--n]);
+}
+
+/*
+ * Request rules on the forwarded head: a client's fields removed by name
+ * whatever their case, weir's own lines replaced or removed, set Host in
+ * place of the Host line (X-Forwarded-Host keeps the client's), added
+ * lines with their variables after weir's and before the framing.
+ */
+static void
+test_request_rules(void **state)
+{
+	struct hdrrule r[8];
+	struct hdrrule_list *l;
+	struct rewrite_req rw = rw_plain;
+	size_t n = rules_of(r, (const char *const[]){ "del x-drop",
+	    "set Host: backend.internal", "set X-Real-IP: <{client_ip}>",
+	    "del X-Forwarded-Proto", "add X-Id: {request_id}@{host}",
+	    "set X-Keep: new", NULL }, true, "X-Request-Id", &l);
+
+	(void)state;
+	rw.rules = l;
+	rw.real_ip = "198.51.100.2";
+	rw.reqid_name = (struct http_span){ "X-Request-Id", 12 };
+	rw.reqid = (struct http_span){ "id-1", 4 };
+	rw.has_length = true;
+	rw.length = 2;
+	assert_request("POST /p HTTP/1.1\r\nHost: a.example\r\n"
+	    "X-DROP: 1\r\nX-Keep: old\r\nB: c\r\nx-drop: 2\r\n"
+	    "Content-Length: 2\r\n\r\n", &rw,
+	    "POST /p HTTP/1.1\r\n"
+	    "Host: backend.internal\r\n"
+	    "B: c\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\n"
+	    "X-Forwarded-Host: a.example\r\n"
+	    "X-Request-Id: id-1\r\n"
+	    "X-Real-IP: <198.51.100.2>\r\n"
+	    "X-Id: id-1@a.example\r\n"
+	    "X-Keep: new\r\n"
+	    "Content-Length: 2\r\n"
+	    "\r\n");
+	rules_free(r, n, l);
+	/* del of the request id header and of X-Forwarded-For: no line. */
+	n = rules_of(r, (const char *const[]){ "del x-request-id",
+	    "del X-Forwarded-For", "del X-Forwarded-Host", NULL }, true,
+	    "x-request-id", &l);
+	rw = rw_plain;
+	rw.rules = l;
+	rw.reqid_name = (struct http_span){ "X-Request-Id", 12 };
+	rw.reqid = (struct http_span){ "id-1", 4 };
+	assert_request("GET / HTTP/1.1\r\nHost: a\r\n\r\n", &rw,
+	    "GET / HTTP/1.1\r\nHost: a\r\nX-Real-IP: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\n\r\n");
+	rules_free(r, n, l);
+}
+
+/* Lines the rules add that do not fit make the head not fit. */
+static void
+test_request_rules_fit(void **state)
+{
+	struct hdrrule r[4];
+	struct hdrrule_list *l;
+	struct rewrite_req rw = rw_plain;
+	size_t n = rules_of(r, (const char *const[]){ "add X-H: {host}",
+	    NULL }, true, NULL, &l), full;
+
+	(void)state;
+	rw.rules = l;
+	parse_request("GET / HTTP/1.1\r\nHost: host.example\r\n\r\n");
+	full = rewrite_request(out, sizeof(out), &msg, &req, &rw);
+	assert_true(full > 0);
+	assert_int_equal(rewrite_request(out, full - 1, &msg, &req, &rw), 0);
+	assert_int_equal(rewrite_request(out, full - 5, &msg, &req, &rw), 0);
+	rules_free(r, n, l);
+}
+
+/*
+ * Response rules apply to final heads and 101 (weir's request id line
+ * included), never to an interim 1xx.
+ */
+static void
+test_response_rules(void **state)
+{
+	struct hdrrule r[8];
+	struct hdrrule_list *l;
+	struct rewrite_resp rr = rwr_plain;
+	size_t n = rules_of(r, (const char *const[]){ "del server",
+	    "set Cache-Control: no-store", "add X-Client: {client_ip}",
+	    "del X-Request-Id", "add X-Seen: {request_id} {host}", NULL },
+	    false, "X-Request-Id", &l);
+
+	(void)state;
+	rr.rules = l;
+	rr.vars = &(const struct hdrrule_vars){
+		.client_ip = { "203.0.113.5", 11 },
+		.request_id = { "id-1", 4 },
+		.host = { "h.example", 9 },
+	};
+	rr.reqid_name = (struct http_span){ "X-Request-Id", 12 };
+	rr.reqid = (struct http_span){ "id-1", 4 };
+	rr.has_length = true;
+	rr.length = 2;
+	parse_request("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_response("HTTP/1.1 200 OK\r\nServer: x\r\n"
+	    "cache-control: max-age=60\r\nX-App: 1\r\nSERVER: y\r\n"
+	    "Content-Length: 2\r\n\r\n", &rr,
+	    "HTTP/1.1 200 OK\r\n"
+	    "X-App: 1\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Client: 203.0.113.5\r\n"
+	    "X-Seen: id-1 h.example\r\n"
+	    "Content-Length: 2\r\n"
+	    "\r\n");
+	parse_request("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+	    "Expect: 100-continue\r\n\r\n");
+	assert_response("HTTP/1.1 103 Early Hints\r\nServer: x\r\n\r\n",
+	    &rr, "HTTP/1.1 103 Early Hints\r\nServer: x\r\n\r\n");
+	rules_free(r, n, l);
+}
+
 int
 main(void)
 {
@@ -625,6 +774,9 @@ main(void)
 		cmocka_unit_test(test_response_fit),
 		cmocka_unit_test(test_request_id),
 		cmocka_unit_test(test_request_id_fits),
+		cmocka_unit_test(test_request_rules),
+		cmocka_unit_test(test_request_rules_fit),
+		cmocka_unit_test(test_response_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
