@@ -397,7 +397,8 @@ conn_answer_with(struct conn *c, int status, const char *hdrs, size_t hlen,
 
 	conn_answer(c, status);
 	buf_reset(extra);
-	buf_append(extra, hdrs, hlen);
+	if (hlen > 0)			/* hdrs may be NULL: no memcpy from it */
+		buf_append(extra, hdrs, hlen);
 	c->x->answer_hlen = (uint32_t)hlen;
 	c->x->answer_body = body != NULL;
 	if (body != NULL)
