@@ -467,8 +467,9 @@ conn_redirect_https(struct conn *c)
 	if (target.len == 1 && target.p[0] == '*')
 		target = (struct http_span){ "/", 1 };	/* OPTIONS * */
 	/* The answer must fit the client's buffer with its header lines. */
-	if (20 + len + target.len + ERRPAGE_ROOM > c->w->cout_cap ||
-	    (loc = malloc(20 + len + target.len)) == NULL) {
+	/* "Location: https://" (18), CRLF and sprintf's NUL: 21. */
+	if (21 + len + target.len + ERRPAGE_ROOM > c->w->cout_cap ||
+	    (loc = malloc(21 + len + target.len)) == NULL) {
 		conn_error(c, 414, "redirect_https: the URL would be %zu "
 		    "bytes long", 8 + len + target.len);
 		return;
@@ -493,6 +494,9 @@ conn_read_head(struct conn *c)
 
 	if (c->x == NULL)
 		return false;		/* idle: nothing read yet */
+	/* An answer before framing knows is not to a HEAD (conn_errpage()
+	 * reads this; req is not zeroed when the block is lent). */
+	c->x->req.is_head = false;
 	if (buf_len(&c->x->cin) == 0) {
 		if (!c->client_eof)
 			return false;
