@@ -308,6 +308,15 @@ static const struct config_key config_keys[] = {
 	    NULL, NULL, NULL, config_policy_header),
 	P("response_header_del", CONFIG_SPECIAL, resp_rules, NULL, true, true,
 	    NULL, NULL, NULL, config_policy_header),
+	/* basic authentication (worker/auth.c) */
+	P("auth", CONFIG_SPECIAL, auth, NULL, true, false,
+	    NULL, NULL, NULL, config_policy_auth),
+	P("auth_file", CONFIG_SPECIAL, auth_file, NULL, true, false,
+	    NULL, NULL, NULL, config_policy_auth_file),
+	P("auth_realm", CONFIG_SPECIAL, auth_realm, NULL, true, false,
+	    NULL, NULL, NULL, config_policy_auth_realm),
+	P("auth_forward", CONFIG_SPECIAL, auth_forward, NULL, true, false,
+	    NULL, NULL, NULL, config_policy_auth_forward),
 };
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 _Static_assert(CONFIG_NKEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");

@@ -88,6 +88,16 @@ struct config_ref {
 
 #define CONFIG_NO_BACKEND	((size_t)-1)	/* a frontend without one */
 
+/* auth = ... of a frontend or a route. */
+enum config_auth {
+	CONFIG_AUTH_UNSET,		/* not given: a route keeps the
+					 * frontend's, a frontend has none */
+	CONFIG_AUTH_OFF,
+	CONFIG_AUTH_BASIC,		/* RFC 7617, users from auth_file */
+};
+
+struct htpasswd;
+
 /*
  * What a frontend or a route applies to the requests it takes. A
  * frontend's applies to all of its requests; a matched route's applies
@@ -104,6 +114,17 @@ struct policy_conf {
 	struct hdrrule *req_rules, *resp_rules;
 	size_t nreq_rules, nresp_rules;
 	struct hdrrule_list *req_list, *resp_list;
+	/* Basic authentication (worker/auth.c): a route that gives auth
+	 * replaces the frontend's auth settings as a whole. */
+	int auth;			/* enum config_auth */
+	int auth_line;
+	struct config_text auth_file;	/* htpasswd file */
+	struct config_text auth_realm;	/* NULL: "weir" */
+	int auth_forward;		/* pass Authorization on upstream */
+	int auth_forward_line;
+	struct htpasswd *auth_users;	/* auth_file as the master read it
+					 * (common/htpasswd.c); NULL before */
+	bool auth_users_shared;		/* another policy's: not freed here */
 };
 
 /* What a matched route does with the request. */

@@ -110,6 +110,10 @@ int config_route_return(struct config_ctx *, void *, const char *);
 int config_limit_rate(struct config_ctx *, void *, const char *);
 int config_limit_key(struct config_ctx *, void *, const char *);
 int config_policy_limit(struct config_ctx *, void *, const char *);
+int config_policy_auth(struct config_ctx *, void *, const char *);
+int config_policy_auth_file(struct config_ctx *, void *, const char *);
+int config_policy_auth_realm(struct config_ctx *, void *, const char *);
+int config_policy_auth_forward(struct config_ctx *, void *, const char *);
 /* Open [route NAME] / [limit NAME] (a duplicate name is an error). */
 void *config_route_open(struct config_ctx *ctx, const char *name);
 void *config_limit_open(struct config_ctx *ctx, const char *name);

@@ -450,6 +450,108 @@ config_policy_limit(struct config_ctx *ctx, void *base, const char *value)
 	return configroute_ref(ctx, &pol->limits[pol->nlimits++], value);
 }
 
+/* ---- basic authentication: auth, auth_file, auth_realm, auth_forward ---- */
+
+#define ROUTE_MAX_REALM	128
+
+/* auth = basic | off */
+int
+config_policy_auth(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct policy_conf *pol = base;
+
+	if (strcmp(value, "basic") == 0)
+		pol->auth = CONFIG_AUTH_BASIC;
+	else if (strcmp(value, "off") == 0)
+		pol->auth = CONFIG_AUTH_OFF;
+	else {
+		config_err(ctx, ctx->lineno, "auth: invalid value '%s'; "
+		    "expected basic or off", value);
+		return -1;
+	}
+	pol->auth_line = ctx->lineno;
+	return 0;
+}
+
+/* auth_file = PATH: read by the master (common/htpasswd.c), not here. */
+int
+config_policy_auth_file(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct policy_conf *pol = base;
+
+	pol->auth_file.line = ctx->lineno;
+	return (pol->auth_file.s = config_strdup(ctx, value)) == NULL ? -1 : 0;
+}
+
+/*
+ * auth_realm = TEXT: goes between the quotes of WWW-Authenticate, so no
+ * quote, backslash or control character can end or escape it there.
+ */
+int
+config_policy_auth_realm(struct config_ctx *ctx, void *base, const char *value)
+{
+	struct policy_conf *pol = base;
+	const char *p;
+
+	for (p = value; *p != '\0'; p++) {
+		if (*p < ' ' || *p > '~' || *p == '"' || *p == '\\')
+			break;
+	}
+	if (*p != '\0' || p - value > ROUTE_MAX_REALM) {
+		config_err(ctx, ctx->lineno, "auth_realm: up to %d printable "
+		    "ASCII characters, no '\"' or '\\'", ROUTE_MAX_REALM);
+		return -1;
+	}
+	pol->auth_realm.line = ctx->lineno;
+	return (pol->auth_realm.s = config_strdup(ctx, value)) == NULL ?
+	    -1 : 0;
+}
+
+/* auth_forward = yes | no */
+int
+config_policy_auth_forward(struct config_ctx *ctx, void *base,
+    const char *value)
+{
+	struct policy_conf *pol = base;
+	const char *why;
+	bool on;
+
+	if (confval_bool(value, &on, &why) == -1) {
+		config_err(ctx, ctx->lineno, "auth_forward: invalid value "
+		    "'%s': %s", value, why);
+		return -1;
+	}
+	pol->auth_forward = on;
+	pol->auth_forward_line = ctx->lineno;
+	return 0;
+}
+
+/*
+ * The auth keys of a section go together: a route's replace the
+ * frontend's as a whole, so one given without auth would silently mean
+ * nothing there.
+ */
+static int
+configroute_check_auth(struct config_ctx *ctx, const struct policy_conf *pol)
+{
+	int stray = pol->auth_file.line != 0 ? pol->auth_file.line :
+	    pol->auth_realm.line != 0 ? pol->auth_realm.line :
+	    pol->auth_forward_line;
+
+	if (pol->auth == CONFIG_AUTH_UNSET && stray != 0) {
+		config_err(ctx, stray, "auth settings without 'auth = basic' "
+		    "in the same section (a route's auth settings replace "
+		    "the frontend's as a whole)");
+		return -1;
+	}
+	if (pol->auth == CONFIG_AUTH_BASIC && pol->auth_file.s == NULL) {
+		config_err(ctx, pol->auth_line, "auth = basic needs "
+		    "'auth_file' (an htpasswd file)");
+		return -1;
+	}
+	return 0;
+}
+
 /* Find ref's name among n names spaced size bytes apart (name first). */
 static int
 configroute_resolve(struct config_ctx *ctx, struct config_ref *ref,
@@ -487,7 +589,7 @@ configroute_check_policy(struct config_ctx *ctx, struct policy_conf *pol)
 			}
 		}
 	}
-	return 0;
+	return configroute_check_auth(ctx, pol);
 }
 
 static int
@@ -570,6 +672,10 @@ config_free_policy(struct policy_conf *pol)
 		free(pol->limits[i].name);
 	free(pol->limits);
 	config_free_policy_headers(pol);
+	free(pol->auth_file.s);
+	free(pol->auth_realm.s);
+	if (!pol->auth_users_shared)
+		free(pol->auth_users);	/* one block (common/htpasswd.h) */
 }
 
 void

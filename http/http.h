@@ -54,6 +54,9 @@ enum http_field {
 	HTTP_F_REQUEST_ID,		/* the frontend's request_id header:
 					 * never set by the parser, only by
 					 * alog.c when weir writes its own */
+	HTTP_F_CREDENTIALS,		/* Authorization weir checked and keeps
+					 * from the backend: never set by the
+					 * parser, only by worker/auth.c */
 };
 
 struct http_header {

@@ -37,7 +37,8 @@ rewrite_drop_both(enum http_field id)
 /*
  * Request fields weir replaces with its own (see rewrite_request), and
  * those the frontend's trust rules remove: Forwarded from an untrusted
- * peer (weir writes none), names with '_' unless underscore_headers = pass.
+ * peer (weir writes none), names with '_' unless underscore_headers = pass,
+ * credentials basic authentication checked (unless auth_forward = yes).
  */
 static bool
 rewrite_drop_req(enum http_field id, const struct rewrite_req *rw)
@@ -50,6 +51,7 @@ rewrite_drop_req(enum http_field id, const struct rewrite_req *rw)
 	case HTTP_F_X_FORWARDED_HOST:
 	case HTTP_F_X_CLIENT_SUBJECT:
 	case HTTP_F_X_REAL_IP:
+	case HTTP_F_CREDENTIALS:
 		return true;
 	case HTTP_F_FORWARDED:
 		return !rw->trusted;

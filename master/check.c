@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/htpasswd.h"
 #include "master/master.h"
 #include "master/token.h"
 #include "tls/tls.h"
@@ -71,6 +72,9 @@ check_startup(const struct config *cfg, char *err, size_t errlen)
 	if (tls_gen_build(cfg, true, &tls, err, errlen) == -1)
 		return -1;
 	tls_gen_free(tls);
+	/* auth_file: every line a user and a hash weir takes. */
+	if (htpasswd_config_check(cfg, err, errlen) == -1)
+		return -1;
 	return check_access_logs(cfg, err, errlen);
 }
 

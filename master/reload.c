@@ -16,6 +16,7 @@
 
 #include "balancer/balancer.h"
 #include "common/config.h"
+#include "common/htpasswd.h"
 #include "common/log.h"
 #include "master/admin.h"
 #include "master/health.h"
@@ -89,6 +90,9 @@ reload_gen_new(struct master *m, struct config *cfg, char *err, size_t errlen)
 	/* Certificates are read here, before any fork; warned about at
 	 * start by check_startup(), on every reload here. */
 	if (tls_gen_build(cfg, m->gens != NULL, &g->tls, err, errlen) == -1)
+		goto fail;
+	/* So are password files: workers get the tables through fork. */
+	if (htpasswd_config_load(cfg, err, errlen) == -1)
 		goto fail;
 	if (listen_prepare(&m->lp, cfg, &g->ls, err, errlen) == -1)
 		goto fail;

@@ -540,6 +540,9 @@ conn_read_head(struct conn *c)
 
 	if (c->x == NULL)
 		return false;		/* idle: nothing read yet */
+	/* An answer before framing knows is not to a HEAD (conn_errpage()
+	 * reads this; req is not zeroed when the block is lent). */
+	c->x->req.is_head = false;
 	if (buf_len(&c->x->cin) == 0) {
 		if (!c->client_eof)
 			return false;

@@ -169,6 +169,9 @@ struct conn {
 	struct event rev, wev, tev;
 	union conn_addr peer_sa;
 	char peer_ip[INET6_ADDRSTRLEN];	/* for X-Forwarded-For */
+	uint64_t auth_tag;		/* keyed hash of the credentials that
+					 * last passed basic authentication
+					 * here; 0: none (auth.c) */
 	struct conn *prev, *next;	/* the worker's list of open conns */
 };
 
@@ -235,8 +238,19 @@ void policy_accept(struct conn *c);
  * routes. Returns 0 or the status to answer (400: a path weir refuses).
  */
 int routing_request(struct conn *c, struct http_msg *msg, const char **why);
-/* Act on the chosen route: forward, redirect, answer, or 404. */
-void routing_dispatch(struct conn *c, const struct http_msg *msg);
+/*
+ * Act on the chosen route: forward, redirect, answer, or 404. The
+ * policies may tag msg's fields for rewrite.c (auth.c drops credentials).
+ */
+void routing_dispatch(struct conn *c, struct http_msg *msg);
+
+/* auth.c */
+/*
+ * Basic authentication of the request before its route acts: false when
+ * it may go on (Authorization then dropped unless auth_forward), true
+ * when it was answered 401.
+ */
+bool auth_check(struct conn *c, struct http_msg *msg);
 
 /* exchange.c */
 /* Start forwarding the request whose head is msg (already in cin). */

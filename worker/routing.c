@@ -154,10 +154,13 @@ routing_redirect(struct conn *c, const struct http_msg *msg,
 }
 
 void
-routing_dispatch(struct conn *c, const struct http_msg *msg)
+routing_dispatch(struct conn *c, struct http_msg *msg)
 {
 	const struct route_conf *rt = c->x->route;
 
+	/* Policies before the action: rate limits (429), then auth (401). */
+	if (auth_check(c, msg))
+		return;
 	if (rt != NULL && rt->action == CONFIG_ROUTE_REDIRECT) {
 		routing_redirect(c, msg, rt);
 		return;

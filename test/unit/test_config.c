@@ -379,6 +379,54 @@ test_trust_keys(void **state)
 }
 
 /* Issue 10's access log and request id keys. */
+/* auth, auth_file, auth_realm, auth_forward: frontend and route. */
+static void
+test_auth_keys(void **state)
+{
+	struct config *cfg;
+	const struct policy_conf *fe, *r1, *r2;
+
+	(void)state;
+	cfg = load_ok(FE_LAST "auth = basic\nauth_file = /etc/weir/pw\n"
+	    "[route a]\nfrontend = web\npath_prefix = /a/\nbackend = app\n"
+	    "auth = off\n"
+	    "[route b]\nfrontend = web\npath_prefix = /b/\nbackend = app\n");
+	fe = &cfg->frontends[0].policy;
+	r1 = &cfg->routes[0].policy;
+	r2 = &cfg->routes[1].policy;
+	assert_int_equal(fe->auth, CONFIG_AUTH_BASIC);
+	assert_string_equal(fe->auth_file.s, "/etc/weir/pw");
+	assert_int_equal(fe->auth_file.line, 7);
+	assert_null(fe->auth_realm.s);		/* "weir" when answering */
+	assert_false(fe->auth_forward);
+	assert_null(fe->auth_users);		/* the master reads it later */
+	assert_int_equal(r1->auth, CONFIG_AUTH_OFF);
+	assert_int_equal(r2->auth, CONFIG_AUTH_UNSET);	/* the frontend's */
+	config_free(cfg);
+	cfg = load_ok(FE_LAST "auth = basic\nauth_file = pw\n"
+	    "auth_realm = Staff only (v2)\nauth_forward = yes\n");
+	fe = &cfg->frontends[0].policy;
+	assert_string_equal(fe->auth_realm.s, "Staff only (v2)");
+	assert_true(fe->auth_forward);
+	config_free(cfg);
+	load_err(FE_LAST "auth = digest\n", NAME ":6:", "expected basic or "
+	    "off");
+	load_err(FE_LAST "auth = basic\n", NAME ":6:", "needs 'auth_file'");
+	load_err(FE_LAST "auth_file = pw\n", NAME ":6:", "without 'auth = "
+	    "basic'");
+	load_err(FE_LAST "auth_forward = yes\n", NAME ":6:", "without");
+	load_err(FE_LAST "auth = basic\nauth_file = pw\nauth_realm = a\"b\n",
+	    NAME ":8:", "auth_realm");
+	load_err(FE_LAST "auth = basic\nauth_file = pw\nauth_realm = a\\b\n",
+	    NAME ":8:", "auth_realm");
+	load_err(FE_LAST "auth = basic\nauth_file = pw\nauth_forward = 2\n",
+	    NAME ":8:", "auth_forward");
+	load_err(FE_LAST "[route a]\nfrontend = web\npath_prefix = /a/\n"
+	    "backend = app\nauth_realm = x\n", NAME ":10:", "without");
+	load_err(FE_LAST "auth = basic\nauth_file = a\nauth_file = b\n",
+	    NAME ":8:", "duplicate key 'auth_file'");
+}
+
 static void
 test_access_log_keys(void **state)
 {
@@ -1395,6 +1443,7 @@ main(void)
 		cmocka_unit_test(test_order_and_limits),
 		cmocka_unit_test(test_indented_line_not_eaten),
 		cmocka_unit_test(test_err_sections),
+		cmocka_unit_test(test_auth_keys),
 		cmocka_unit_test(test_access_log_keys),
 		cmocka_unit_test(test_err_keys),
 		cmocka_unit_test(test_err_lines),

@@ -526,6 +526,34 @@ tag(struct http_msg *m, const char *name)
 }
 
 /*
+ * Credentials basic authentication checked (worker/auth.c retags them):
+ * dropped; an Authorization field left untagged goes on as it came.
+ */
+static void
+test_credentials(void **state)
+{
+	static const char want_drop[] = "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "B: c\r\nX-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n\r\n";
+	static const char want_keep[] = "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "Authorization: Basic YTpi\r\nB: c\r\n"
+	    "X-Forwarded-For: 192.0.2.7\r\nX-Real-IP: 192.0.2.7\r\n"
+	    "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n\r\n";
+	size_t n;
+
+	(void)state;
+	parse_request("GET / HTTP/1.1\r\nAuthorization: Basic YTpi\r\n"
+	    "Host: a\r\nB: c\r\n\r\n");
+	n = rewrite_request(out, sizeof(out), &msg, &req, &rw_plain);
+	if (n != strlen(want_keep) || memcmp(out, want_keep, n) != 0)
+		fail_msg("got:\n%.*s", (int)n, out);
+	msg.headers[0].id = HTTP_F_CREDENTIALS;
+	n = rewrite_request(out, sizeof(out), &msg, &req, &rw_plain);
+	if (n != strlen(want_drop) || memcmp(out, want_drop, n) != 0)
+		fail_msg("got:\n%.*s", (int)n, out);
+}
+
+/*
  * The request id: every incoming copy dropped, weir's one written after
  * X-Forwarded-Host, in requests and in final and 101 responses, not 1xx.
  */
@@ -772,6 +800,7 @@ main(void)
 		cmocka_unit_test(test_response_1xx),
 		cmocka_unit_test(test_response_101),
 		cmocka_unit_test(test_response_fit),
+		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_request_id),
 		cmocka_unit_test(test_request_id_fits),
 		cmocka_unit_test(test_request_rules),
