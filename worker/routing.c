@@ -43,12 +43,14 @@ routing_normalize(struct conn *c)
 /*
  * strip_prefix: forward the path after the route's prefix, always from a
  * '/': "/api/x" under "/api/" or "/api" goes on as "/x", "/api" as "/".
+ * Done once the limits saw the whole path.
  */
 static void
-routing_strip(struct conn *c, const struct route_entry *e)
+routing_strip(struct conn *c, const struct route_conf *rt)
 {
 	struct http_span *path = &c->x->req.path;
-	size_t cut = e->path_dir ? e->path_len - 1 : e->path_len;
+	size_t plen = strlen(rt->path);
+	size_t cut = rt->path[plen - 1] == '/' ? plen - 1 : plen;
 
 	if (path->len == cut || path->p[cut] == '?') {
 		/* Nothing left but a query: the prefix's last byte becomes
@@ -92,8 +94,6 @@ routing_request(struct conn *c, struct http_msg *msg, const char **why)
 	c->x->route = e->conf;
 	if (e->conf->action == CONFIG_ROUTE_BACKEND)
 		c->backend = (uint32_t)e->conf->backend.index;
-	if (e->conf->strip_prefix)
-		routing_strip(c, e);
 	return 0;
 }
 
@@ -153,6 +153,10 @@ routing_dispatch(struct conn *c, const struct http_msg *msg)
 {
 	const struct route_conf *rt = c->x->route;
 
+	if (limiting_request(c, msg))
+		return;
+	if (rt != NULL && rt->strip_prefix)
+		routing_strip(c, rt);
 	if (rt != NULL && rt->action == CONFIG_ROUTE_REDIRECT) {
 		routing_redirect(c, rt);
 		return;
