@@ -21,6 +21,12 @@
  *   the old key. A takeover that lands between that check and the CAS
  *   can only count that one request against the new key (stricter).
  * - seen is a plain relaxed store: it only ranks slots for reuse.
+ * - Two workers that both miss a key and take a slot for it at the same
+ *   instant take the same slot (the first empty or free one) unless the
+ *   set changed between their two scans (a slot turned free, or the
+ *   least recently seen changed): then the key has two slots, lookups use
+ *   the first, and what the second counted (a request or so, at the key's
+ *   first request after it was forgotten) is lost until it is reused.
  *
  * Reuse, and so the bound: a slot whose tat <= now is free (its key has
  * its full burst again, so forgetting it changes nothing). A key is new

@@ -76,6 +76,7 @@ limiting_key(struct conn *c, const struct http_msg *msg,
     const struct limit_conf *lm)
 {
 	const struct sockaddr *sa = c->x->client_sa;
+	const struct in6_addr *a6;
 
 	switch (lm->key) {
 	case CONFIG_LIMIT_HEADER:
@@ -83,13 +84,16 @@ limiting_key(struct conn *c, const struct http_msg *msg,
 	case CONFIG_LIMIT_PATH:
 		return limiting_path(c);
 	default:
-		if (sa->sa_family == AF_INET6)
+		if (sa->sa_family != AF_INET6)
 			return (struct http_span){ (const char *)
-			    &((const struct sockaddr_in6 *)(const void *)sa)->
-			    sin6_addr, 16 };
-		return (struct http_span){ (const char *)
-		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-		    4 };
+			    &((const struct sockaddr_in *)(const void *)sa)->
+			    sin_addr, 4 };
+		a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		/* An IPv4 client on an IPv6 socket is the same client. */
+		if (IN6_IS_ADDR_V4MAPPED(a6))
+			return (struct http_span){ (const char *)a6->s6_addr +
+			    12, 4 };
+		return (struct http_span){ (const char *)a6->s6_addr, 16 };
 	}
 }
 
