@@ -33,6 +33,7 @@ struct limit_reg_entry {
 	uint32_t refs;			/* generations naming it */
 };
 
+/* Is e the table of lm (name, table_size and key)? */
 static bool
 limit_registry_same(const struct limit_reg_entry *e,
     const struct limit_conf *lm)
@@ -92,8 +93,9 @@ limit_registry_acquire(struct limit_registry *r, const struct config *cfg,
 	for (i = 0; i < cfg->nlimits; i++) {
 		if ((e = limit_registry_get(r, &cfg->limits[i])) == NULL) {
 			snprintf(err, errlen, "%s:%d: limit '%s': cannot map "
-			    "a table of %u keys", cfg->path, cfg->limits[i].line,
-			    cfg->limits[i].name, cfg->limits[i].table_size);
+			    "a table of %u keys", cfg->path,
+			    cfg->limits[i].line, cfg->limits[i].name,
+			    cfg->limits[i].table_size);
 			limit_registry_release(r, tabs, i);
 			return NULL;
 		}

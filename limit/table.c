@@ -46,6 +46,7 @@
 #include "limit/gcra.h"
 #include "limit/table.h"
 
+/* Bytes of a mapping with nsets sets. */
 static size_t
 limit_table_len(uint32_t nsets)
 {
@@ -108,6 +109,7 @@ limit_table_hash(const struct limit_table_sh *t, const void *p, size_t len)
 	return h != 0 ? h : 1;
 }
 
+/* The set key lives in: its high bits scaled to nsets (no modulo bias). */
 static struct limit_set_sh *
 limit_table_set(struct limit_table_sh *t, uint64_t key)
 {
@@ -160,7 +162,7 @@ limit_table_take(struct limit_table_sh *t, uint64_t key, uint64_t now,
 			i = limit_table_victim(s, now, &old);
 			if (!atomic_compare_exchange_strong(&s->key[i], &old,
 			    key))
-				continue;	/* another key took it: look again */
+				continue;	/* another key took it */
 			/* A reused key's debt is not the new key's: one try
 			 * (a failure means a request of the new key came). */
 			tat = atomic_load_explicit(&s->tat[i],
@@ -175,7 +177,7 @@ limit_table_take(struct limit_table_sh *t, uint64_t key, uint64_t now,
 			    memory_order_acquire);
 			if (atomic_load_explicit(&s->key[i],
 			    memory_order_acquire) != key)
-				break;		/* taken over: start again */
+				break;		/* taken over */
 			if (!gcra_take(tat, now, interval, burst, &next)) {
 				*wait_ns = next;
 				return false;

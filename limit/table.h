@@ -17,7 +17,7 @@
 struct limit_set_sh {
 	alignas(64) _Atomic uint64_t key[LIMIT_WAYS];	/* 0: empty */
 	alignas(64) _Atomic uint64_t tat[LIMIT_WAYS];	/* GCRA TAT, ns */
-	alignas(64) _Atomic uint64_t seen[LIMIT_WAYS];	/* last request, ns */
+	alignas(64) _Atomic uint64_t seen[LIMIT_WAYS];	/* last request */
 };
 
 struct limit_table_sh {

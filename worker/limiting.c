@@ -42,7 +42,8 @@ limiting_header(const struct http_msg *msg, const char *name)
 	for (size_t i = 0; i < msg->nheaders; i++) {
 		const struct http_header *h = &msg->headers[i];
 
-		if (h->name.len == len && strncasecmp(h->name.p, name, len) == 0)
+		if (h->name.len == len &&
+		    strncasecmp(h->name.p, name, len) == 0)
 			return h->value;
 	}
 	return (struct http_span){ NULL, 0 };
@@ -88,7 +89,8 @@ limiting_key(struct conn *c, const struct http_msg *msg,
 			return (struct http_span){ (const char *)
 			    &((const struct sockaddr_in *)(const void *)sa)->
 			    sin_addr, 4 };
-		a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		a6 = &((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr;
 		/* An IPv4 client on an IPv6 socket is the same client. */
 		if (IN6_IS_ADDR_V4MAPPED(a6))
 			return (struct http_span){ (const char *)a6->s6_addr +
