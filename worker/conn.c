@@ -467,7 +467,7 @@ conn_redirect_https(struct conn *c)
 		target = (struct http_span){ "/", 1 };	/* OPTIONS * */
 	/* The answer must fit the client's buffer with its header lines. */
 	if (20 + len + target.len + ERRPAGE_ROOM > c->w->cout_cap ||
-	    (loc = malloc(20 + len + target.len)) == NULL) {
+	    (loc = malloc(21 + len + target.len)) == NULL) {
 		conn_error(c, 414, "redirect_https: the URL would be %zu "
 		    "bytes long", 8 + len + target.len);
 		return;
@@ -513,6 +513,9 @@ conn_read_head(struct conn *c)
 		return true;
 	}
 	buf_consume(&c->x->cin, skipped);
+	/* Framing sets it; an error page for a head that never got there
+	 * (conn_errpage()) must not read the last request's, or garbage. */
+	c->x->req.is_head = false;
 	status = parser_head(buf_head(&c->x->cin), head_len, PARSER_REQUEST,
 	    msg, &why);
 	if (status == 0 && c->x->rec != NULL)
