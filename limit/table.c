@@ -12,14 +12,15 @@
  *   made on: two workers deciding for the same key at once cannot both
  *   take the last request, whatever the interleaving.
  * - key changes (a slot handed to a new key) only by compare-and-swap
- *   too, so one worker wins a slot. The winner then clears a tat still
- *   ahead of now by one CAS from the value it saw, so the new key starts
- *   with a full burst; a free slot's tat (<= now) is left: it is worth
- *   the same as none.
+ *   from the key seen in the scan that chose the slot, so one worker wins
+ *   a slot; a scan that meets the key itself uses that slot. The winner
+ *   then clears a tat still ahead of now by one CAS from the value seen
+ *   with the old key, so the new key starts with a full burst; a free
+ *   slot's tat (<= now) is left: it is worth the same as none.
  * - A decision loads tat (acquire), then checks the slot still holds its
  *   key, then CASes tat: a tat read after a takeover is never used for
  *   the old key. A takeover that lands between that check and the CAS
- *   can only count that one request against the new key (stricter).
+ *   counts that one request against the new key instead of the old one.
  * - seen is a plain relaxed store: it only ranks slots for reuse.
  * - Two workers that both miss a key and take a slot for it at the same
  *   instant take the same slot (the first empty or free one) unless the
@@ -127,25 +128,43 @@ limit_table_find(struct limit_set_sh *s, uint64_t key)
 	return -1;
 }
 
-/* The slot a new key takes: empty or free first, else seen longest ago. */
+/*
+ * The slot of s for key: the one holding it, else one taken for it by
+ * CAS (the first empty or free slot, else the one seen longest ago), or
+ * -1 when another worker changed the slot first (look again).
+ */
 static int
-limit_table_victim(struct limit_set_sh *s, uint64_t now, uint64_t *old)
+limit_table_claim(struct limit_set_sh *s, uint64_t key, uint64_t now)
 {
-	uint64_t oldest = UINT64_MAX, seen;
-	int v = 0;
+	uint64_t oldest = UINT64_MAX, k, tat, seen, vk = 0, vtat = 0;
+	int v = -1;
 
 	for (int i = 0; i < LIMIT_WAYS; i++) {
-		*old = atomic_load_explicit(&s->key[i], memory_order_acquire);
-		if (*old == 0 || atomic_load_explicit(&s->tat[i],
-		    memory_order_relaxed) <= now)
-			return i;
+		k = atomic_load_explicit(&s->key[i], memory_order_acquire);
+		if (k == key)
+			return i;	/* came in since the caller looked */
+		tat = atomic_load_explicit(&s->tat[i], memory_order_acquire);
 		seen = atomic_load_explicit(&s->seen[i], memory_order_relaxed);
-		if (seen < oldest) {
+		if (k == 0 || tat <= now)
+			seen = 0;	/* empty or free: before any busy one */
+		if (v == -1 || seen < oldest) {
 			oldest = seen;
 			v = i;
+			vk = k;
+			vtat = tat;
 		}
 	}
-	*old = atomic_load_explicit(&s->key[v], memory_order_acquire);
+	if (!atomic_compare_exchange_strong(&s->key[v], &vk, key))
+		return -1;
+	/*
+	 * A reused key's debt is not the new key's: clear it by a CAS from
+	 * the value seen with the old key. It fails only if the slot's tat
+	 * moved since (a late request of the old key, or one of the new key
+	 * that found the slot already): the new key then keeps that debt,
+	 * which can only make it stricter.
+	 */
+	if (vtat > now)
+		atomic_compare_exchange_strong(&s->tat[v], &vtat, 0);
 	return v;
 }
 
@@ -154,23 +173,13 @@ limit_table_take(struct limit_table_sh *t, uint64_t key, uint64_t now,
     uint64_t interval, uint32_t burst, uint64_t *wait_ns)
 {
 	struct limit_set_sh *s = limit_table_set(t, key);
-	uint64_t tat, next, old;
+	uint64_t tat, next;
 	int i;
 
 	for (;;) {
-		if ((i = limit_table_find(s, key)) == -1) {
-			i = limit_table_victim(s, now, &old);
-			if (!atomic_compare_exchange_strong(&s->key[i], &old,
-			    key))
-				continue;	/* another key took it */
-			/* A reused key's debt is not the new key's: one try
-			 * (a failure means a request of the new key came). */
-			tat = atomic_load_explicit(&s->tat[i],
-			    memory_order_relaxed);
-			if (tat > now)
-				atomic_compare_exchange_strong(&s->tat[i], &tat,
-				    0);
-		}
+		if ((i = limit_table_find(s, key)) == -1 &&
+		    (i = limit_table_claim(s, key, now)) == -1)
+			continue;
 		atomic_store_explicit(&s->seen[i], now, memory_order_relaxed);
 		for (;;) {
 			tat = atomic_load_explicit(&s->tat[i],

@@ -211,7 +211,10 @@ hammer_check(int r, void *arg)
 /*
  * Processes (as workers are) racing on one key: exactly burst requests
  * pass in all, whatever the interleaving; the table the master made
- * before forking is the one every process decides against.
+ * before forking is the one every process decides against. Each round's
+ * key is new, and the raw keys 1..10 all fall in set 0: the racers insert
+ * it together into an empty slot, and in rounds 8 and 9 into the slot of
+ * a busy key (the set is full), which must not give away a request.
  */
 static void
 test_table_race_exact(void **state)
