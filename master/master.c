@@ -47,6 +47,7 @@ master_spawn(struct master *m, struct wproc *w)
 	struct worker_params wp = {
 		.cfg = g->cfg, .shm = m->shm, .bals = g->bals, .tls = g->tls,
 		.listeners = &g->ls, .all = &m->lp, .index = w->idx,
+		.limits = g->limits,
 		.generation = g->id, .master_pid = getpid(),
 		.ready_fd = m->ready_pipe[1],
 	};

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "limit/registry.h"
 #include "master/listen.h"
 #include "master/override.h"
 
@@ -20,6 +21,7 @@ struct event;
 struct event_base;
 struct bal_pool;
 struct health;
+struct limit_table_sh;
 struct master;
 struct generation;
 
@@ -48,6 +50,7 @@ struct generation {
 	struct bal_pool **bals;		/* per backend of cfg */
 	struct tls_gen *tls;		/* its TLS contexts; NULL: no TLS */
 	struct listeners ls;		/* sockets assigned to its workers */
+	struct limit_table_sh **limits;	/* per limit of cfg (limit/registry.c) */
 	struct wproc *workers;		/* [cfg->workers] */
 	uint32_t nalive;		/* its worker processes still running */
 	bool published;			/* its servers hold shm slot references */
@@ -85,6 +88,7 @@ struct master {
 	struct reload_stats reloads;
 	struct admin *admin;		/* the [admin] HTTP API (admin.c) */
 	struct overrides overrides;	/* the API's changes (override.c) */
+	struct limit_registry limits;	/* rate limit tables of live generations */
 	uint64_t worker_restarts;	/* respawns after a worker died; in
 					 * master memory: a restarted master
 					 * starts from zero (a counter reset) */

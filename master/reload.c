@@ -18,6 +18,7 @@
 #include "common/config.h"
 #include "common/htpasswd.h"
 #include "common/log.h"
+#include "limit/registry.h"
 #include "master/admin.h"
 #include "master/health.h"
 #include "master/master.h"
@@ -96,6 +97,10 @@ reload_gen_new(struct master *m, struct config *cfg, char *err, size_t errlen)
 		goto fail;
 	if (listen_prepare(&m->lp, cfg, &g->ls, err, errlen) == -1)
 		goto fail;
+	/* Before any fork of g: its workers inherit the mappings. */
+	if ((g->limits = limit_registry_acquire(&m->limits, cfg, err,
+	    errlen)) == NULL)
+		goto fail;
 	if (shm_publish(m->shm, cfg, err, errlen) == -1)
 		goto fail;
 	g->published = true;
@@ -136,6 +141,7 @@ reload_gen_free(struct master *m, struct generation *g)
 	free(g->bals);
 	tls_gen_free(g->tls);
 	listeners_free(&g->ls);
+	limit_registry_release(&m->limits, g->limits, g->cfg->nlimits);
 	if (g->published)
 		shm_unpublish(m->shm, g->cfg);
 	config_free(g->cfg);

@@ -566,6 +566,9 @@ conn_read_head(struct conn *c)
 		return true;
 	}
 	buf_consume(&c->x->cin, skipped);
+	/* Framing sets it; an error page for a head that never got there
+	 * (conn_errpage()) must not read the last request's, or garbage. */
+	c->x->req.is_head = false;
 	status = parser_head(buf_head(&c->x->cin), head_len, PARSER_REQUEST,
 	    msg, &why);
 	if (status == 0 && c->x->rec != NULL)

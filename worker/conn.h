@@ -252,6 +252,13 @@ void routing_dispatch(struct conn *c, struct http_msg *msg);
  */
 bool auth_check(struct conn *c, struct http_msg *msg);
 
+/* limiting.c */
+/*
+ * The frontend's rate limits, then the matched route's: true when one
+ * refused the request and it was answered 429 (with Retry-After).
+ */
+bool limiting_request(struct conn *c, const struct http_msg *msg);
+
 /* exchange.c */
 /* Start forwarding the request whose head is msg (already in cin). */
 void exchange_start(struct conn *c, const struct http_msg *msg);

@@ -43,6 +43,7 @@ routing_normalize(struct conn *c)
 /*
  * strip_prefix: forward the path after the route's prefix, always from a
  * '/': "/api/x" under "/api/" or "/api" goes on as "/x", "/api" as "/".
+ * Done once the limits saw the whole path.
  */
 static void
 routing_strip(struct conn *c, const struct route_conf *rt)
@@ -159,6 +160,8 @@ routing_dispatch(struct conn *c, struct http_msg *msg)
 	const struct route_conf *rt = c->x->route;
 
 	/* Policies before the action: rate limits (429), then auth (401). */
+	if (limiting_request(c, msg))
+		return;
 	if (auth_check(c, msg))
 		return;
 	if (rt != NULL && rt->action == CONFIG_ROUTE_REDIRECT) {

@@ -473,7 +473,7 @@ worker_main(const struct worker_params *wp)
 {
 	struct worker w = {
 		.cfg = wp->cfg, .shm = wp->shm, .bals = wp->bals,
-		.tls = wp->tls,
+		.tls = wp->tls, .limits = wp->limits,
 		.index = wp->index, .wslot = wp->wslot,
 		.rng = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^
 		    0x9e3779b97f4a7c15ull,

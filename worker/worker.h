@@ -22,6 +22,7 @@ struct event;
 struct alog;
 struct tls_gen;
 struct queue;
+struct limit_table_sh;
 
 struct worker {
 	struct event_base *base;
@@ -62,6 +63,8 @@ struct worker {
 	struct http_msg *msg;		/* scratch for the head being parsed */
 	struct route_table *routes;	/* per frontend (route/route.c) */
 	char *pathbuf;			/* scratch: a path being normalised */
+	struct limit_table_sh *const *limits;	/* per config limit, shared
+						 * with every worker (limit/) */
 	struct alog *alog;		/* access logs, request ids (alog.c) */
 	size_t alog_rec_size;		/* a record's room in each block, or 0 */
 	struct queue *queues;		/* per backend, made on first use */
@@ -77,6 +80,7 @@ struct worker_params {
 	const struct tls_gen *tls;	/* its generation's TLS contexts */
 	const struct listeners *listeners;	/* its generation's assignment */
 	const struct lpool *all;	/* every socket the master holds */
+	struct limit_table_sh *const *limits;	/* per limit of cfg */
 	uint32_t index;			/* which listening sockets are ours */
 	uint32_t generation;
 	uint32_t wslot;			/* shm worker slot */
