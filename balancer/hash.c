@@ -26,6 +26,7 @@
 
 #include "balancer/balancer.h"
 #include "common/config.h"
+#include "common/hash64.h"
 #include "shm/shm.h"
 #include "http/http.h"
 
@@ -38,41 +39,10 @@
  */
 #define BAL_HASH_POINTS		256
 
-#define BAL_HASH_FNV_BASIS	0xcbf29ce484222325ULL
-#define BAL_HASH_FNV_PRIME	0x100000001b3ULL
-
-/* FNV-1a over len bytes, continuing from h. */
-static uint64_t
-bal_hash_fnv(uint64_t h, const void *p, size_t len)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= b[i];
-		h *= BAL_HASH_FNV_PRIME;
-	}
-	return h;
-}
-
-/*
- * murmur3's fmix64: FNV-1a alone leaves similar inputs ("a-1", "a-2")
- * close together in the high bits, which would clump a server's points.
- */
-static uint64_t
-bal_hash_mix(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdULL;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53ULL;
-	k ^= k >> 33;
-	return k;
-}
-
 static uint32_t
 bal_hash_bytes(const void *p, size_t len)
 {
-	return (uint32_t)(bal_hash_mix(bal_hash_fnv(BAL_HASH_FNV_BASIS, p,
+	return (uint32_t)(hash64_mix(hash64_fnv(HASH64_FNV_BASIS, p,
 	    len)) >> 32);
 }
 
@@ -133,8 +103,8 @@ bal_hash_build(struct bal_pool *pool)
 		for (uint32_t i = 0; i < np; i++) {
 			len = snprintf(key, sizeof(key), "%s-%u",
 			    be->servers[m].id, i);
-			pts[k].hash = bal_hash_mix(bal_hash_fnv(
-			    BAL_HASH_FNV_BASIS, key, (size_t)len));
+			pts[k].hash = hash64_mix(hash64_fnv(
+			    HASH64_FNV_BASIS, key, (size_t)len));
 			pts[k++].member = m;
 		}
 	}

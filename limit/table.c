@@ -45,6 +45,7 @@
 
 #include "common/log.h"
 #include "limit/gcra.h"
+#include "common/hash64.h"
 #include "limit/table.h"
 
 /* Bytes of a mapping with nsets sets. */
@@ -84,29 +85,12 @@ limit_table_free(struct limit_table_sh *t)
 		munmap(t, limit_table_len(t->nsets));
 }
 
-/* murmur3's fmix64: spreads FNV-1a's output over all 64 bits. */
-static uint64_t
-limit_table_mix(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdULL;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53ULL;
-	k ^= k >> 33;
-	return k;
-}
-
 uint64_t
 limit_table_hash(const struct limit_table_sh *t, const void *p, size_t len)
 {
-	const unsigned char *b = p;
-	uint64_t h = 0xcbf29ce484222325ULL ^ t->seed;
+	uint64_t h = hash64_fnv(HASH64_FNV_BASIS ^ t->seed, p, len);
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	h = limit_table_mix(h ^ len);
+	h = hash64_mix(h ^ len);
 	return h != 0 ? h : 1;
 }
 
