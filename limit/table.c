@@ -43,9 +43,9 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 
+#include "common/hash64.h"
 #include "common/log.h"
 #include "limit/gcra.h"
-#include "common/hash64.h"
 #include "limit/table.h"
 
 /* Bytes of a mapping with nsets sets. */
