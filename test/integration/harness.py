@@ -247,6 +247,24 @@ def rss_kb(pid):
     return 0
 
 
+def tcp_inode(local_port, remote_port):
+    """Inode of the ESTABLISHED loopback TCP socket local_port <- remote_port
+    (/proc/net/tcp and tcp6), or None."""
+    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(fn) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            lp = int(fields[1].rsplit(":", 1)[1], 16)
+            rp = int(fields[2].rsplit(":", 1)[1], 16)
+            if fields[3] == "01" and lp == local_port and rp == remote_port:
+                return int(fields[9])
+    return None
+
+
 def socket_inodes(pid):
     """Inodes of the sockets open in process pid."""
     out = set()
@@ -657,6 +675,17 @@ class Weir:
         if not self.proc or self.proc.poll() is not None:
             return []
         return children(self.proc.pid)
+
+    def worker_of(self, client, port=None):
+        """The worker pid holding weir's side of client's connection to
+        port (default: self.port), or None (not accepted yet)."""
+        ino = tcp_inode(port or self.port, client.local_port)
+        if ino is None:
+            return None
+        for pid in self.worker_pids():
+            if ino in socket_inodes(pid):
+                return pid
+        return None
 
     def all_pids(self):
         """Every live process started from this config (master, workers, orphans)."""

@@ -12,8 +12,7 @@ import re
 import signal
 import time
 
-from harness import (Client, Env, Tap, check, check_eq, socket_inodes,
-                     wait_until)
+from harness import Client, Env, Tap, check, check_eq, wait_until
 
 t = Tap(budget=55)
 env = Env("exactness")
@@ -52,34 +51,6 @@ def tracked():
     for hid, n in where.items():
         out[n].append(hid)
     return out
-
-
-def tcp_inode(local_port, remote_port):
-    """Inode of the ESTABLISHED loopback TCP socket local_port <- remote_port."""
-    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(fn) as f:
-                lines = f.readlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            lp = int(fields[1].rsplit(":", 1)[1], 16)
-            rp = int(fields[2].rsplit(":", 1)[1], 16)
-            if fields[3] == "01" and lp == local_port and rp == remote_port:
-                return int(fields[9])
-    return None
-
-
-def worker_of(client):
-    """The worker pid holding weir's side of client's connection, or None."""
-    ino = tcp_inode(w.port, client.local_port)
-    if ino is None:
-        return None
-    for pid in w.worker_pids():
-        if ino in socket_inodes(pid):
-            return pid
-    return None
 
 
 def release(name, ids=None):
@@ -134,7 +105,7 @@ def step():
     where[hid] = chosen
     counts = {n: len(v) for n, v in before.items()}
     low = min(counts.values())
-    pid = worker_of(c)
+    pid = w.worker_of(c)
     if pid is not None:
         owner[hid] = pid
         workers_seen.add(pid)

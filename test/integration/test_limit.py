@@ -13,7 +13,7 @@ import time
 
 import harness
 from harness import (WEIR_BIN, Client, Env, Tap, alive, check, check_eq,
-                     http, socket_inodes, wait_until)
+                     http, wait_until)
 
 t = Tap(budget=60)
 env = Env("limit")
@@ -79,30 +79,6 @@ def setup():
                           backends={"app": {"server": state["b"].addr}})
 
 
-def tcp_inode(local_port, remote_port):
-    """Inode of the ESTABLISHED loopback socket local_port <- remote_port."""
-    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(fn) as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                lp = int(fields[1].rsplit(":", 1)[1], 16)
-                rp = int(fields[2].rsplit(":", 1)[1], 16)
-                if fields[3] == "01" and lp == local_port and rp == remote_port:
-                    return int(fields[9])
-    return None
-
-
-def worker_of(w, port, client):
-    """The worker pid that accepted client's connection, or None yet."""
-    ino = tcp_inode(port, client.local_port)
-    if ino is None:
-        return None
-    for pid in w.worker_pids():
-        if ino in socket_inodes(pid):
-            return pid
-    return None
-
-
 def burst_of(port, n, path="/echo"):
     """n requests, each on its own connection, noting which worker took
     each: (statuses, Retry-After values of the 429s, worker pids)."""
@@ -110,7 +86,7 @@ def burst_of(port, n, path="/echo"):
     statuses, retry, pids = [], [], set()
     for _ in range(n):
         with Client(port) as c:
-            pid = wait_until(lambda: worker_of(w, port, c), 2.0, 0.005)
+            pid = wait_until(lambda: w.worker_of(c, port), 2.0, 0.005)
             check(pid, "no worker holds the connection")
             pids.add(pid)
             c.request("GET", path, [("Connection", "close")])

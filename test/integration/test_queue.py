@@ -17,7 +17,7 @@ import time
 import urllib.request
 
 from harness import (Client, Env, Tap, check, check_eq, free_port,
-                     socket_inodes, wait_until)
+                     wait_until)
 
 t = Tap(budget=90)
 env = Env("queue")
@@ -122,25 +122,11 @@ def release_everything(clients, names=NAMES):
     check_eq(sorted(answered), sorted(clients), "requests answered")
 
 
-def client_inodes(w, clients):
-    """Inodes of weir's side of each client's connection (/proc/net/tcp)."""
-    ports = {c.local_port for c in clients.values()}
-    out = set()
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            lp = int(fields[1].rsplit(":", 1)[1], 16)
-            rp = int(fields[2].rsplit(":", 1)[1], 16)
-            if fields[3] == "01" and lp == w.port and rp in ports:
-                out.add(int(fields[9]))
-    return out
-
-
 def worker_split(w, clients):
     """How many of the clients' connections each worker holds (a diagnostic:
     SO_REUSEPORT spreads them, nothing makes it use both workers)."""
-    mine = client_inodes(w, clients)
-    return sorted(len(socket_inodes(p) & mine) for p in w.worker_pids())
+    pids = [w.worker_of(c) for c in clients.values()]
+    return sorted(pids.count(p) for p in w.worker_pids())
 
 
 def ten_over_three(w, headers=None):
