@@ -110,10 +110,11 @@ fuzz_print_config(const struct config *c)
 	fuzz_out_str("log_file", c->log_file);
 	for (i = 0; i < c->nfrontends; i++) {
 		f = &c->frontends[i];
-		fuzz_out("[frontend %s]\nbackend=%s\nclient_timeout=%" PRIu32
+		fuzz_out("[frontend %s]\nclient_timeout=%" PRIu32
 		    "ms\nmax_header_size=%" PRIu64 "\nmax_body_size=%" PRIu64
-		    "\n", f->name, f->backend_name, f->client_timeout_ms,
-		    f->max_header_size, f->max_body_size);
+		    "\n", f->name, f->client_timeout_ms, f->max_header_size,
+		    f->max_body_size);
+		fuzz_out_str("backend", f->backend_name);
 		for (j = 0; j < f->nlistens; j++)
 			fuzz_out("listen=%s\n", f->listens[j].text);
 		fuzz_out("access_log=%s\naccess_log_format=%s\n"
@@ -203,7 +204,7 @@ fuzz_same_config(const struct config *a, const struct config *b)
 		f = &a->frontends[i];
 		g = &b->frontends[i];
 		FUZZ_CHECK(strcmp(f->name, g->name) == 0 &&
-		    strcmp(f->backend_name, g->backend_name) == 0 &&
+		    fuzz_str_eq(f->backend_name, g->backend_name) &&
 		    f->backend == g->backend);
 		FUZZ_CHECK(f->client_timeout_ms == g->client_timeout_ms &&
 		    f->max_header_size == g->max_header_size &&
