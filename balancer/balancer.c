@@ -158,6 +158,25 @@ balancer_has_other(const struct shm *shm, const struct bal_pool *pool,
 	return false;
 }
 
+/*
+ * Is some primary up and not tried, only full (max_conns)? Then the
+ * request waits for it: backups stand in for primaries that are down,
+ * not for primaries that are busy (as HAProxy queues at a full server).
+ */
+static bool
+bal_primary_full(const struct shm *shm, const struct bal_pool *pool,
+    const struct bal_request *req)
+{
+	for (uint32_t i = 0; i < pool->nmembers[0]; i++) {
+		uint32_t m = pool->members[0][i];
+
+		if (pool->weight[m] > 0 && !bal_excluded(req, m) &&
+		    bal_up(shm, pool, m))
+			return true;
+	}
+	return false;
+}
+
 int
 balancer_pick(struct shm *shm, const struct bal_pool *pool,
     const struct bal_request *req)
@@ -192,6 +211,8 @@ balancer_pick(struct shm *shm, const struct bal_pool *pool,
 			m = bal_pick_other(shm, pool, req, c == 1);
 		if (m >= 0)
 			return m;
+		if (c == 0 && pool->limited && bal_primary_full(shm, pool, req))
+			return -1;
 	}
 	return -1;
 }

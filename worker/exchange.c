@@ -384,7 +384,10 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 	c->state = CONN_PROXY;
 	shm_stat_inc(&w->st.frontends[c->fe->slot].requests);
 	retry_budget_earn(c);
-	if ((choice = exchange_choose(c, msg)) == EXCHANGE_NONE) {
+	/* Behind those already waiting, if any: the queue is FIFO. */
+	if (queue_waiting(w, c->backend))
+		choice = EXCHANGE_FULL;
+	else if ((choice = exchange_choose(c, msg)) == EXCHANGE_NONE) {
 		conn_error(c, 503, "no server available in backend %s",
 		    w->cfg->backends[c->backend].name);
 		return;

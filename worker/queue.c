@@ -16,8 +16,9 @@
  * idle queue costs nothing, a waiting request learns of a slot freed
  * elsewhere within a few milliseconds, and a look is one CAS per waiting
  * backend. Within a worker the order is strict FIFO per backend: only the
- * head may take a slot, and when it finds every server full nobody behind
- * it tries. Across workers there is no order: a slot goes to whichever
+ * head may take a slot, when it finds every server full nobody behind it
+ * tries, and a new request (a pipelined one read in the callback that
+ * freed a place, say) joins the tail while anyone waits. Across workers there is no order: a slot goes to whichever
  * worker claims it first, and the freeing worker's own queue is first in
  * line.
  *
@@ -106,6 +107,12 @@ queue_add(struct conn *c)
 	shm_stat_inc(queue_gauge(c));
 	queue_arm(w);
 	return 0;
+}
+
+bool
+queue_waiting(const struct worker *w, uint32_t b)
+{
+	return w->queues != NULL && w->queues[b].len > 0;
 }
 
 void

@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include <stdbool.h>
+
 struct conn;
 struct worker;
 
@@ -23,6 +25,11 @@ struct queue {
  * requests (or out of memory): the caller answers 503.
  */
 int queue_add(struct conn *c);
+/*
+ * Does some request of this worker wait for backend b? A new request then
+ * joins the tail instead of claiming a place, which would jump the queue.
+ */
+bool queue_waiting(const struct worker *w, uint32_t b);
 /* Take c out of its queue (served, answered or gone). */
 void queue_remove(struct conn *c);
 /*

@@ -8,7 +8,8 @@ gauge and the admin API say 4; releasing one lets exactly one through; at
 the end everything was answered and the gauge reads 0. The same with
 balance = hash on one header value (the waiting requests keep their key).
 A request that waits past queue_timeout gets 503 with Retry-After; beyond
-max_queue a 503 comes at once; the queue is FIFO; a client that leaves
+max_queue a 503 comes at once; the queue is FIFO, also against a
+request pipelined behind the one that frees a place; a client that leaves
 while waiting leaves the queue at once and never reaches a backend; a
 retry waits for a place like a first attempt; a request waiting in a worker retired by a reload still goes through once a
 slot frees, and the new generation counts against the same limit."""
@@ -237,6 +238,62 @@ def _():
             check_eq(r.status, 200, "response to %s" % want)
         wait_queued(w, 0)
         check_eq(B["q0"].stats()["held_peak"], 1, "backend's peak in flight")
+    finally:
+        B["q0"].release_all()
+        for c in clients.values():
+            c.close()
+    w.check_clean_stop()
+
+
+@t.test("FIFO holds against a newcomer: a request pipelined behind the one "
+        "that frees the slot waits behind the request queued before it")
+def _():
+    w = start([("q0", "max_conns=1")], workers=1, queue_timeout="60s")
+    first = Client(w.port, timeout=20)
+    clients = {}
+    try:
+        # a, then c on the same connection: c is read the moment a is done,
+        # in the very callback that frees a's place.
+        first.request("GET", "/hold?id=a")
+        first.request("GET", "/hold?id=c")
+        wait_held(1, ["q0"])
+        clients = send_holds(w, ["b"])
+        wait_queued(w, 1)
+        check_eq(B["q0"].release("a"), ["a"], "released")
+        check_eq(first.response().status, 200, "a")
+        check_eq(wait_held(1, ["q0"])["q0"], ["b"], "held after a (FIFO)")
+        wait_queued(w, 1)
+        check_eq(B["q0"].release("b"), ["b"], "released")
+        check_eq(clients["b"].response().status, 200, "b")
+        check_eq(wait_held(1, ["q0"])["q0"], ["c"], "held after b")
+        check_eq(B["q0"].release("c"), ["c"], "released")
+        check_eq(first.response().status, 200, "c")
+        wait_queued(w, 0)
+    finally:
+        B["q0"].release_all()
+        first.close()
+        for c in clients.values():
+            c.close()
+    w.check_clean_stop()
+
+
+@t.test("a backup is for primaries that are down, not full: a request "
+        "waits for the full primary's place while the backup stays idle")
+def _():
+    w = start([("q0", "max_conns=1"), ("q1", "backup")], workers=1,
+              queue_timeout="60s")
+    clients = send_holds(w, ["a"])
+    try:
+        wait_held(1, ["q0"])
+        clients.update(send_holds(w, ["b"]))
+        wait_queued(w, 1)
+        check_eq(B["q1"].stats()["requests"], 0, "requests at the backup")
+        check_eq(B["q0"].release("a"), ["a"], "released")
+        check_eq(clients["a"].response().status, 200, "a")
+        check_eq(wait_held(1, ["q0"])["q0"], ["b"], "b, at the primary")
+        B["q0"].release("b")
+        check_eq(clients["b"].response().status, 200, "b")
+        check_eq(B["q1"].stats()["requests"], 0, "requests at the backup")
     finally:
         B["q0"].release_all()
         for c in clients.values():
