@@ -592,6 +592,30 @@ configroute_check_policy(struct config_ctx *ctx, struct policy_conf *pol)
 	return configroute_check_auth(ctx, pol);
 }
 
+/*
+ * A limit the frontend applies already would take two of its places for
+ * each request of the route: name it in one of the two.
+ */
+static int
+configroute_check_shared_limits(struct config_ctx *ctx,
+    const struct route_conf *rt, const struct frontend_conf *fe)
+{
+	for (size_t i = 0; i < rt->policy.nlimits; i++) {
+		for (size_t j = 0; j < fe->policy.nlimits; j++) {
+			if (fe->policy.limits[j].index !=
+			    rt->policy.limits[i].index)
+				continue;
+			config_err(ctx, rt->policy.limits[i].line, "route "
+			    "'%s': limit '%s' is applied by frontend '%s' "
+			    "already (line %d)", rt->name,
+			    rt->policy.limits[i].name, fe->name,
+			    fe->policy.limits[j].line);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 configroute_check_route(struct config_ctx *ctx, struct route_conf *rt)
 {
@@ -624,7 +648,10 @@ configroute_check_route(struct config_ctx *ctx, struct route_conf *rt)
 	    &cfg->frontends[rt->frontend.index],
 	    &cfg->frontends[rt->frontend.index].policy) == -1)
 		return -1;
-	return configroute_check_policy(ctx, &rt->policy);
+	if (configroute_check_policy(ctx, &rt->policy) == -1)
+		return -1;
+	return configroute_check_shared_limits(ctx, rt,
+	    &cfg->frontends[rt->frontend.index]);
 }
 
 int

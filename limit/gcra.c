@@ -8,7 +8,10 @@
  * full burst, and a TAT in the past is worth no more than one at now: a
  * clock that jumped far forward resets every key to a full burst, never
  * to more. A now earlier than the TAT (another worker read the clock a
- * little later and stored first) only makes the key look busier.
+ * little later and stored first) only makes the key look busier, and by
+ * at most what the limit itself allows (gcra_cap()): a TAT further ahead,
+ * left by a slower rate before a reload or by a clock stepped back, counts
+ * as a key with a full debt under the limit as it is now.
  */
 #include "autoconf.h"
 
@@ -36,6 +39,23 @@ gcra_take(uint64_t tat, uint64_t now, uint64_t interval, uint32_t burst,
 	}
 	*out = base + interval;
 	return true;
+}
+
+uint64_t
+gcra_cap(uint64_t tat, uint64_t now, uint64_t interval, uint32_t burst)
+{
+	/* tau + interval */
+	uint64_t most = interval * (uint64_t)(burst > 0 ? burst : 1);
+
+	if (tat <= now || tat - now <= most || now > UINT64_MAX - most)
+		return tat;
+	return now + most;
+}
+
+uint64_t
+gcra_refund(uint64_t tat, uint64_t interval)
+{
+	return tat > interval ? tat - interval : 0;
 }
 
 uint64_t

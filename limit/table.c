@@ -171,6 +171,14 @@ limit_table_take(struct limit_table_sh *t, uint64_t key, uint64_t now,
 			if (atomic_load_explicit(&s->key[i],
 			    memory_order_acquire) != key)
 				break;		/* taken over */
+			next = gcra_cap(tat, now, interval, burst);
+			/* Rare: a debt left by a slower rate or clock. */
+			if (next != tat) {
+				if (!atomic_compare_exchange_strong(&s->tat[i],
+				    &tat, next))
+					continue;
+				tat = next;
+			}
 			if (!gcra_take(tat, now, interval, burst, &next)) {
 				*wait_ns = next;
 				return false;
@@ -180,6 +188,22 @@ limit_table_take(struct limit_table_sh *t, uint64_t key, uint64_t now,
 				return true;
 		}
 	}
+}
+
+void
+limit_table_refund(struct limit_table_sh *t, uint64_t key, uint64_t interval)
+{
+	struct limit_set_sh *s = limit_table_set(t, key);
+	int i = limit_table_find(s, key);
+	uint64_t tat;
+
+	if (i == -1)
+		return;		/* forgotten already: nothing to give back */
+	tat = atomic_load_explicit(&s->tat[i], memory_order_acquire);
+	while (atomic_load_explicit(&s->key[i], memory_order_acquire) == key &&
+	    !atomic_compare_exchange_weak(&s->tat[i], &tat,
+	    gcra_refund(tat, interval)))
+		;
 }
 
 bool

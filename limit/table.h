@@ -40,6 +40,13 @@ uint64_t limit_table_hash(const struct limit_table_sh *t, const void *p,
  */
 bool limit_table_take(struct limit_table_sh *t, uint64_t key, uint64_t now,
     uint64_t interval, uint32_t burst, uint64_t *wait_ns);
+/*
+ * Give back one request key took with interval (limit_table_take() granted
+ * it, a later limit refused the request). Nothing if the key was
+ * forgotten meanwhile.
+ */
+void limit_table_refund(struct limit_table_sh *t, uint64_t key,
+    uint64_t interval);
 /* Does the table hold key (tests)? */
 bool limit_table_has(struct limit_table_sh *t, uint64_t key);
 

@@ -255,7 +255,8 @@ bool auth_check(struct conn *c, struct http_msg *msg);
 /* limiting.c */
 /*
  * The frontend's rate limits, then the matched route's: true when one
- * refused the request and it was answered 429 (with Retry-After).
+ * refused the request and it was answered 429 (with Retry-After), or 400
+ * for a path that a key = path limit cannot key.
  */
 bool limiting_request(struct conn *c, const struct http_msg *msg);
 

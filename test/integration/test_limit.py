@@ -4,8 +4,11 @@ a table in shared memory that both workers update by compare-and-swap. 100
 requests of one client, on connections both workers accept, get exactly
 `burst` answers that are not 429, each 429 with Retry-After, and no 429
 reaches the backend. A limit keeps its table over a reload (an exhausted
-key stays exhausted) unless it is renamed; header and path keys; a route's
-limit applies to that route only; a bad rate is a FILE:LINE error."""
+key stays exhausted) unless it is renamed, and a raised rate does not keep
+the old debt; header and path keys (a path that cannot be normalised is
+400, not a key of its own); a route's limit applies to that route only, and
+a request it refuses costs the frontend's limit nothing; a bad rate is a
+FILE:LINE error."""
 import os
 import re
 import subprocess
@@ -17,7 +20,7 @@ from harness import (WEIR_BIN, Client, Env, Tap, alive, check, check_eq,
 
 t = Tap(budget=60)
 env = Env("limit")
-state = {"w": None, "b": None, "extra": ""}
+state = {"w": None, "b": None, "extra": "", "first": "one"}
 
 # The harness writes [global], [frontend] and [backend] sections; the
 # [limit] and [route] sections of this file follow them.
@@ -57,6 +60,24 @@ frontend = routed
 path_prefix = /r/
 backend = app
 limit = route_only
+
+[limit fe_wide]
+rate = 1/h
+burst = 3
+
+[limit route_tight]
+rate = 1/h
+burst = 1
+
+[route tight]
+frontend = layered
+path_prefix = /t/
+backend = app
+limit = route_tight
+
+[limit raise]
+rate = 1/h
+burst = 1
 """
 
 
@@ -69,6 +90,10 @@ def frontends(first_limit="one"):
         "paths": {"listen": "127.0.0.1:auto", "backend": "app",
                   "limit": "by_path"},
         "routed": {"listen": "127.0.0.1:auto", "backend": "app"},
+        "layered": {"listen": "127.0.0.1:auto", "backend": "app",
+                    "limit": "fe_wide"},
+        "raised": {"listen": "127.0.0.1:auto", "backend": "app",
+                   "limit": "raise"},
     }
 
 
@@ -119,6 +144,19 @@ def test_exact():
     check_eq(len(retry), 90, "429 answers")
 
 
+def reload_same_ports():
+    """Reload with state["extra"] (the [limit] and [route] sections) and
+    the frontends on the ports they have; wait for the new workers."""
+    w = state["w"]
+    old = w.worker_pids()
+    fr = frontends(state["first"])
+    for name, opts in fr.items():
+        opts["listen"] = w.frontends[name]["listen"]
+    w.rewrite(frontends=fr)
+    check(re.search("reload complete", w.reload() or ""), "reload complete")
+    wait_new_generation(old)
+
+
 def wait_new_generation(old):
     """After a reload: the old workers are gone, two new ones run."""
     w = state["w"]
@@ -139,14 +177,9 @@ def test_reload():
     statuses, _, _ = burst_of(port, 10)
     check_eq(statuses.count(429), 10, "429s after the reload")
     # Renamed: [limit uno] with the same settings, a fresh table.
-    old = w.worker_pids()
-    state["extra"] = LIMITS.replace("[limit one]", "[limit uno]")
-    fr = frontends("uno")
-    for name, opts in fr.items():
-        opts["listen"] = w.frontends[name]["listen"]
-    w.rewrite(frontends=fr)
-    check(re.search("reload complete", w.reload() or ""), "reload complete")
-    wait_new_generation(old)
+    state["extra"] = state["extra"].replace("[limit one]", "[limit uno]")
+    state["first"] = "uno"
+    reload_same_ports()
     statuses, retry, pids = burst_of(port, 30)
     exhausted_check(port, 10, statuses, retry, pids)
 
@@ -175,6 +208,12 @@ def test_path_key():
     check_eq(code("/p//%61"), 429, "same path once normalised")
     check_eq([code("/p/b"), code("/p/b")], [200, 200], "another path")
     check_eq(code("/p/b"), 429, "/p/b exhausted")
+    # Not keyed as it came (a key apart from /p/b's): refused.
+    b = state["b"]
+    seen = b.stats()["requests"]
+    check_eq([code("/x/../p/b"), code("/p/%2e%2e/p/b")], [400, 400],
+             "a path the limit cannot key")
+    check_eq(b.stats()["requests"], seen, "requests that reached the backend")
 
 
 @t.test("a route's limit applies to that route only")
@@ -184,6 +223,38 @@ def test_route_limit():
              [200, 200, 429, 429], "under the route")
     check_eq([http(port, path="/other").status for _ in range(5)],
              [200] * 5, "outside the route")
+
+
+@t.test("a request refused by the route's limit costs the frontend's "
+        "limit nothing")
+def test_refund():
+    port = state["w"].ports["layered"][0]
+
+    def codes(path, n):
+        return [http(port, path=path).status for _ in range(n)]
+    check_eq(codes("/t/x", 4), [200, 429, 429, 429], "under the route")
+    # fe_wide (burst 3) was charged once, for the one that passed.
+    check_eq(codes("/other", 3), [200, 200, 429], "outside the route")
+
+
+@t.test("a reload that raises a limit's rate: a key in debt under the old "
+        "rate waits one new interval, not the old debt")
+def test_rate_raised():
+    port = state["w"].ports["raised"][0]
+    check_eq([http(port).status for _ in range(2)], [200, 429],
+             "at 1/h, burst 1")
+    r = http(port)
+    check_eq((r.status, r.get("Retry-After")), (429, "3600"), "the debt")
+    state["extra"] = state["extra"].replace("[limit raise]\nrate = 1/h",
+                                            "[limit raise]\nrate = 20/s")
+    reload_same_ports()
+    got = []
+
+    def passes():
+        got.append(http(port).status)
+        return got[-1] == 200
+    check(wait_until(passes, 2.0, 0.06), "never 200 at 20/s: %r" % got)
+    check(len(got) <= 3, "200 only after %d tries: %r" % (len(got), got))
 
 
 @t.test("rate = 10/x: weir -t says FILE:LINE and exits 2")

@@ -1297,6 +1297,12 @@ test_err_routes(void **state)
 	load_err(MINIMAL "[route r]\nfrontend = web\nreturn = 200\n"
 	    "limit = l\nlimit = l\n[limit l]\nrate = 1/s\n",
 	    NAME ":10:", "limit 'l' given twice (first at line 9)");
+	/* In the frontend and again in its route: two places a request. */
+	load_err("[frontend web]\nlisten = 127.0.0.1:80\nlimit = l\n"
+	    "backend = app\n[backend app]\nserver = 127.0.0.1:1\n"
+	    "[route r]\nfrontend = web\nreturn = 200\nlimit = l\n"
+	    "[limit l]\nrate = 1/s\n", NAME ":10:", "route 'r': limit 'l' is "
+	    "applied by frontend 'web' already (line 3)");
 	load_err("[frontend web]\nlisten = 127.0.0.1:80\n"
 	    "[backend app]\nserver = 127.0.0.1:1\n", NAME ":1:",
 	    "has no 'backend' and no [route]");

@@ -1,7 +1,8 @@
 /*
- * limit/: GCRA arithmetic (bursts, clock steps both ways, no overflow)
- * and the shared table (insert, find, reuse of free then least recently
- * seen slots, and an exact count when processes race on one key).
+ * limit/: GCRA arithmetic (bursts, clock steps both ways, no overflow,
+ * the debt cap, refunds) and the shared table (insert, find, reuse of free
+ * then least recently seen slots, a rate raised by a reload, refunds, and
+ * an exact count when processes race on one key).
  */
 #include "autoconf.h"
 
@@ -91,6 +92,42 @@ test_gcra_jump_forward(void **state)
 	assert_int_equal(wait, 3600 * S);
 }
 
+/*
+ * A TAT further ahead than the limit can leave (tau + interval) is
+ * brought back to that bound; one within it is kept as it is.
+ */
+static void
+test_gcra_cap(void **state)
+{
+	(void)state;
+	/* 100/s, burst 5: the most debt is 5 intervals of 10 ms. */
+	assert_int_equal(gcra_cap(T0 + 50000000, T0, 10000000, 5),
+	    T0 + 50000000);
+	assert_int_equal(gcra_cap(T0 + 50000001, T0, 10000000, 5),
+	    T0 + 50000000);
+	assert_int_equal(gcra_cap(T0 + 600 * S, T0, 10000000, 5),
+	    T0 + 50000000);
+	assert_int_equal(gcra_cap(T0 - 1, T0, 10000000, 5), T0 - 1);
+	assert_int_equal(gcra_cap(0, T0, 10000000, 5), 0);
+	/* Never wraps near the end of the clock. */
+	assert_int_equal(gcra_cap(UINT64_MAX, UINT64_MAX - 1, 3600 * S, 1),
+	    UINT64_MAX);
+}
+
+/* A refund undoes one take exactly, and never goes below 0. */
+static void
+test_gcra_refund(void **state)
+{
+	uint64_t tat = 0, wait, out;
+
+	(void)state;
+	assert_int_equal(drain(&tat, T0, S, 3, &wait), 3);
+	tat = gcra_refund(tat, S);
+	assert_true(gcra_take(tat, T0, S, 3, &out));
+	assert_false(gcra_take(out, T0, S, 3, &out));
+	assert_int_equal(gcra_refund(5, S), 0);
+}
+
 static void
 test_gcra_retry_after(void **state)
 {
@@ -167,6 +204,52 @@ test_table_reuse(void **state)
 	limit_table_free(t);
 }
 
+/*
+ * A reload raises the rate from 1/min to 100/s under the same name and
+ * table: a key in debt for minutes under the old rate waits at most one
+ * new interval (its debt is capped and the cap stored), not the old debt.
+ */
+static void
+test_table_rate_raised(void **state)
+{
+	struct limit_table_sh *t = limit_table_new(64);
+	uint64_t wait, k = 7, iv = 10000000;	/* 10 ms */
+
+	(void)state;
+	for (int i = 0; i < 10; i++)
+		assert_true(limit_table_take(t, k, T0, 60 * S, 10, &wait));
+	assert_false(limit_table_take(t, k, T0, 60 * S, 10, &wait));
+	assert_int_equal(wait, 60 * S);
+	/* The new limit: 100/s, burst 1. */
+	assert_false(limit_table_take(t, k, T0 + 1, iv, 1, &wait));
+	assert_int_equal(wait, iv);
+	assert_false(limit_table_take(t, k, T0 + iv, iv, 1, &wait));
+	assert_int_equal(wait, 1);
+	assert_true(limit_table_take(t, k, T0 + 1 + iv, iv, 1, &wait));
+	assert_false(limit_table_take(t, k, T0 + 1 + iv, iv, 1, &wait));
+	assert_true(limit_table_take(t, k, T0 + 1 + 2 * iv, iv, 1, &wait));
+	limit_table_free(t);
+}
+
+/* A refund gives one place back to the key; a forgotten key is left be. */
+static void
+test_table_refund(void **state)
+{
+	struct limit_table_sh *t = limit_table_new(64);
+	uint64_t wait;
+
+	(void)state;
+	assert_true(limit_table_take(t, 3, T0, 60 * S, 2, &wait));
+	assert_true(limit_table_take(t, 3, T0, 60 * S, 2, &wait));
+	assert_false(limit_table_take(t, 3, T0, 60 * S, 2, &wait));
+	limit_table_refund(t, 3, 60 * S);
+	assert_true(limit_table_take(t, 3, T0, 60 * S, 2, &wait));
+	assert_false(limit_table_take(t, 3, T0, 60 * S, 2, &wait));
+	limit_table_refund(t, 4, 60 * S);
+	assert_false(limit_table_has(t, 4));
+	limit_table_free(t);
+}
+
 #define RACERS		4	/* more than the cores */
 #define ATTEMPTS	5000
 #define BURST		1000
@@ -235,9 +318,13 @@ main(void)
 		cmocka_unit_test(test_gcra_burst),
 		cmocka_unit_test(test_gcra_clock_back),
 		cmocka_unit_test(test_gcra_jump_forward),
+		cmocka_unit_test(test_gcra_cap),
+		cmocka_unit_test(test_gcra_refund),
 		cmocka_unit_test(test_gcra_retry_after),
 		cmocka_unit_test(test_table_insert_find),
 		cmocka_unit_test(test_table_reuse),
+		cmocka_unit_test(test_table_rate_raised),
+		cmocka_unit_test(test_table_refund),
 		cmocka_unit_test(test_table_race_exact),
 	};
 
