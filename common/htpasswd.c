@@ -33,6 +33,93 @@ static const struct {
 };
 
 /*
+ * Costs above these would hold a worker's event loop too long per check
+ * (crypt(3) runs there, as nginx's auth_basic does): each is about 70 ms
+ * on a busy 2-core machine, 4 to 30 times the tools' defaults (bcrypt 5,
+ * 5000 rounds, yescrypt N = 2^12). A file may not make one wrong guess
+ * cost a second, nor the master's `weir -t` hang on rounds=999999999.
+ */
+#define HTPASSWD_BCRYPT_MAX	10
+#define HTPASSWD_ROUNDS_MAX	100000
+#define HTPASSWD_NLOG2_MAX	14	/* yescrypt and scrypt: N = 2^14 */
+#define HTPASSWD_RP_MAX		32	/* scrypt and yescrypt: r * p */
+
+/* The value of c in crypt(3)'s base-64 alphabet ./0-9A-Za-z, or -1. */
+static int
+htpasswd_b64(char c)
+{
+	static const char digits[] = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz";
+	const char *at = c != '\0' ? strchr(digits, c) : NULL;
+
+	return at != NULL ? (int)(at - digits) : -1;
+}
+
+/* scrypt's 30-bit fields: 5 characters, least significant first. */
+static long
+htpasswd_b64_30(const char *p)
+{
+	long v = 0;
+
+	for (int i = 4; i >= 0; i--) {
+		int d = htpasswd_b64(p[i]);
+
+		if (d < 0)
+			return -1;
+		v = v << 6 | d;
+	}
+	return v;
+}
+
+/* yescrypt's parameters ("$y$j9T$...": flavor, log2 N - 1, r - 1). */
+static const char *
+htpasswd_yescrypt_cost(const char *params)
+{
+	const char *end = strchr(params, '$');
+
+	if (end == NULL || end - params != 3)
+		return "yescrypt parameters other than N and r (p, t, a ROM): "
+		    "refused; make the hash with mkpasswd -m yescrypt";
+	if (htpasswd_b64(params[1]) + 1 > HTPASSWD_NLOG2_MAX ||
+	    htpasswd_b64(params[2]) + 1 > HTPASSWD_RP_MAX)
+		return "yescrypt cost above N = 2^14, r = 32 (mkpasswd -R 7): "
+		    "each check would hold a worker too long; refused";
+	return NULL;
+}
+
+/*
+ * Why hash costs more than weir lets one check cost, or NULL. Run after
+ * crypt_checksalt() accepted the method and its characters.
+ */
+static const char *
+htpasswd_cost_bad(const char *hash)
+{
+	long r, p;
+
+	if (hash[0] == '$' && hash[1] == '2')
+		return atoi(hash + 4) > HTPASSWD_BCRYPT_MAX ? "bcrypt cost "
+		    "above 10 (htpasswd -B -C 10): each check would hold a "
+		    "worker too long; refused" : NULL;
+	if (strncmp(hash, "$6$rounds=", 10) == 0)
+		return strtol(hash + 10, NULL, 10) > HTPASSWD_ROUNDS_MAX ?
+		    "sha512-crypt above rounds=100000: each check would hold "
+		    "a worker too long; refused" : NULL;
+	if (strncmp(hash, "$y$", 3) == 0)
+		return htpasswd_yescrypt_cost(hash + 3);
+	if (strncmp(hash, "$gy$", 4) == 0)
+		return htpasswd_yescrypt_cost(hash + 4);
+	if (strncmp(hash, "$7$", 3) == 0) {
+		r = htpasswd_b64_30(hash + 4);
+		p = htpasswd_b64_30(hash + 9);
+		if (htpasswd_b64(hash[3]) > HTPASSWD_NLOG2_MAX || r < 1 ||
+		    p < 1 || r * p > HTPASSWD_RP_MAX)
+			return "scrypt cost above N = 2^14, r * p = 32: each "
+			    "check would hold a worker too long; refused";
+	}
+	return NULL;
+}
+
+/*
  * Why weir refuses hash, or NULL. crypt_checksalt() judges the method,
  * its parameters and the characters; it takes a bare setting or a hash
  * cut short (which no password could match), so lengths are checked here.
@@ -82,7 +169,7 @@ htpasswd_hash_bad(const char *hash)
 		    strlen(last) != htpasswd_methods[i].last))
 			return "the hash is cut short or too long for its "
 			    "method (no password could match it)";
-		return NULL;
+		return htpasswd_cost_bad(hash);
 	}
 	return *last == '\0' ? "the hash is cut short (no password could "
 	    "match it)" : NULL;

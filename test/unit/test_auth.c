@@ -108,6 +108,55 @@ test_parse_refused(void **state)
 	refused("", "pw: no 'user:hash' line");
 }
 
+/*
+ * Costs a check may not exceed (about 70 ms each here): at the bound a
+ * file loads, one step above it is refused with the line, and so are the
+ * absurd ones whose one check would hang a worker for minutes.
+ */
+static void
+test_parse_costs(void **state)
+{
+	static const char *const ok[] = {
+		"$2y$10$1iPFdQs0wDYD5miBjZ5UV.modq1PJNsgoUgnBQtdTtgsAJYyEeIYi",
+		"$6$rounds=100000$yznM3YMmrg8N4VKd$Dr1lu8RU9tGpy/AVUqizNhVND06Z"
+		"mVSegsXOlrsYeqKFh8o.tt72kek.2q8RqJD2krDBqd0AmDpsL3HwrIMEZ1",
+		"$y$jBT$mxvZYn7FasDQw3A9xHb06.$1iI4GSz6ax7y1JLXXFBoOmSVg1MkAGcK"
+		"E1d7v2JYQM.",
+		"$7$CU..../....ZnR4jgN2iFFuT7bBXncHR.$MX3am6lNTZfMXDbTeuU72u2pg"
+		"zvKevdZgDPcjhhPUq2",
+	};
+	char line[256];
+	struct htpasswd *t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(line, sizeof(line), "u:%s\n", ok[i]);
+		if ((t = parse(line)) == NULL)
+			fail_msg("'%s' refused: %s", ok[i], err);
+		free(t);
+	}
+	refused("u:$2y$11$84DNlQoFM73iSr7D9U.RtegGHUM/bJAAqYl0IES4mKaJVANa."
+	    "k3ki\n", "pw:1: bcrypt cost above 10");
+	refused("u:$2b$31$84DNlQoFM73iSr7D9U.RtegGHUM/bJAAqYl0IES4mKaJVANa."
+	    "k3ki\n", "pw:1: bcrypt cost above 10");
+	refused("u:$6$rounds=100001$uzi4icI4Zt6j4Cg6$EZfhOJGb9l7YMkZpDDNd6R"
+	    "oZqgiSaef6zK8piAIXuDN/oCStjhs6BjO5DOW.feKaPmDiTJMZAT4aeQ8l/lybM/"
+	    "\n", "pw:1: sha512-crypt above rounds=100000");
+	refused("u:$6$rounds=999999999$uzi4icI4Zt6j4Cg6$EZfhOJGb9l7YMkZpDDN"
+	    "d6RoZqgiSaef6zK8piAIXuDN/oCStjhs6BjO5DOW.feKaPmDiTJMZAT4aeQ8l/lyb"
+	    "M/\n", "pw:1: sha512-crypt above rounds=100000");
+	refused("u:$y$jCT$NfMZ5DsOPIb8.YTTkxPog0$7/JxEQLzTxyJrjj/BZAu/kUaypR"
+	    "Fo1mjr6IFtCd3WTC\n", "pw:1: yescrypt cost above");
+	refused("u:$y$jBU$NfMZ5DsOPIb8.YTTkxPog0$7/JxEQLzTxyJrjj/BZAu/kUaypR"
+	    "Fo1mjr6IFtCd3WTC\n", "pw:1: yescrypt cost above");
+	refused("u:$y$jBT..$NfMZ5DsOPIb8.YTTkxPog0$7/JxEQLzTxyJrjj/BZAu/kUay"
+	    "pRFo1mjr6IFtCd3WTC\n", "pw:1: yescrypt parameters other than");
+	refused("u:$7$DU..../....H41nebthhDpKGMfjP2mFZ/$9fn4rqWKWplnTr77c4Pzj"
+	    "TH3Re4uJfMMj/KebrYDFY.\n", "pw:1: scrypt cost above");
+	refused("u:$7$CU..../0...H41nebthhDpKGMfjP2mFZ/$9fn4rqWKWplnTr77c4Pzj"
+	    "TH3Re4uJfMMj/KebrYDFY.\n", "pw:1: scrypt cost above");
+}
+
 static void
 test_parse_nul(void **state)
 {
@@ -272,6 +321,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_parse_refused),
+		cmocka_unit_test(test_parse_costs),
 		cmocka_unit_test(test_parse_nul),
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_basic_decode),
