@@ -32,8 +32,9 @@ struct listener {
 	int fd;
 	uint32_t frontend;		/* index into that config's frontends */
 	bool tls;			/* that config listens with TLS here */
-	uint32_t worker;		/* the only worker of the generation that
-					 * accepts on fd */
+	uint32_t worker;		/* the worker of the generation whose
+					 * SO_REUSEPORT share fd is (its
+					 * siblings accept on it too) */
 	char text[64];
 };
 

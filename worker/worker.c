@@ -315,9 +315,9 @@ worker_buffers_init(struct worker *w)
 		fatalx("out of memory");
 }
 
-/* Is fd one of this worker's own listening sockets? */
+/* Is fd one of the listening sockets this worker accepts on? */
 static bool
-worker_owns_fd(const struct worker *w, int fd)
+worker_accepts_on(const struct worker *w, int fd)
 {
 	for (size_t i = 0; i < w->nlisteners; i++)
 		if (w->listeners[i].fd == fd)
@@ -326,9 +326,17 @@ worker_owns_fd(const struct worker *w, int fd)
 }
 
 /*
- * Keep this worker's listening sockets and close its copies of every other
- * socket the master holds: a copy left open would keep a socket alive (and
- * queueing connections nobody accepts) after the master closed it.
+ * Accept on every listening socket of this generation: our own (the
+ * kernel's SO_REUSEPORT share for this worker) and our siblings'. A
+ * connection waits in the queue of the socket the kernel hashed it to;
+ * with only its owner accepting there, it would wait while that worker
+ * is busy (a run of TLS handshakes), descheduled or stopped, even with
+ * a sibling idle. Every worker watching every queue lets whichever is
+ * free take it: the few workers of a generation all wake for a new
+ * connection and one wins the accept (the others get EAGAIN). Close our
+ * copies of every other socket the master holds: a copy left open would
+ * keep a socket alive (queueing connections nobody accepts) after the
+ * master closed it.
  */
 static void
 worker_listeners_init(struct worker *w, const struct listeners *mine,
@@ -343,8 +351,6 @@ worker_listeners_init(struct worker *w, const struct listeners *mine,
 	if (w->listeners == NULL || w->accept_evs == NULL || ctxs == NULL)
 		fatalx("out of memory");
 	for (size_t i = 0; i < mine->n; i++) {
-		if (mine->v[i].worker != w->index)
-			continue;
 		w->listeners[n] = mine->v[i];
 		ctxs[n] = (struct accept_ctx){ .w = w, .l = &w->listeners[n] };
 		w->accept_evs[n] = event_new(w->base, mine->v[i].fd,
@@ -355,7 +361,7 @@ worker_listeners_init(struct worker *w, const struct listeners *mine,
 	}
 	w->nlisteners = n;
 	for (size_t i = 0; i < all->n; i++)
-		if (!worker_owns_fd(w, all->v[i].fd))
+		if (!worker_accepts_on(w, all->v[i].fd))
 			close(all->v[i].fd);
 }
 

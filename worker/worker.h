@@ -1,4 +1,7 @@
-/* A worker process: accepts on its own sockets and proxies with one event loop. */
+/*
+ * A worker process: accepts on its generation's sockets and proxies with
+ * one event loop.
+ */
 #ifndef WEIR_WORKER_H
 #define WEIR_WORKER_H
 
@@ -30,7 +33,7 @@ struct worker {
 	struct shm *shm;
 	uint32_t index;
 	bool stopping;
-	struct listener *listeners;	/* only this worker's sockets */
+	struct listener *listeners;	/* its generation's sockets */
 	struct event **accept_evs;
 	size_t nlisteners;
 	bool accepting;

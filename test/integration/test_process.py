@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Process model: N workers forked, listening sockets owned by the master
-and shared with the workers, respawn after SIGKILL, clean SIGTERM/SIGINT
+and shared with the workers (each worker accepts on its own and, when its
+siblings are busy, on theirs), respawn after SIGKILL, clean SIGTERM/SIGINT
 shutdown with the pidfile, IPv6 listen, workers = auto."""
 import os
 import re
@@ -52,16 +53,35 @@ def _():
                   % (pid, p))
 
 
-@t.test("each worker holds only its own listening socket: one per address")
+@t.test("each worker holds its generation's listening sockets, one per "
+        "worker and address: its own and its siblings'")
 def _():
-    held = []
-    for pid in w.worker_pids():
-        mine = socket_inodes(pid)
-        for p in ports():
-            socks = listen_inodes(p) & mine
-            check_eq(len(socks), 1, "LISTEN sockets of port %d in worker %d" % (p, pid))
-            held.append(next(iter(socks)))
-    check_eq(len(set(held)), len(held), "workers sharing a listening socket")
+    for p in ports():
+        every = listen_inodes(p) & socket_inodes(w.pid)
+        check_eq(len(every), 3, "LISTEN sockets of port %d" % p)
+        for pid in w.worker_pids():
+            check_eq(listen_inodes(p) & socket_inodes(pid), every,
+                     "LISTEN sockets of port %d in worker %d" % (p, pid))
+
+
+@t.test("a stopped worker stalls no client: the connections the kernel "
+        "queues on its socket are accepted by its siblings")
+def _():
+    stopped = w.worker_pids()[0]
+    os.kill(stopped, signal.SIGSTOP)
+    clients = []
+    try:
+        # With 3 sockets per address, about a third land on its queue.
+        for i in range(30):
+            c = Client(ports()[i % 2], timeout=5)
+            c.request("GET", "/echo?n=%d" % i)
+            clients.append(c)
+        got = [c.response().status for c in clients]
+        check_eq(got, [200] * 30, "statuses while a worker is stopped")
+    finally:
+        os.kill(stopped, signal.SIGCONT)
+        for c in clients:
+            c.close()
 
 
 @t.test("max_connections = 2: a third connection waits until one closes")
