@@ -120,8 +120,12 @@ shm_new(const struct config *cfg)
 
 	for (size_t i = 0; i < cfg->nbackends; i++)
 		nservers += (uint32_t)cfg->backends[i].nservers;
-	/* Workers: room for many generations draining at once (reloads). */
-	return shm_new_sized(nservers * 4 > 1024 ? nservers * 4 : 1024,
+	/*
+	 * Servers: max_servers, which the file's fit (config_check()).
+	 * Workers: room for many generations draining at once (reloads).
+	 */
+	(void)nservers;
+	return shm_new_sized(cfg->max_servers,
 	    cfg->nbackends * 4 > 64 ? (uint32_t)cfg->nbackends * 4 : 64,
 	    cfg->workers * 16 > 256 ? cfg->workers * 16 : 256);
 }
@@ -148,8 +152,8 @@ shm_server_idle(const struct shm *shm, uint32_t i)
 }
 
 /* The slot an earlier generation gave server (pool, addr), or -1. */
-static int
-shm_server_match(struct shm *shm, const char *pool, const char *addr)
+int
+shm_server_find(struct shm *shm, const char *pool, const char *addr)
 {
 	for (uint32_t i = 0; i < shm->hdr->max_servers; i++) {
 		struct shm_server_sh *sv = &shm->servers[i];
@@ -200,7 +204,7 @@ int
 shm_server_claim(struct shm *shm, const char *pool, const char *addr,
     const char *name, const struct sockaddr *sa, socklen_t salen)
 {
-	int i = shm_server_match(shm, pool, addr);
+	int i = shm_server_find(shm, pool, addr);
 
 	if (i < 0)
 		for (uint32_t j = 0; j < shm->hdr->max_servers && i < 0; j++)
@@ -247,7 +251,7 @@ shm_plan_servers(struct shm *shm, const struct config *cfg,
 
 	for (size_t b = 0; b < cfg->nbackends; b++)
 		for (size_t s = 0; s < cfg->backends[b].nservers; s++, k++) {
-			pl->server_slot[k] = shm_server_match(shm,
+			pl->server_slot[k] = shm_server_find(shm,
 			    cfg->backends[b].name, cfg->backends[b].servers[s].id);
 			if (pl->server_slot[k] >= 0)
 				pl->taken[pl->server_slot[k]] = true;

@@ -74,6 +74,8 @@ int shm_publish_check(struct shm *shm, const struct config *cfg, char *err,
  */
 int shm_server_claim(struct shm *shm, const char *pool, const char *addr,
     const char *name, const struct sockaddr *sa, socklen_t salen);
+/* The slot server (pool, addr) has now, or -1. */
+int shm_server_find(struct shm *shm, const char *pool, const char *addr);
 /* Master: publish the member list of cfg's backend b again (as above). */
 void shm_publish_list(struct shm *shm, const struct config *cfg, size_t b);
 /* Master: a generation is gone; its slots may be reused once idle. */
