@@ -7,9 +7,8 @@ disappears, and its slot is given to the next server; errors are 404, 400,
 409 and 507; 1,000 adds and removes under load fail no request and leave
 every in-flight count at 0; least-connections stays exact (every request
 lands on a least-loaded server) while members change."""
-import json
+import random
 import threading
-import time
 
 from adminclient import TOKEN, api, write_token
 from harness import Client, Env, Tap, check, check_eq, http, wait_until
@@ -144,6 +143,22 @@ def _():
     w.check_clean_stop()
 
 
+@t.test("a SIGHUP re-applies the file and keeps the servers the API added "
+        "(a file server removed from the file leaves, the added one stays)")
+def _():
+    w = start(**{"server": [B["m0"].addr, B["m2"].addr]})
+    check_eq(add(w, B["m1"].addr).status, 201, "add m1")
+    w.rewrite(backends={"app": {"server": [B["m0"].addr],
+                                "balance": "roundrobin"}})
+    line = w.reload()
+    check(line and "reload complete" in line, "reload: %r" % line)
+    listed = [a for a, s in servers(w).items() if not s["removed"]]
+    check_eq(sorted(listed), sorted([B["m0"].addr, B["m1"].addr]),
+             "servers after the reload")
+    check_eq(sorted(hits(w, 20)), ["m0", "m1"], "servers that answered")
+    w.check_clean_stop(allow_respawn=True)
+
+
 def load(w, stop, failures, counts):
     while not stop.is_set():
         try:
@@ -179,6 +194,48 @@ def _():
     check(wait_until(lambda: all(s["inflight"] == 0 for s in
                                  servers(w).values()), 5.0),
           "in flight at the end: %r" % servers(w))
+    w.check_clean_stop()
+
+
+@t.test("leastconn stays exact while members change: 60 held requests, "
+        "with adds and removes between them, each land on a member with "
+        "the fewest in flight")
+def _():
+    rng = random.Random(20261203)
+    w = start(balance="leastconn")
+    members, clients, bad = {"m0"}, [], []
+    try:
+        for i in range(60):
+            spare = sorted({"m1", "m2", "m3"} - members)
+            extra = sorted(members - {"m0"})
+            if spare and (not extra or rng.random() < 0.5):
+                n = rng.choice(spare)
+                check_eq(add(w, B[n].addr).status, 201, "add %s" % n)
+                members.add(n)
+            elif extra:
+                n = rng.choice(extra)
+                check_eq(delete(w, B[n].addr).status, 202, "delete %s" % n)
+                members.discard(n)
+            if i % 5 == 4:
+                B[rng.choice(sorted(B))].release_all()
+            before = {n: len(B[n].held()) for n in members}
+            c = Client(w.port, timeout=10)
+            c.request("GET", "/hold?id=s%d" % i)
+            clients.append(c)
+            got = wait_until(lambda: [n for n in B
+                                      if "s%d" % i in B[n].held()] or None,
+                             5.0, 0.005)
+            check(got, "request %d held nowhere" % i)
+            if got[0] not in members or before[got[0]] != min(before.values()):
+                bad.append("step %d: %s, in flight before %s"
+                           % (i, got[0], before))
+        check(not bad, "%d requests missed a least-loaded member:\n%s"
+              % (len(bad), "\n".join(bad[:10])))
+    finally:
+        for b in B.values():
+            b.release_all()
+        for c in clients:
+            c.close()
     w.check_clean_stop()
 
 
