@@ -112,7 +112,7 @@ htpasswd_cost_bad(const char *hash)
 		r = htpasswd_b64_30(hash + 4);
 		p = htpasswd_b64_30(hash + 9);
 		if (htpasswd_b64(hash[3]) > HTPASSWD_NLOG2_MAX || r < 1 ||
-		    p < 1 || r * p > HTPASSWD_RP_MAX)
+		    p < 1 || r > HTPASSWD_RP_MAX || p > HTPASSWD_RP_MAX / r)
 			return "scrypt cost above N = 2^14, r * p = 32: each "
 			    "check would hold a worker too long; refused";
 	}
@@ -171,8 +171,9 @@ htpasswd_hash_bad(const char *hash)
 			    "method (no password could match it)";
 		return htpasswd_cost_bad(hash);
 	}
-	return *last == '\0' ? "the hash is cut short (no password could "
-	    "match it)" : NULL;
+	/* A method newer than this table: its cost is unknown, refuse it. */
+	return "a crypt(3) method weir does not know the cost of: refused; use "
+	    "bcrypt (htpasswd -B), sha512-crypt or yescrypt";
 }
 
 /* A user name: 1..255 bytes, no control character. */

@@ -18,6 +18,7 @@
 #include "limit/gcra.h"
 
 #define GCRA_NS_PER_S	1000000000u
+#define GCRA_CAP_SLACK_NS	GCRA_NS_PER_S	/* see gcra_cap() */
 
 bool
 gcra_take(uint64_t tat, uint64_t now, uint64_t interval, uint32_t burst,
@@ -47,7 +48,14 @@ gcra_cap(uint64_t tat, uint64_t now, uint64_t interval, uint32_t burst)
 	/* tau + interval */
 	uint64_t most = interval * (uint64_t)(burst > 0 ? burst : 1);
 
-	if (tat <= now || tat - now <= most || now > UINT64_MAX - most)
+	/*
+	 * Past it only by more than a clock read can lag behind another
+	 * worker's store (a worker preempted between reading the clock and
+	 * its CAS): that debt the limit itself made, and cutting it would
+	 * give the key requests. A reload's old debt is far beyond.
+	 */
+	if (tat <= now || tat - now <= most + GCRA_CAP_SLACK_NS ||
+	    now > UINT64_MAX - most)
 		return tat;
 	return now + most;
 }

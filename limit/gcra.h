@@ -24,7 +24,8 @@ bool gcra_take(uint64_t tat, uint64_t now, uint64_t interval, uint32_t burst,
  * it was made under a slower rate (a reload raised it) or an earlier
  * clock: gcra_cap() brings it back to that bound, so a key over the new
  * limit waits at most one new interval, not the old debt. Returns tat when
- * it is within the bound.
+ * it is within the bound plus one second (the slack a stale clock read
+ * needs: see gcra.c).
  */
 uint64_t gcra_cap(uint64_t tat, uint64_t now, uint64_t interval,
     uint32_t burst);

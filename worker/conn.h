@@ -115,6 +115,7 @@ struct exch {
 					 * the frontend has neither (alog.c) */
 	/* Waiting for a server slot (worker/queue.c). */
 	bool queued;			/* in its backend's queue */
+	bool queued_fresh;		/* ... not tried anywhere yet */
 	uint64_t queued_until_ms;	/* clock_ms() when queue_timeout ends */
 	struct conn *qprev, *qnext;	/* neighbours in the queue */
 	/* balance = hash: the key of a request that waited, taken while its

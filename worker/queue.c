@@ -15,10 +15,12 @@
  * are not empty looks again every QUEUE_RECHECK_MS, and only then: an
  * idle queue costs nothing, a waiting request learns of a slot freed
  * elsewhere within a few milliseconds, and a look is one CAS per waiting
- * backend. Within a worker the order is strict FIFO per backend: only the
- * head may take a slot, when it finds every server full nobody behind it
- * tries, and a new request (a pipelined one read in the callback that
- * freed a place, say) joins the tail while anyone waits. Across workers there is no order: a slot goes to whichever
+ * backend. Within a worker the order is FIFO per backend: a request that
+ * may take any server goes before everyone behind it (when it finds every
+ * server full nobody behind it tries), and a new request (a pipelined one
+ * read in the callback that freed a place, say) joins the tail while such
+ * a request waits. A retry waits only for the servers it has not tried:
+ * it is passed over when those are full, and holds up nobody. Across workers there is no order: a slot goes to whichever
  * worker claims it first, and the freeing worker's own queue is first in
  * line.
  *
@@ -94,6 +96,8 @@ queue_add(struct conn *c)
 	if (q->len >= be->max_queue)
 		return -1;
 	c->x->queued = true;
+	c->x->queued_fresh = c->x->ntried == 0;
+	q->fresh += c->x->queued_fresh;
 	c->x->queued_until_ms = clock_ms() + be->queue_timeout_ms;
 	c->x->qnext = NULL;
 	c->x->qprev = q->tail;
@@ -112,7 +116,7 @@ queue_add(struct conn *c)
 bool
 queue_waiting(const struct worker *w, uint32_t b)
 {
-	return w->queues != NULL && w->queues[b].len > 0;
+	return w->queues != NULL && w->queues[b].fresh > 0;
 }
 
 void
@@ -132,6 +136,7 @@ queue_remove(struct conn *c)
 		q->tail = x->qprev;
 	x->qprev = x->qnext = NULL;
 	x->queued = false;
+	q->fresh -= x->queued_fresh;
 	q->len--;
 	w->nqueued--;
 	shm_stat_dec(queue_gauge(c));
@@ -144,21 +149,27 @@ queue_wake(struct worker *w)
 }
 
 /*
- * Offer slots to the head of q until one finds every server full, then
- * answer 503 to those at the head whose queue_timeout has run out. At
- * most the requests queued on entry are looked at: one served may come
- * back to the tail (its connect failed and its retry found all full).
+ * Offer slots in order until a request that may take any server finds
+ * every one full (nobody behind it can do better); a retry that finds the
+ * servers it has not tried full is passed over, as it cannot use a place
+ * elsewhere. Then answer 503 to those at the head whose queue_timeout has
+ * run out. At most the requests queued on entry are looked at: one served
+ * may come back to the tail (its connect failed and its retry found all
+ * full).
  */
 static void
 queue_serve(struct queue *q, uint64_t now)
 {
 	uint32_t n = q->len;
-	struct conn *c;
+	struct conn *c = q->head, *next;
 
-	while (n-- > 0 && (c = q->head) != NULL) {
-		if (!exchange_dequeue(c))
+	while (n-- > 0 && c != NULL) {
+		next = c->x->qnext;
+		if (exchange_dequeue(c))
+			conn_pump(c);
+		else if (c->x->queued_fresh)
 			break;
-		conn_pump(c);
+		c = next;
 	}
 	while ((c = q->head) != NULL && c->x->queued_until_ms <= now) {
 		queue_remove(c);

@@ -17,6 +17,7 @@ struct worker;
 struct queue {
 	struct conn *head, *tail;	/* oldest first */
 	uint32_t len;
+	uint32_t fresh;			/* those not tried anywhere yet */
 };
 
 /*
@@ -26,8 +27,11 @@ struct queue {
  */
 int queue_add(struct conn *c);
 /*
- * Does some request of this worker wait for backend b? A new request then
- * joins the tail instead of claiming a place, which would jump the queue.
+ * Does a request of this worker that may take any server of backend b
+ * wait for one? A new request then joins the tail instead of claiming a
+ * place, which would jump the queue. Retries waiting for a server they
+ * have not tried yet do not count: they cannot use the place a newcomer
+ * would take.
  */
 bool queue_waiting(const struct worker *w, uint32_t b);
 /* Take c out of its queue (served, answered or gone). */

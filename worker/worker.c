@@ -29,6 +29,8 @@
 #include "worker/worker.h"
 
 #define WORKER_ACCEPT_BATCH	64
+#define WORKER_STEAL_MS		3	/* a sibling's queue waits this long */
+#define WORKER_STEAL_BATCH	8	/* then we take this many at most */
 #define WORKER_ACCEPT_PAUSE_MS	100
 #define WORKER_BUFS_KEEP	16	/* idle buffer blocks kept for good */
 #define WORKER_BUFS_FREE_MAX	4096	/* idle blocks kept for up to a tick */
@@ -44,6 +46,8 @@ static void worker_drain(struct worker *w);
 struct accept_ctx {
 	struct worker *w;
 	struct listener *l;
+	struct event *watch;		/* readable: a connection is queued */
+	struct event *later;		/* siblings' sockets: the steal delay */
 };
 
 /*
@@ -76,9 +80,12 @@ worker_accept_enable(struct worker *w, bool on)
 		return;
 	for (size_t i = 0; i < w->nlisteners; i++) {
 		if (on)
-			event_add(w->accept_evs[i], NULL);
-		else
-			event_del(w->accept_evs[i]);
+			event_add(w->accept_ctxs[i].watch, NULL);
+		else {
+			event_del(w->accept_ctxs[i].watch);
+			if (w->accept_ctxs[i].later != NULL)
+				event_del(w->accept_ctxs[i].later);
+		}
 	}
 	w->accepting = on;
 }
@@ -169,18 +176,16 @@ worker_accept_recovered(struct worker *w)
 	w->fd_pauses = 0;
 }
 
-/* Accept a batch; stop accepting while at max_connections. */
+/* Accept up to max; stop accepting while at max_connections. */
 static void
-worker_accept_cb(evutil_socket_t fd, short what, void *arg)
+worker_accept_batch(struct accept_ctx *ctx, int fd, int max)
 {
-	struct accept_ctx *ctx = arg;
 	struct worker *w = ctx->w;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int cfd;
 
-	(void)what;
-	for (int i = 0; i < WORKER_ACCEPT_BATCH; i++) {
+	for (int i = 0; i < max; i++) {
 		if (w->nconns >= w->cfg->max_connections) {
 			log_warnx("max_connections (%u) reached; "
 			    "pausing accept", w->cfg->max_connections);
@@ -206,6 +211,47 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 		if (w->nconns > w->heap_peak)
 			w->heap_peak = w->nconns;
 	}
+}
+
+/* Our own socket: take what is queued, a batch at a time. */
+static void
+worker_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	worker_accept_batch(arg, fd, WORKER_ACCEPT_BATCH);
+}
+
+/*
+ * A sibling's socket has a connection queued. Its owner, if it runs, takes
+ * it within a moment; look again after WORKER_STEAL_MS rather than race
+ * it, so the kernel's SO_REUSEPORT spread stands and only what a busy or
+ * stopped sibling leaves waiting is taken here.
+ */
+static void
+worker_steal_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval delay = { 0, WORKER_STEAL_MS * 1000 };
+	struct accept_ctx *ctx = arg;
+
+	(void)fd;
+	(void)what;
+	event_del(ctx->watch);
+	evtimer_add(ctx->later, &delay);
+}
+
+/* Still queued after the delay (or already taken: EAGAIN); watch again. */
+static void
+worker_steal_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct accept_ctx *ctx = arg;
+
+	(void)fd;
+	(void)what;
+	if (!ctx->w->accepting)
+		return;		/* worker_accept_enable() watches again */
+	worker_accept_batch(ctx, ctx->l->fd, WORKER_STEAL_BATCH);
+	if (ctx->w->accepting)
+		event_add(ctx->watch, NULL);
 }
 
 static void
@@ -331,9 +377,10 @@ worker_accepts_on(const struct worker *w, int fd)
  * connection waits in the queue of the socket the kernel hashed it to;
  * with only its owner accepting there, it would wait while that worker
  * is busy (a run of TLS handshakes), descheduled or stopped, even with
- * a sibling idle. Every worker watching every queue lets whichever is
- * free take it: the few workers of a generation all wake for a new
- * connection and one wins the accept (the others get EAGAIN). Close our
+ * a sibling idle. So every worker watches every queue of its generation,
+ * and takes from a sibling's only what is still waiting WORKER_STEAL_MS
+ * after it was announced (worker_steal_cb()): the kernel's spread stands
+ * while every worker keeps up. Close our
  * copies of every other socket the master holds: a copy left open would
  * keep a socket alive (queueing connections nobody accepts) after the
  * master closed it.
@@ -344,21 +391,26 @@ worker_listeners_init(struct worker *w, const struct listeners *mine,
 {
 	struct accept_ctx *ctxs;
 	size_t n = 0;
+	bool own;
 
 	w->listeners = calloc(mine->n + 1, sizeof(*w->listeners));
-	w->accept_evs = calloc(mine->n + 1, sizeof(*w->accept_evs));
 	ctxs = calloc(mine->n + 1, sizeof(*ctxs));
-	if (w->listeners == NULL || w->accept_evs == NULL || ctxs == NULL)
+	if (w->listeners == NULL || ctxs == NULL)
 		fatalx("out of memory");
 	for (size_t i = 0; i < mine->n; i++) {
+		own = mine->v[i].worker == w->index;
 		w->listeners[n] = mine->v[i];
 		ctxs[n] = (struct accept_ctx){ .w = w, .l = &w->listeners[n] };
-		w->accept_evs[n] = event_new(w->base, mine->v[i].fd,
-		    EV_READ | EV_PERSIST, worker_accept_cb, &ctxs[n]);
-		if (w->accept_evs[n] == NULL)
+		ctxs[n].watch = event_new(w->base, mine->v[i].fd,
+		    EV_READ | EV_PERSIST, own ? worker_accept_cb :
+		    worker_steal_cb, &ctxs[n]);
+		if (ctxs[n].watch == NULL || (!own && (ctxs[n].later =
+		    evtimer_new(w->base, worker_steal_later_cb,
+		    &ctxs[n])) == NULL))
 			fatalx("out of memory");
 		n++;
 	}
+	w->accept_ctxs = ctxs;
 	w->nlisteners = n;
 	for (size_t i = 0; i < all->n; i++)
 		if (!worker_accepts_on(w, all->v[i].fd))
@@ -375,7 +427,9 @@ worker_listeners_close(struct worker *w)
 {
 	worker_accept_enable(w, false);
 	for (size_t i = 0; i < w->nlisteners; i++) {
-		event_free(w->accept_evs[i]);
+		event_free(w->accept_ctxs[i].watch);
+		if (w->accept_ctxs[i].later != NULL)
+			event_free(w->accept_ctxs[i].later);
 		close(w->listeners[i].fd);
 	}
 	w->nlisteners = 0;

@@ -29,6 +29,7 @@ struct tls_gen;
 struct queue;
 struct limit_table_sh;
 struct shm_member;
+struct accept_ctx;
 
 struct worker {
 	struct event_base *base;
@@ -37,7 +38,7 @@ struct worker {
 	uint32_t index;
 	bool stopping;
 	struct listener *listeners;	/* its generation's sockets */
-	struct event **accept_evs;
+	struct accept_ctx *accept_ctxs;	/* per listener (worker.c) */
 	size_t nlisteners;
 	bool accepting;
 	struct event *accept_retry_ev;	/* resumes accepting after EMFILE */

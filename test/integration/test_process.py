@@ -84,6 +84,25 @@ def _():
             c.close()
 
 
+@t.test("150 connections opened at once spread over the 3 workers: "
+        "each takes its own socket's share, none takes most")
+def _():
+    clients = [Client(ports()[0], timeout=5) for _ in range(150)]
+    try:
+        owners = []
+        for c in clients:
+            pid = wait_until(lambda: w.worker_of(c, ports()[0]), 5.0, 0.005)
+            check(pid, "no worker holds a connection")
+            owners.append(pid)
+        counts = sorted(owners.count(p) for p in w.worker_pids())
+        t.diag("connections per worker: %s" % counts)
+        check(len(counts) == 3 and counts[0] > 0 and counts[-1] <= 105,
+              "connections per worker: %r" % counts)
+    finally:
+        for c in clients:
+            c.close()
+
+
 @t.test("max_connections = 2: a third connection waits until one closes")
 def _():
     w2 = env.weir(workers=1, global_={"max_connections": 2},

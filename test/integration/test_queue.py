@@ -277,6 +277,37 @@ def _():
     w.check_clean_stop()
 
 
+@t.test("a retry waiting for the one server it has not tried holds up no "
+        "newcomer: a new request takes the free server at once")
+def _():
+    w = start([("q0", "max_conns=1"), ("q1", "max_conns=1")], workers=1,
+              queue_timeout="60s", retries=2, retry_backoff="1ms")
+    clients = send_holds(w, ["h0"])
+    try:
+        held = wait_held(1)
+        busy = [n for n in ("q0", "q1") if held[n]][0]
+        # /reset fails at the free server; its retry waits for the busy one.
+        off = len(w.log())
+        r1 = Client(w.port, timeout=20)
+        r1.request("GET", "/reset")
+        clients["r1"] = r1
+        w.wait_line(off, r"retrying on another server")
+        wait_queued(w, 1)
+        clients.update(send_holds(w, ["h2"]))
+        got = wait_held(2)
+        check_eq(sorted(sum(got.values(), [])), ["h0", "h2"],
+                 "held while the retry waits")
+        check(busy not in [n for n in got if "h2" in got[n]],
+              "h2 went to the busy server: %r" % got)
+        wait_queued(w, 1)
+    finally:
+        for b in B.values():
+            b.release_all()
+        for c in clients.values():
+            c.close()
+    w.check_clean_stop()
+
+
 @t.test("a backup is for primaries that are down, not full: a request "
         "waits for the full primary's place while the backup stays idle")
 def _():

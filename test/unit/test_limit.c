@@ -100,10 +100,15 @@ static void
 test_gcra_cap(void **state)
 {
 	(void)state;
-	/* 100/s, burst 5: the most debt is 5 intervals of 10 ms. */
+	/*
+	 * 100/s, burst 5: the most debt is 5 intervals of 10 ms; a second
+	 * more is left alone (a stale clock read explains it).
+	 */
 	assert_int_equal(gcra_cap(T0 + 50000000, T0, 10000000, 5),
 	    T0 + 50000000);
-	assert_int_equal(gcra_cap(T0 + 50000001, T0, 10000000, 5),
+	assert_int_equal(gcra_cap(T0 + 50000000 + S, T0, 10000000, 5),
+	    T0 + 50000000 + S);
+	assert_int_equal(gcra_cap(T0 + 50000001 + S, T0, 10000000, 5),
 	    T0 + 50000000);
 	assert_int_equal(gcra_cap(T0 + 600 * S, T0, 10000000, 5),
 	    T0 + 50000000);
@@ -231,6 +236,28 @@ test_table_rate_raised(void **state)
 	limit_table_free(t);
 }
 
+/*
+ * A worker whose clock read is 10 ms older than the store of another
+ * (preempted between the two) must not lower the key's debt: at 1000/s,
+ * burst 100, a drained key stays drained.
+ */
+static void
+test_table_stale_clock(void **state)
+{
+	struct limit_table_sh *t = limit_table_new(64);
+	uint64_t wait, iv = 1000000;		/* 1 ms */
+	int passed = 0;
+
+	(void)state;
+	while (limit_table_take(t, 9, T0, iv, 100, &wait))
+		passed++;
+	assert_int_equal(passed, 100);
+	assert_false(limit_table_take(t, 9, T0 - 10 * iv, iv, 100, &wait));
+	for (int i = 0; i < 20; i++)
+		assert_false(limit_table_take(t, 9, T0, iv, 100, &wait));
+	limit_table_free(t);
+}
+
 /* A refund gives one place back to the key; a forgotten key is left be. */
 static void
 test_table_refund(void **state)
@@ -324,6 +351,7 @@ main(void)
 		cmocka_unit_test(test_table_insert_find),
 		cmocka_unit_test(test_table_reuse),
 		cmocka_unit_test(test_table_rate_raised),
+		cmocka_unit_test(test_table_stale_clock),
 		cmocka_unit_test(test_table_refund),
 		cmocka_unit_test(test_table_race_exact),
 	};
