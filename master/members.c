@@ -216,6 +216,14 @@ members_del(struct master *m, const char *backend, const char *address,
 		if (strcmp(e->backend, backend) == 0 &&
 		    (strcmp(e->id, id) == 0 || strcmp(e->name, address) == 0))
 			break;
+	b = members_backend(m, backend);
+	if (e == NULL && b >= 0 && members_in_file(&m->gens->cfg->backends[b],
+	    id)) {
+		snprintf(why, whylen, "server %s of backend '%s' comes from the "
+		    "configuration file: remove it there and reload", id,
+		    backend);
+		return 409;
+	}
 	if (e == NULL) {
 		snprintf(why, whylen, "no server '%s' added to backend '%s'",
 		    address, backend);
@@ -225,7 +233,7 @@ members_del(struct master *m, const char *backend, const char *address,
 	log_info("backend %s: server %s removed; it drains", backend, e->id);
 	free(e->backend);
 	free(e);
-	if ((b = members_backend(m, backend)) >= 0)
+	if (b >= 0)
 		members_publish(m, (size_t)b);
 	return 0;
 }

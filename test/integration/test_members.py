@@ -92,6 +92,7 @@ def _():
     check_eq(add(w, B["m1"].addr).status, 409, "again")
     check_eq(add(w, B["m2"].addr, token=None).status, 401, "no token")
     check_eq(delete(w, "127.0.0.1:1").status, 404, "delete unknown")
+    check_eq(delete(w, B["m0"].addr).status, 409, "delete a file server")
     # 16 slots: m0 and m1 hold 2; 14 more fit, the next does not.
     for i in range(14):
         check_eq(add(w, "127.0.0.2:%d" % (1000 + i)).status, 201, "add %d" % i)
