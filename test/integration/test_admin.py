@@ -270,8 +270,9 @@ def _():
     check_eq(patch(w, "app", "127.0.0.1:1", {"admin": "drain"}).status, 404,
              "PATCH unknown server")
     for method, path, allow in (
-            ("DELETE", "/api/v1/backends/app/servers/" + srv, "GET, HEAD, PATCH"),
-            ("PUT", "/api/v1/backends/app/servers/" + srv, "GET, HEAD, PATCH"),
+            ("PUT", "/api/v1/backends/app/servers/" + srv,
+             "GET, HEAD, PATCH, DELETE"),
+            ("GET", "/api/v1/backends/app/servers", "POST"),
             ("POST", "/api/v1/status", "GET, HEAD"),
             ("PATCH", "/api/v1/backends/app", "GET, HEAD"),
             ("DELETE", "/metrics", "GET, HEAD")):
