@@ -370,7 +370,8 @@ def _():
              (408, "GET", "/slow-head", "HTTP/1.1",
               len(b"GET /slow-head HTTP/1.1\r\nHost: x\r\nX-Half: "), None),
              "fields of %r" % rec)
-    check(rec["duration_ms"] >= 400, "duration %r under client_timeout"
+    # The timer runs on the coarse clock: it may end a tick (<= 10 ms) early.
+    check(rec["duration_ms"] >= 390, "duration %r under client_timeout"
           % rec["duration_ms"])
 
 
