@@ -17,48 +17,50 @@ static const bal_pick_fn bal_algorithms[] = {
 	[CONFIG_BALANCE_HASH] = bal_hash_pick,
 };
 
-/* Copy membership and weights out of the config, split by class. */
+/* Copy the member list, split by class. */
 static int
-balancer_members(struct bal_pool *pool, const struct backend_conf *be)
+balancer_members(struct bal_pool *pool, const struct shm *shm,
+    const struct shm_member *list, uint32_t n)
 {
 	/* One spare element so an empty backend still gets real arrays. */
-	size_t n = be->nservers + 1;
+	size_t room = (size_t)n + 1;
 
-	pool->slot = calloc(n, sizeof(*pool->slot));
-	pool->weight = calloc(n, sizeof(*pool->weight));
-	pool->backup = calloc(n, sizeof(*pool->backup));
-	pool->max_conns = calloc(n, sizeof(*pool->max_conns));
-	pool->members[0] = calloc(n, sizeof(*pool->members[0]));
-	pool->members[1] = calloc(n, sizeof(*pool->members[1]));
-	if (pool->slot == NULL || pool->weight == NULL ||
+	pool->slot = calloc(room, sizeof(*pool->slot));
+	pool->id = calloc(room, sizeof(*pool->id));
+	pool->weight = calloc(room, sizeof(*pool->weight));
+	pool->backup = calloc(room, sizeof(*pool->backup));
+	pool->max_conns = calloc(room, sizeof(*pool->max_conns));
+	pool->members[0] = calloc(room, sizeof(*pool->members[0]));
+	pool->members[1] = calloc(room, sizeof(*pool->members[1]));
+	if (pool->slot == NULL || pool->id == NULL || pool->weight == NULL ||
 	    pool->backup == NULL || pool->max_conns == NULL ||
-	    pool->members[0] == NULL ||
-	    pool->members[1] == NULL)
+	    pool->members[0] == NULL || pool->members[1] == NULL)
 		return -1;
-	pool->n = (uint32_t)be->nservers;
-	for (uint32_t m = 0; m < pool->n; m++) {
-		const struct server_conf *sc = &be->servers[m];
-		int c = sc->backup ? 1 : 0;
+	pool->n = n;
+	for (uint32_t m = 0; m < n; m++) {
+		bool backup = list[m].flags & SHM_SERVER_BACKUP;
 
-		pool->slot[m] = sc->slot;
-		pool->weight[m] = sc->weight;
-		pool->backup[m] = sc->backup;
-		pool->max_conns[m] = sc->max_conns;
-		pool->limited |= sc->max_conns > 0;
+		pool->slot[m] = list[m].slot;
+		pool->id[m] = shm->servers[list[m].slot].addr;
+		pool->weight[m] = list[m].weight;
+		pool->backup[m] = backup;
+		pool->max_conns[m] = list[m].max_conns;
+		pool->limited |= list[m].max_conns > 0;
 		/*
 		 * The file allows 1..256; weight 0 comes only from the admin
 		 * API and means no new requests. Such a server is in no class,
 		 * so no algorithm (nor the hash ring) ever sees it.
 		 */
-		if (sc->weight > 0)
-			pool->members[c][pool->nmembers[c]++] = m;
+		if (list[m].weight > 0)
+			pool->members[backup][pool->nmembers[backup]++] = m;
 	}
 	pool->nprimary = pool->nmembers[0];
 	return 0;
 }
 
 struct bal_pool *
-balancer_build(struct shm *shm, const struct backend_conf *be)
+balancer_build_list(struct shm *shm, const struct backend_conf *be,
+    const struct shm_member *list, uint32_t n, uint64_t version)
 {
 	struct bal_pool *pool;
 
@@ -66,7 +68,8 @@ balancer_build(struct shm *shm, const struct backend_conf *be)
 		return NULL;
 	pool->be = be;
 	pool->shared = &shm->pools[be->pool_slot];
-	if (balancer_members(pool, be) == -1)
+	pool->version = version;
+	if (balancer_members(pool, shm, list, n) == -1)
 		goto fail;
 	switch (be->balance) {
 	case CONFIG_BALANCE_HASH:
@@ -91,6 +94,22 @@ fail:
 	return NULL;
 }
 
+struct bal_pool *
+balancer_build(struct shm *shm, const struct backend_conf *be)
+{
+	struct shm_member *list;
+	struct bal_pool *pool;
+	uint64_t version;
+	uint32_t n;
+
+	if ((list = calloc(shm->hdr->max_servers, sizeof(*list))) == NULL)
+		return NULL;
+	version = shm_members_read(shm, be->pool_slot, list, &n);
+	pool = balancer_build_list(shm, be, list, n, version);
+	free(list);
+	return pool;
+}
+
 void
 balancer_free(struct bal_pool *pool)
 {
@@ -104,17 +123,20 @@ balancer_free(struct bal_pool *pool)
 	}
 	free(pool->ring);
 	free(pool->slot);
+	free(pool->id);
 	free(pool->weight);
 	free(pool->backup);
 	free(pool->max_conns);
 	free(pool);
 }
 
+/* Has the request tried member m's server already? */
 static bool
-bal_excluded(const struct bal_request *req, uint32_t m)
+bal_excluded(const struct bal_pool *pool, const struct bal_request *req,
+    uint32_t m)
 {
 	for (uint32_t i = 0; i < req->nexclude; i++)
-		if (req->exclude[i] == m)
+		if (req->exclude[i] == pool->slot[m])
 			return true;
 	return false;
 }
@@ -134,7 +156,7 @@ bal_pick_other(struct shm *shm, const struct bal_pool *pool,
 		uint32_t m = pool->members[c][i];
 		uint64_t load, w;
 
-		if (bal_excluded(req, m) || !bal_usable(shm, pool, m))
+		if (bal_excluded(pool, req, m) || !bal_usable(shm, pool, m))
 			continue;
 		load = shm_inflight(shm, pool->slot[m]);
 		w = bal_effective_weight(shm, pool, m, req->now_ms);
@@ -152,7 +174,7 @@ balancer_has_other(const struct shm *shm, const struct bal_pool *pool,
     const struct bal_request *req)
 {
 	for (uint32_t m = 0; m < pool->n; m++)
-		if (pool->weight[m] > 0 && !bal_excluded(req, m) &&
+		if (pool->weight[m] > 0 && !bal_excluded(pool, req, m) &&
 		    bal_up(shm, pool, m))
 			return true;
 	return false;
@@ -170,7 +192,7 @@ bal_primary_full(const struct shm *shm, const struct bal_pool *pool,
 	for (uint32_t i = 0; i < pool->nmembers[0]; i++) {
 		uint32_t m = pool->members[0][i];
 
-		if (pool->weight[m] > 0 && !bal_excluded(req, m) &&
+		if (pool->weight[m] > 0 && !bal_excluded(pool, req, m) &&
 		    bal_up(shm, pool, m))
 			return true;
 	}
@@ -207,7 +229,7 @@ balancer_pick(struct shm *shm, const struct bal_pool *pool,
 			m = bal_hash_lookup(shm, pool, req, hash, c == 1);
 		else
 			m = fn(shm, pool, req, c == 1);
-		if (m >= 0 && bal_excluded(req, (uint32_t)m))
+		if (m >= 0 && bal_excluded(pool, req, (uint32_t)m))
 			m = bal_pick_other(shm, pool, req, c == 1);
 		if (m >= 0)
 			return m;

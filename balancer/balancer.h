@@ -3,11 +3,13 @@
  * engine calls balancer_pick() and nothing else, so an algorithm never
  * touches worker/.
  *
- * A struct bal_pool belongs to one config generation: the master builds it
- * from the backend config before forking that generation's workers, which
- * inherit it read-only (private memory). Everything the workers of all
- * generations must agree on lives in shm: per-server in-flight counts,
- * health and admin state, slow-start times, and the pool's ticket counter.
+ * A struct bal_pool is private to a process: built from the pool's member
+ * list in shm (which servers, their weights and limits) and the backend's
+ * config of the process's generation (algorithm, keys), and built again
+ * when the list's version moves. Everything the workers of all
+ * generations must agree on lives in shm: the member lists, per-server
+ * in-flight counts, health and admin state, slow-start times, and the
+ * pool's ticket counter.
  */
 #ifndef WEIR_BALANCER_H
 #define WEIR_BALANCER_H
@@ -18,6 +20,7 @@
 #include <sys/socket.h>
 
 struct shm;
+struct shm_member;
 struct shm_pool_sh;
 struct backend_conf;
 struct http_msg;
@@ -30,7 +33,7 @@ struct bal_request {
 	const struct http_msg *msg;	/* header:/cookie: keys; may be NULL */
 	uint64_t now_ms;		/* CLOCK_MONOTONIC, for slow start */
 	uint64_t *rng;			/* the caller's xorshift64 state, != 0 */
-	const uint32_t *exclude;	/* members not to pick (tried already) */
+	const uint32_t *exclude;	/* server slots not to pick (tried) */
 	uint32_t nexclude;
 	/* balance = hash: the key as bal_hash_key() found it before, for a
 	 * request whose head is gone (queued): found, and its hash */
@@ -48,8 +51,10 @@ struct bal_point {
 struct bal_pool {
 	const struct backend_conf *be;
 	struct shm_pool_sh *shared;	/* shared ticket counter */
-	uint32_t n;			/* members, in config order */
+	uint64_t version;		/* of the member list it was built from */
+	uint32_t n;			/* members, in list order */
 	uint32_t *slot;			/* shm server slot of each member */
+	const char **id;		/* each member's identity (shm) */
 	uint32_t *weight;		/* configured weight of each member;
 					 * 0: in no class (admin API) */
 	bool *backup;
@@ -76,8 +81,15 @@ struct bal_pool {
 	uint32_t wsum[2];
 };
 
-/* Master: build the pool for be (after shm_publish set the slots). */
+/*
+ * Build the pool for be from its member list in shm as it is now (after
+ * shm_publish() set the slots and published the list).
+ */
 struct bal_pool *balancer_build(struct shm *shm, const struct backend_conf *be);
+/* The same from a copy of the list, m[0..n) of the given version. */
+struct bal_pool *balancer_build_list(struct shm *shm,
+    const struct backend_conf *be, const struct shm_member *m, uint32_t n,
+    uint64_t version);
 void balancer_free(struct bal_pool *pool);
 
 /*
@@ -110,19 +122,20 @@ enum outlier_claim {
 
 /* May the server be picked now (not ejected, or its ejection has run out)? */
 bool outlier_admits(const struct shm_server_sh *sv);
-/* After picking member m: take the half-open trial if it needs one. */
+/* After picking server slot: take the half-open trial if it needs one. */
 enum outlier_claim outlier_claim(struct shm *shm, const struct bal_pool *pool,
-    uint32_t m);
+    uint32_t slot);
 /* The trial request ended with no verdict (client left, local error). */
-void outlier_abandon(struct shm *shm, const struct bal_pool *pool, uint32_t m);
+void outlier_abandon(struct shm *shm, const struct bal_pool *pool,
+    uint32_t slot);
 /*
- * The request to member m succeeded (a response head, not a 5xx when
+ * The request to server slot succeeded (a response head, not a 5xx when
  * fail_on_5xx) or failed (connect error, reset or timeout before a
  * response, invalid response, 5xx when fail_on_5xx). max_fails failures in
  * a row eject the server for fail_timeout, doubling per ejection in a row
  * (5 minutes at most), within max_ejected_percent of the pool.
  */
-void outlier_report(struct shm *shm, const struct bal_pool *pool, uint32_t m,
+void outlier_report(struct shm *shm, const struct bal_pool *pool, uint32_t slot,
     bool ok, bool trial);
 
 /* ---- shared by the algorithms (balancer.c) ---- */

@@ -79,7 +79,6 @@ bal_hash_points(uint32_t weight, uint32_t wmax)
 int
 bal_hash_build(struct bal_pool *pool)
 {
-	const struct backend_conf *be = pool->be;
 	struct bal_hash_point *pts;
 	uint32_t wmax = 1, total = 0, k = 0;
 	char key[96];
@@ -102,7 +101,7 @@ bal_hash_build(struct bal_pool *pool)
 
 		for (uint32_t i = 0; i < np; i++) {
 			len = snprintf(key, sizeof(key), "%s-%u",
-			    be->servers[m].id, i);
+			    pool->id[m], i);
 			pts[k].hash = hash64_mix(hash64_fnv(
 			    HASH64_FNV_BASIS, key, (size_t)len));
 			pts[k++].member = m;

@@ -28,9 +28,9 @@ outlier_admits(const struct shm_server_sh *sv)
 }
 
 enum outlier_claim
-outlier_claim(struct shm *shm, const struct bal_pool *pool, uint32_t m)
+outlier_claim(struct shm *shm, const struct bal_pool *pool, uint32_t slot)
 {
-	struct shm_server_sh *sv = &shm->servers[pool->slot[m]];
+	struct shm_server_sh *sv = &shm->servers[slot];
 	uint64_t w = atomic_load_explicit(&sv->eject, memory_order_acquire);
 	uint64_t now, deadline;
 
@@ -54,9 +54,10 @@ outlier_claim(struct shm *shm, const struct bal_pool *pool, uint32_t m)
 }
 
 void
-outlier_abandon(struct shm *shm, const struct bal_pool *pool, uint32_t m)
+outlier_abandon(struct shm *shm, const struct bal_pool *pool, uint32_t slot)
 {
-	struct shm_server_sh *sv = &shm->servers[pool->slot[m]];
+	(void)pool;
+	struct shm_server_sh *sv = &shm->servers[slot];
 	uint64_t w = atomic_load_explicit(&sv->eject, memory_order_acquire);
 
 	/* Due for a new trial at once; no verdict on the server either way. */
@@ -112,7 +113,7 @@ outlier_eject(struct shm_server_sh *sv, uint64_t w, uint64_t *ms,
 /* The half-open trial answered: back in service, or out again for longer. */
 static void
 outlier_trial_done(struct shm_server_sh *sv, const struct bal_pool *pool,
-    uint32_t m, bool ok)
+    bool ok)
 {
 	const struct backend_conf *be = pool->be;
 	uint64_t w = atomic_load_explicit(&sv->eject, memory_order_acquire);
@@ -123,7 +124,7 @@ outlier_trial_done(struct shm_server_sh *sv, const struct bal_pool *pool,
 	if (!ok) {
 		if (outlier_eject(sv, w, &ms, be))
 			log_warnx("server %s/%s failed its trial request; "
-			    "ejected for %llu ms", be->name, be->servers[m].id,
+			    "ejected for %llu ms", be->name, sv->addr,
 			    (unsigned long long)ms);
 		return;
 	}
@@ -132,21 +133,21 @@ outlier_trial_done(struct shm_server_sh *sv, const struct bal_pool *pool,
 	    memory_order_relaxed)) {
 		atomic_store_explicit(&sv->ejections, 0, memory_order_relaxed);
 		log_info("server %s/%s back in service after a successful "
-		    "trial request", be->name, be->servers[m].id);
+		    "trial request", be->name, sv->addr);
 	}
 }
 
 void
-outlier_report(struct shm *shm, const struct bal_pool *pool, uint32_t m,
+outlier_report(struct shm *shm, const struct bal_pool *pool, uint32_t slot,
     bool ok, bool trial)
 {
-	struct shm_server_sh *sv = &shm->servers[pool->slot[m]];
+	struct shm_server_sh *sv = &shm->servers[slot];
 	const struct backend_conf *be = pool->be;
 	uint32_t fails;
 	uint64_t w, ms;
 
 	if (trial) {
-		outlier_trial_done(sv, pool, m, ok);
+		outlier_trial_done(sv, pool, ok);
 		if (ok)
 			atomic_store_explicit(&sv->fails, 0, memory_order_relaxed);
 		return;
@@ -165,12 +166,12 @@ outlier_report(struct shm *shm, const struct bal_pool *pool, uint32_t m,
 		return;
 	if (!outlier_room(shm, pool)) {
 		log_debug("server %s/%s failing, but max_ejected_percent (%u%%) "
-		    "keeps it in", be->name, be->servers[m].id,
+		    "keeps it in", be->name, sv->addr,
 		    be->max_ejected_percent);
 		return;
 	}
 	if (outlier_eject(sv, w, &ms, be))
 		log_warnx("server %s/%s ejected for %llu ms after %u consecutive "
-		    "failures", be->name, be->servers[m].id,
+		    "failures", be->name, sv->addr,
 		    (unsigned long long)ms, fails);
 }

@@ -1,11 +1,12 @@
 /*
- * Measures the cost of balancer_pick() for every algorithm and pool size,
- * in one process and in as many processes as there are CPUs picking on one
- * shared segment at once, the way weir's workers do.
+ * Measures the cost of a pick for every algorithm and pool size, in one
+ * process and in as many processes as there are CPUs picking on one shared
+ * segment at once, the way weir's workers do: the member list's version
+ * check (worker_bal()'s fast path) and balancer_pick(). Then the time from
+ * a publication of a member list to the first pick that sees it.
  *
- * Build from the top of the tree with -O2, linking balancer/ (every .c),
- * shm/shm.c, common/config.c, common/confval.c and common/log.c with
- * -linih -levent; run as "pickbench [seconds per measurement]" (0.2 s).
+ * Built by "make bench" (bench/pickbench); run as "pickbench [seconds per
+ * measurement]" (0.2 s).
  */
 #include "autoconf.h"
 
@@ -43,12 +44,16 @@ static const struct pickbench_case pickbench_cases[] = {
 
 static const uint32_t pickbench_sizes[] = { 3, 30, 300 };
 
+#define PICKBENCH_PUBLISHES	200	/* member list publications timed */
+
 /* Shared with the children: a start line and what each one did. */
 struct pickbench_shared {
 	_Atomic uint32_t ready;
 	_Atomic uint32_t go;
 	_Atomic uint64_t picks;
 	_Atomic uint64_t end_ns;	/* the latest finish */
+	_Atomic uint64_t published_ns;	/* when the last list went out */
+	_Atomic uint64_t seen_ns[PICKBENCH_PUBLISHES];
 };
 
 static char pickbench_uri[PICKBENCH_URIS][24];
@@ -104,6 +109,10 @@ pickbench_loop(struct shm *shm, const struct bal_pool *pool, uint32_t wslot,
 			client.sin_addr.s_addr = (uint32_t)rng;
 			req.uri = pickbench_uri[u];
 			req.uri_len = strlen(pickbench_uri[u]);
+			/* What worker_bal() costs when the list stands still. */
+			if (shm_members_version(shm, pool->be->pool_slot) !=
+			    pool->version)
+				abort();
 			if ((m = balancer_pick(shm, pool, &req)) < 0)
 				abort();
 			shm_inflight_inc(shm, wslot, pool->slot[m]);
@@ -180,6 +189,98 @@ pickbench_run(struct shm *shm, const struct bal_pool *pool, uint32_t nproc,
 	    (double)atomic_load(&sh->picks);
 }
 
+/* Publication i was seen: how long after it went out. */
+static void
+pickbench_seen(struct pickbench_shared *sh, uint64_t v, uint64_t v0)
+{
+	uint64_t i = v - v0 - 1;
+
+	if (i < PICKBENCH_PUBLISHES)
+		atomic_store(&sh->seen_ns[i], pickbench_now_ns() -
+		    atomic_load(&sh->published_ns));
+}
+
+/* A picker that checks the version before each pick, as workers do. */
+static void
+pickbench_watch(struct shm *shm, const struct bal_pool *pool, uint32_t wslot,
+    struct pickbench_shared *sh)
+{
+	uint64_t v0 = pool->version, last = v0, v, rng = 7;
+	struct sockaddr_in client = { .sin_family = AF_INET };
+	struct bal_request req = { .client = (struct sockaddr *)&client,
+	    .now_ms = 1, .rng = &rng, .uri = "/", .uri_len = 1 };
+	int m;
+
+	atomic_fetch_add(&sh->ready, 1);
+	while (last - v0 < PICKBENCH_PUBLISHES) {
+		if ((v = shm_members_version(shm, pool->be->pool_slot)) !=
+		    last) {
+			pickbench_seen(sh, v, v0);
+			last = v;
+		}
+		if ((m = balancer_pick(shm, pool, &req)) >= 0) {
+			shm_inflight_inc(shm, wslot, pool->slot[m]);
+			shm_inflight_dec(shm, wslot, pool->slot[m]);
+		}
+	}
+	_exit(0);
+}
+
+static int
+pickbench_u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Publish pool's list again PICKBENCH_PUBLISHES times, 1 ms apart, while
+ * a child picks: how long each took to reach a pick.
+ */
+static void
+pickbench_publish(struct shm *shm, const struct bal_pool *pool,
+    struct pickbench_shared *sh, char *out, size_t outlen)
+{
+	struct shm_member *list = calloc(pool->n, sizeof(*list));
+	const struct timespec gap = { 0, 1000000 };
+	uint64_t lat[PICKBENCH_PUBLISHES];
+	int w = shm_worker_claim(shm, 1), status;
+	pid_t pid;
+
+	atomic_store(&sh->ready, 0);
+	if (list == NULL || w < 0 || (pid = fork()) < 0) {
+		perror("pickbench: publish");
+		exit(1);
+	}
+	if (pid == 0)
+		pickbench_watch(shm, pool, (uint32_t)w, sh);
+	shm_worker_set_pid(shm, (uint32_t)w, pid);
+	for (uint32_t m = 0; m < pool->n; m++)
+		list[m] = (struct shm_member){ .slot = pool->slot[m],
+		    .weight = pool->weight[m] };
+	while (atomic_load(&sh->ready) == 0)
+		;
+	for (int i = 0; i < PICKBENCH_PUBLISHES; i++) {
+		nanosleep(&gap, NULL);
+		atomic_store(&sh->published_ns, pickbench_now_ns());
+		shm_members_publish(shm, pool->be->pool_slot, list, pool->n);
+	}
+	wait(&status);
+	shm_worker_reclaim(shm, (uint32_t)w);
+	for (int i = 0; i < PICKBENCH_PUBLISHES; i++)
+		lat[i] = atomic_load(&sh->seen_ns[i]);
+	qsort(lat, PICKBENCH_PUBLISHES, sizeof(lat[0]), pickbench_u64_cmp);
+	snprintf(out, outlen, "\nPublication of a member list to the first "
+	    "pick that sees it (%d lists, one process picking from %u "
+	    "leastconn members): median %llu ns, p99 %llu ns, max %llu ns\n",
+	    PICKBENCH_PUBLISHES, pool->n,
+	    (unsigned long long)lat[PICKBENCH_PUBLISHES / 2],
+	    (unsigned long long)lat[PICKBENCH_PUBLISHES * 99 / 100],
+	    (unsigned long long)lat[PICKBENCH_PUBLISHES - 1]);
+	free(list);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -188,6 +289,7 @@ main(int argc, char **argv)
 	uint32_t nproc = ncpu > 0 ? (uint32_t)(ncpu < 256 ? ncpu : 256) : 1;
 	uint64_t dur_ns = (uint64_t)(secs * 1e9);
 	struct pickbench_shared *sh;
+	char latency[256] = "";
 
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -230,11 +332,15 @@ main(int argc, char **argv)
 			printf("| %s | %u | %.0f | %.0f |\n",
 			    pickbench_cases[c].name, n, one, all);
 			fflush(stdout);
+			if (c == 1 && n == 30)
+				pickbench_publish(shm, pool, sh, latency,
+				    sizeof(latency));
 			balancer_free(pool);
 			shm_free(shm);
 			config_free(cfg);
 		}
 	}
+	fputs(latency, stdout);
 	munmap(sh, sizeof(*sh));
 	return 0;
 }

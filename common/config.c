@@ -144,6 +144,8 @@ static const struct config_key config_keys[] = {
 	    NULL, NULL, NULL, NULL),
 	G("max_connections", CONFIG_INT, max_connections, "10000", true, false,
 	    "1", "1000000", NULL, NULL),
+	G("max_servers", CONFIG_INT, max_servers, "1024", false, false,
+	    "16", "1048576", NULL, NULL),
 	G("drain_timeout", CONFIG_DURATION, drain_timeout_ms, "30s", true, false,
 	    "1ms", "1h", NULL, NULL),
 	G("tls_ticket_rotate", CONFIG_DURATION, tls_ticket_rotate_ms, "12h",
@@ -1627,7 +1629,7 @@ static void
 config_check(struct config_ctx *ctx)
 {
 	struct config *cfg = ctx->cfg;
-	size_t i;
+	size_t i, nservers = 0;
 
 	if (cfg->nfrontends == 0) {
 		config_err(ctx, 0, "no [frontend NAME] section, nothing to "
@@ -1652,6 +1654,14 @@ config_check(struct config_ctx *ctx)
 			return;
 		}
 		config_limits(&cfg->backends[i]);
+		nservers += cfg->backends[i].nservers;
+	}
+	/* The shared segment has room for max_servers, fixed at start. */
+	if (nservers > cfg->max_servers) {
+		config_err(ctx, config_line(cfg, "max_servers"), "%zu servers in "
+		    "the file, more than max_servers (%u)", nservers,
+		    cfg->max_servers);
+		return;
 	}
 	if (config_check_routes(ctx) == -1)
 		return;

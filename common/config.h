@@ -325,6 +325,7 @@ struct config {
 	int log_level;			/* enum log_level */
 	char *pidfile;			/* NULL when not set */
 	uint32_t max_connections;	/* per worker */
+	uint32_t max_servers;		/* server slots in shm, fixed at start */
 	uint32_t drain_timeout_ms;	/* longest an old worker finishes work */
 	uint32_t tls_ticket_rotate_ms;	/* session ticket key lifetime */
 	char *log_file;			/* NULL: stderr */

@@ -91,6 +91,12 @@ int adminapi_frontends(struct master *m, struct json_t **out);
 int adminapi_backend(struct master *m, const char *name, struct json_t **out);
 int adminapi_server(struct master *m, const char *backend, const char *addr,
     struct json_t **out);
+/* POST /api/v1/backends/B/servers: add a server (201). */
+int adminapi_servers_post(struct master *m, const char *backend,
+    const char *body, size_t len, struct json_t **out);
+/* DELETE /api/v1/backends/B/servers/A: take it out; it drains (202). */
+int adminapi_server_delete(struct master *m, const char *backend,
+    const char *addr, struct json_t **out);
 /* PATCH: body (len bytes) is {"admin": ..., "weight": ...}. */
 int adminapi_server_patch(struct master *m, const char *backend,
     const char *addr, const char *body, size_t len, struct json_t **out);

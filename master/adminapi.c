@@ -138,39 +138,104 @@ adminapi_classes(const _Atomic uint64_t *c)
 	    "4xx", adminapi_count(c[3]), "5xx", adminapi_count(c[4]));
 }
 
+/* How a server came to be in its backend, for the listing. */
+struct adminapi_srv {
+	uint32_t slot;
+	const char *address;		/* as given */
+	uint32_t weight;
+	bool backup;
+	const char *source;		/* "file", "api" */
+	bool removed;			/* out of the list, still draining */
+};
+
 /*
  * One server as the workers see it now. Each shared field is read on its
  * own (acquire, pairing with the master's release stores and the workers'
  * CAS on eject): the answer is a snapshot of each, not of all at once.
  */
 static json_t *
-adminapi_server_json(struct master *m, const struct server_conf *sc)
+adminapi_slot_json(struct master *m, const struct adminapi_srv *s)
 {
-	struct shm_server_sh *sv = &m->shm->servers[sc->slot];
+	struct shm_server_sh *sv = &m->shm->servers[s->slot];
 	uint32_t health = atomic_load_explicit(&sv->health,
 	    memory_order_acquire);
 	uint32_t admin = atomic_load_explicit(&sv->admin, memory_order_acquire);
 	uint64_t eject = atomic_load_explicit(&sv->eject, memory_order_acquire);
-	const char *last = health_last(m->health, sc->slot);
+	const char *last = health_last(m->health, s->slot);
 	struct shm_stat_server_sh st;
 	uint64_t failures = 0;
 
-	shm_stats_server_sum(m->shm, sc->slot, &st);
+	shm_stats_server_sum(m->shm, s->slot, &st);
 	for (int i = 0; i < SHM_FAIL_MAX; i++)
 		failures += st.failures[i];
 	return json_pack("{s:s, s:I, s:b, s:s, s:s, s:b, s:I, s:I, s:o, s:I, "
-	    "s:s?}",
-	    "address", sc->name,
-	    "weight", (json_int_t)sc->weight,
-	    "backup", sc->backup,
+	    "s:s?, s:s, s:b}",
+	    "address", s->address,
+	    "weight", (json_int_t)s->weight,
+	    "backup", s->backup,
 	    "health", health == SHM_HEALTH_UP ? "up" : "down",
 	    "admin", adminapi_admin_name(admin),
 	    "ejected", SHM_EJECT_STATE(eject) != SHM_EJECT_NONE,
-	    "inflight", (json_int_t)shm_inflight(m->shm, sc->slot),
+	    "inflight", (json_int_t)shm_inflight(m->shm, s->slot),
 	    "requests", adminapi_count(st.requests),
 	    "responses", adminapi_classes(st.responses),
 	    "failures", adminapi_count(failures),
-	    "last_check", last);
+	    "last_check", last,
+	    "source", s->source,
+	    "removed", s->removed);
+}
+
+static json_t *
+adminapi_server_json(struct master *m, const struct server_conf *sc)
+{
+	struct adminapi_srv s = { .slot = sc->slot, .address = sc->name,
+	    .weight = sc->weight, .backup = sc->backup, .source = "file" };
+
+	return adminapi_slot_json(m, &s);
+}
+
+static json_t *
+adminapi_member_json(struct master *m, const struct member *e)
+{
+	struct adminapi_srv s = { .slot = e->m.slot, .address = e->name,
+	    .weight = e->m.weight, .backup = e->m.flags & SHM_SERVER_BACKUP,
+	    .source = "api" };
+
+	return adminapi_slot_json(m, &s);
+}
+
+/* Append j to list; false (list freed) when either is NULL. */
+static bool
+adminapi_append(json_t **list, json_t *j)
+{
+	if (*list != NULL && json_array_append_new(*list, j) == 0)
+		return true;
+	json_decref(*list);
+	*list = NULL;
+	return false;
+}
+
+/*
+ * The servers that left be's list and still drain: a slot of be's pool
+ * that no list names but a worker may still use (requests in flight, or a
+ * worker not past the epoch that removed it).
+ */
+static void
+adminapi_draining(struct master *m, const struct backend_conf *be,
+    json_t **servers)
+{
+	for (uint32_t i = 0; i < m->shm->hdr->max_servers && *servers; i++) {
+		const struct shm_server_sh *sv = &m->shm->servers[i];
+		struct adminapi_srv s = { .slot = i, .address = sv->name,
+		    .weight = sv->weight, .source = "api", .removed = true };
+
+		if (!sv->used || sv->listed || sv->refs > 0 ||
+		    strcmp(sv->pool, be->name) != 0 ||
+		    shm_server_unlisted_idle(m->shm, i))
+			continue;
+		s.backup = sv->flags & SHM_SERVER_BACKUP;
+		adminapi_append(servers, adminapi_slot_json(m, &s));
+	}
 }
 
 static json_t *
@@ -180,11 +245,13 @@ adminapi_backend_json(struct master *m, const struct backend_conf *be)
 	struct shm_stat_pool_sh st;
 
 	for (size_t s = 0; s < be->nservers && servers != NULL; s++)
-		if (json_array_append_new(servers, adminapi_server_json(m,
-		    &be->servers[s])) == -1) {
-			json_decref(servers);
-			servers = NULL;
-		}
+		adminapi_append(&servers, adminapi_server_json(m,
+		    &be->servers[s]));
+	for (const struct member *e = m->members.head; e != NULL &&
+	    servers != NULL; e = e->next)
+		if (strcmp(e->backend, be->name) == 0)
+			adminapi_append(&servers, adminapi_member_json(m, e));
+	adminapi_draining(m, be, &servers);
 	/* Waiting for a server slot in every worker (a gauge). */
 	shm_stats_pool_sum(m->shm, be->pool_slot, &st);
 	return json_pack("{s:s, s:s, s:I, s:o}", "name", be->name,
@@ -306,18 +373,80 @@ adminapi_lookup(const struct master *m, const char *backend, const char *addr,
 	return 0;
 }
 
+/* The canonical form of addr, or "" when it is not an address. */
+static void
+adminapi_canon(const char *addr, char *id, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	const char *why;
+
+	id[0] = '\0';
+	if (confval_addr(addr, &ss, &sslen, &why) == 0)
+		confval_addr_str((struct sockaddr *)&ss, id, len);
+}
+
 int
 adminapi_server(struct master *m, const char *backend, const char *addr,
     json_t **out)
 {
 	const struct backend_conf *be;
 	const struct server_conf *sc;
+	const struct member *e;
+	char id[SHM_NAME_MAX];
 	int status;
 
-	if ((status = adminapi_lookup(m, backend, addr, &be, &sc, out)) != 0)
+	adminapi_canon(addr, id, sizeof(id));
+	if ((e = members_find(&m->members, backend, id[0] != '\0' ? id :
+	    addr)) != NULL)
+		*out = adminapi_member_json(m, e);
+	else if ((status = adminapi_lookup(m, backend, addr, &be, &sc,
+	    out)) != 0)
 		return status;
-	*out = adminapi_server_json(m, sc);
+	else
+		*out = adminapi_server_json(m, sc);
 	return *out != NULL ? 200 : 500;
+}
+
+int
+adminapi_servers_post(struct master *m, const char *backend,
+    const char *body, size_t len, json_t **out)
+{
+	struct adminreq_server req;
+	struct member_spec spec;
+	const struct member *e;
+	char why[512];
+	int status;
+
+	if ((status = adminreq_server(body, len, &req, why,
+	    sizeof(why))) == 0) {
+		spec = (struct member_spec){ .address = req.address,
+		    .weight = (uint32_t)req.weight, .backup = req.backup,
+		    .tls = req.tls, .max_conns = (uint32_t)req.max_conns,
+		    .source = MEMBER_API };
+		status = members_add(m, backend, &spec, &e, why, sizeof(why));
+	}
+	if (status != 0) {
+		*out = adminapi_error("%s", why);
+		return status;
+	}
+	*out = adminapi_member_json(m, e);
+	return *out != NULL ? 201 : 500;
+}
+
+int
+adminapi_server_delete(struct master *m, const char *backend,
+    const char *addr, json_t **out)
+{
+	char why[512];
+	int status;
+
+	if ((status = members_del(m, backend, addr, why, sizeof(why))) != 0) {
+		*out = adminapi_error("%s", why);
+		return status;
+	}
+	*out = json_pack("{s:s, s:s}", "removed", addr, "state", "draining");
+	return *out != NULL ? 202 : 500;
 }
 
 /*

@@ -132,7 +132,20 @@ adminhttp_authorize(struct admin *a, struct evhttp_request *req,
 static const char *
 adminhttp_allow(enum adminreq_route route)
 {
-	return route == ROUTE_SERVER ? "GET, HEAD, PATCH" : "GET, HEAD";
+	return route == ROUTE_SERVER ? "GET, HEAD, PATCH, DELETE" :
+	    route == ROUTE_SERVERS ? "POST" : "GET, HEAD";
+}
+
+/* May cmd go to route? */
+static bool
+adminhttp_allowed(enum adminreq_route route, enum evhttp_cmd_type cmd)
+{
+	if (route == ROUTE_SERVERS)
+		return cmd == EVHTTP_REQ_POST;
+	if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD)
+		return true;
+	return route == ROUTE_SERVER && (cmd == EVHTTP_REQ_PATCH ||
+	    cmd == EVHTTP_REQ_DELETE);
 }
 
 /* A JSON route: the status answered, *out its body. */
@@ -142,6 +155,7 @@ adminhttp_api(struct admin *a, struct evhttp_request *req,
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	struct master *m = a->m;
+	enum evhttp_cmd_type cmd;
 	const char *body;
 	size_t len;
 	int status;
@@ -156,16 +170,24 @@ adminhttp_api(struct admin *a, struct evhttp_request *req,
 	case ROUTE_BACKEND:
 		return adminapi_backend(m, p->seg[3], out);
 	case ROUTE_SERVER:
-		if (evhttp_request_get_command(req) != EVHTTP_REQ_PATCH)
+	case ROUTE_SERVERS:
+		cmd = evhttp_request_get_command(req);
+		if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD)
 			return adminapi_server(m, p->seg[3], p->seg[5], out);
 		if ((status = adminhttp_authorize(a, req, out)) != 0)
 			return status;
+		if (cmd == EVHTTP_REQ_DELETE)
+			return adminapi_server_delete(m, p->seg[3], p->seg[5],
+			    out);
 		len = evbuffer_get_length(in);
 		body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
 		if (body == NULL) {
 			*out = adminapi_error("out of memory");
 			return 500;
 		}
+		if (cmd == EVHTTP_REQ_POST)
+			return adminapi_servers_post(m, p->seg[3], body, len,
+			    out);
 		return adminapi_server_patch(m, p->seg[3], p->seg[5], body,
 		    len, out);
 	default:
@@ -214,8 +236,7 @@ adminhttp_request_cb(struct evhttp_request *req, void *arg)
 	if (route == ROUTE_NONE) {
 		status = 404;
 		out = adminapi_error("no such resource");
-	} else if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD &&
-	    !(route == ROUTE_SERVER && cmd == EVHTTP_REQ_PATCH)) {
+	} else if (!adminhttp_allowed(route, cmd)) {
 		status = 405;
 		out = adminapi_error("method %s not allowed here (allowed: %s)",
 		    adminhttp_method(cmd), adminhttp_allow(route));

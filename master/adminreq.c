@@ -81,6 +81,8 @@ adminreq_route(const struct adminreq_path *p)
 		return ROUTE_BACKENDS;
 	if (p->n == 4 && *s[3] != '\0')
 		return ROUTE_BACKEND;
+	if (p->n == 5 && *s[3] != '\0' && strcmp(s[4], "servers") == 0)
+		return ROUTE_SERVERS;
 	if (p->n == 6 && *s[3] != '\0' && strcmp(s[4], "servers") == 0 &&
 	    *s[5] != '\0')
 		return ROUTE_SERVER;
@@ -134,6 +136,78 @@ adminreq_patch(const char *body, size_t len, int *admin, int *weight,
 			    "\"admin\" and/or \"weight\")", key);
 			goto out;
 		}
+	}
+	status = 0;
+out:
+	json_decref(in);
+	return status;
+}
+
+/* One field of a POST body into s; 0, or 400 with why set. */
+static int
+adminreq_server_field(const char *key, json_t *v, struct adminreq_server *s,
+    char *why, size_t whylen)
+{
+	if (strcmp(key, "address") == 0) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) >= sizeof(s->address)) {
+			snprintf(why, whylen, "address: expected \"IP:PORT\"");
+			return 400;
+		}
+		snprintf(s->address, sizeof(s->address), "%s",
+		    json_string_value(v));
+	} else if (strcmp(key, "weight") == 0 || strcmp(key, "max_conns") ==
+	    0) {
+		int max = key[0] == 'w' ? ADMINREQ_MAX_WEIGHT : 1000000;
+
+		if (!json_is_integer(v) || json_integer_value(v) < (key[0] ==
+		    'w') || json_integer_value(v) > max) {
+			snprintf(why, whylen, "%s: expected a whole number "
+			    "from %d to %d", key, key[0] == 'w', max);
+			return 400;
+		}
+		*(key[0] == 'w' ? &s->weight : &s->max_conns) =
+		    (int)json_integer_value(v);
+	} else if (strcmp(key, "backup") == 0 || strcmp(key, "tls") == 0) {
+		if (!json_is_boolean(v)) {
+			snprintf(why, whylen, "%s: expected true or false", key);
+			return 400;
+		}
+		*(key[0] == 'b' ? &s->backup : &s->tls) = json_is_true(v);
+	} else {
+		snprintf(why, whylen, "unknown field '%.64s' (expected address, "
+		    "weight, backup, tls, max_conns)", key);
+		return 400;
+	}
+	return 0;
+}
+
+int
+adminreq_server(const char *body, size_t len, struct adminreq_server *s,
+    char *why, size_t whylen)
+{
+	json_error_t jerr;
+	const char *key;
+	json_t *in, *v;
+	int status = 400;
+
+	*s = (struct adminreq_server){ .weight = 1 };
+	if ((in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL) {
+		snprintf(why, whylen, "invalid JSON: %s (line %d, column %d)",
+		    jerr.text, jerr.line, jerr.column);
+		return 400;
+	}
+	if (!json_is_object(in)) {
+		snprintf(why, whylen, "expected a JSON object with \"address\"");
+		goto out;
+	}
+	json_object_foreach(in, key, v)
+		if (adminreq_server_field(key, v, s, why, whylen) != 0)
+			goto out;
+	if (s->address[0] == '\0') {
+		snprintf(why, whylen, "address: required");
+		goto out;
 	}
 	status = 0;
 out:

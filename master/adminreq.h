@@ -9,6 +9,8 @@
 #include <stddef.h>
 
 #define ADMINREQ_MAX_SEGS	8	/* path segments of any route */
+#include <stdbool.h>
+
 #define ADMINREQ_MAX_WEIGHT	256
 
 enum adminreq_route {
@@ -19,6 +21,7 @@ enum adminreq_route {
 	ROUTE_STATUS,			/* /api/v1/status */
 	ROUTE_BACKENDS,			/* /api/v1/backends */
 	ROUTE_BACKEND,			/* /api/v1/backends/B */
+	ROUTE_SERVERS,			/* /api/v1/backends/B/servers */
 	ROUTE_SERVER,			/* /api/v1/backends/B/servers/A */
 };
 
@@ -44,6 +47,22 @@ enum adminreq_route adminreq_route(const struct adminreq_path *p);
  * when absent: 0, or 400 with why saying what is wrong.
  */
 int adminreq_patch(const char *body, size_t len, int *admin, int *weight,
+    char *why, size_t whylen);
+
+/* A server to add: the body of POST /api/v1/backends/B/servers. */
+struct adminreq_server {
+	char address[64];		/* "127.0.0.1:9004", "[::1]:80" */
+	int weight;			/* 1..256 */
+	bool backup;
+	bool tls;
+	int max_conns;			/* 0: the backend's */
+};
+
+/*
+ * Read a POST body: {"address": "IP:PORT", "weight": N, "backup": B,
+ * "tls": B, "max_conns": N}, address required. 0, or 400 with why set.
+ */
+int adminreq_server(const char *body, size_t len, struct adminreq_server *s,
     char *why, size_t whylen);
 
 #endif

@@ -620,49 +620,57 @@ health_params_init(struct health_params *p, const struct backend_conf *be)
 /* A TLS server's context (a reference), SNI and address, copied. */
 static int
 health_server_tls(struct health_server *sv, SSL_CTX *ctx,
-    const struct backend_conf *be, const struct server_conf *conf)
+    const struct backend_conf *be)
 {
-	const struct sockaddr_in6 *a6 = (const void *)&conf->addr;
-	const struct sockaddr_in *a4 = (const void *)&conf->addr;
-	const void *a = conf->addr.ss_family == AF_INET6 ?
+	const struct sockaddr_in6 *a6 = (const void *)&sv->addr;
+	const struct sockaddr_in *a4 = (const void *)&sv->addr;
+	const void *a = sv->addr.ss_family == AF_INET6 ?
 	    (const void *)&a6->sin6_addr : (const void *)&a4->sin_addr;
 
 	if (ctx == NULL || SSL_CTX_up_ref(ctx) != 1)
 		return -1;
 	sv->ctx = ctx;
-	if (inet_ntop(conf->addr.ss_family, a, sv->ip, sizeof(sv->ip)) == NULL)
+	if (inet_ntop(sv->addr.ss_family, a, sv->ip, sizeof(sv->ip)) == NULL)
 		return -1;
 	if (be->tls_sni != NULL && (sv->sni = strdup(be->tls_sni)) == NULL)
 		return -1;
 	return 0;
 }
 
-/* Copy what a check of conf needs; nothing of the config is kept. */
+/*
+ * Copy what a check of the server in slot needs (its address and flags
+ * are in its shm slot, file server or not); nothing of the config is kept.
+ */
 static int
 health_server_init(struct health *h, struct health_server *sv,
     const struct health_params *p, const struct backend_conf *be,
-    const struct server_conf *conf, SSL_CTX *ctx)
+    uint32_t slot, SSL_CTX *ctx)
 {
+	const struct shm_server_sh *ss;
+
 	sv->h = h;
 	sv->p = p;
 	sv->fd = -1;
-	sv->slot = conf->slot;
-	if (conf->slot >= h->shm->hdr->max_servers)
-		fatalx("server %s/%s has no shm slot", be->name, conf->id);
-	memcpy(&sv->addr, &conf->addr, sizeof(sv->addr));
-	sv->addrlen = conf->addrlen;
-	if ((sv->label = health_sprintf("%s/%s", be->name, conf->id)) == NULL)
+	sv->slot = slot;
+	if (slot >= h->shm->hdr->max_servers)
+		fatalx("a server of %s has no shm slot", be->name);
+	ss = &h->shm->servers[slot];
+	memset(&sv->addr, 0, sizeof(sv->addr));
+	memcpy(&sv->addr, &ss->sa, ss->salen);
+	sv->addrlen = ss->salen;
+	if ((sv->label = health_sprintf("%s/%s", be->name, ss->addr)) == NULL)
 		return -1;
 	if (p->kind == CONFIG_HEALTH_HTTP) {
 		sv->req = health_sprintf("GET %s HTTP/1.1\r\nHost: %s\r\n"
 		    "Connection: close\r\nUser-Agent: weir-health-check\r\n"
 		    "\r\n", be->health_path != NULL ? be->health_path : "/",
-		    be->health_host != NULL ? be->health_host : conf->id);
+		    be->health_host != NULL ? be->health_host : ss->addr);
 		if (sv->req == NULL)
 			return -1;
 		sv->reqlen = strlen(sv->req);
 	}
-	if (conf->tls && health_server_tls(sv, ctx, be, conf) == -1)
+	if ((ss->flags & SHM_SERVER_TLS) &&
+	    health_server_tls(sv, ctx, be) == -1)
 		return -1;
 	sv->io_ev = event_new(h->base, -1, 0, health_io_cb, sv);
 	sv->timer_ev = evtimer_new(h->base, health_timer_cb, sv);
@@ -707,14 +715,34 @@ health_carry(struct health *h, const struct health *prev)
 	return 0;
 }
 
+/*
+ * The servers of backend be to check, by shm slot, into out (room for
+ * max_servers): the file's, then those the list adds (shm->dynamic).
+ */
+static uint32_t
+health_slots(const struct shm *shm, const struct backend_conf *be,
+    struct shm_member *dyn, uint32_t *out)
+{
+	uint32_t n = 0, nd = 0, room = shm->hdr->max_servers;
+
+	for (size_t s = 0; s < be->nservers && n < room; s++)
+		out[n++] = be->servers[s].slot;
+	if (shm->dynamic != NULL)
+		nd = shm->dynamic(shm->dynamic_arg, be->name, dyn, room);
+	for (uint32_t i = 0; i < nd && n < room; i++)
+		out[n++] = dyn[i].slot;
+	return n;
+}
+
 static size_t
-health_count(const struct config *cfg)
+health_count(const struct shm *shm, const struct config *cfg,
+    struct shm_member *dyn, uint32_t *slots)
 {
 	size_t n = 0;
 
 	for (size_t b = 0; b < cfg->nbackends; b++)
 		if (cfg->backends[b].health_check != CONFIG_HEALTH_NONE)
-			n += cfg->backends[b].nservers;
+			n += health_slots(shm, &cfg->backends[b], dyn, slots);
 	return n;
 }
 
@@ -722,9 +750,16 @@ struct health *
 health_new(struct event_base *base, struct shm *shm, const struct config *cfg,
     const struct tls_gen *tls, const struct health *prev)
 {
-	struct health *h;
-	size_t n = health_count(cfg);
+	uint32_t max = shm->hdr->max_servers, *slots, k;
+	struct shm_member *dyn;
+	struct health *h = NULL;
+	size_t n;
 
+	slots = calloc(max, sizeof(*slots));
+	dyn = calloc(max, sizeof(*dyn));
+	if (slots == NULL || dyn == NULL)
+		goto fail;
+	n = health_count(shm, cfg, dyn, slots);
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		goto fail;
 	h->base = base;
@@ -740,13 +775,18 @@ health_new(struct event_base *base, struct shm *shm, const struct config *cfg,
 		if (be->health_check == CONFIG_HEALTH_NONE)
 			continue;
 		health_params_init(&h->params[b], be);
-		for (size_t s = 0; s < be->nservers; s++)
+		k = health_slots(shm, be, dyn, slots);
+		for (uint32_t s = 0; s < k && h->nservers < n; s++)
 			/* Counted first, so health_free undoes a partial one. */
 			if (health_server_init(h, &h->servers[h->nservers++],
-			    &h->params[b], be, &be->servers[s],
+			    &h->params[b], be, slots[s],
 			    tls_gen_backend(tls, b)) == -1)
 				goto fail;
 	}
+	free(slots);
+	free(dyn);
+	slots = NULL;
+	dyn = NULL;
 	if (health_carry(h, prev) == -1)
 		goto fail;
 	/* Spread the first round over one interval (carried ones keep theirs). */
@@ -766,6 +806,8 @@ health_new(struct event_base *base, struct shm *shm, const struct config *cfg,
 	return h;
 fail:
 	log_warnx("health checks: out of memory");
+	free(slots);
+	free(dyn);
 	health_free(h);
 	return NULL;
 }

@@ -438,6 +438,7 @@ master_free(struct master *m)
 	health_free(m->health);
 	admin_free(m->admin);
 	override_free(&m->overrides);
+	members_free(&m->members);
 	while ((g = m->gens) != NULL) {
 		m->gens = g->next;
 		reload_gen_free(m, g);
@@ -551,6 +552,7 @@ master_setup(struct master *m, struct config *cfg)
 	if ((m->shm = shm_new(cfg)) == NULL ||
 	    (m->admin = admin_new(m)) == NULL)
 		goto fail;
+	members_attach(m);
 	/* Ticket keys before the first fork: every worker shares them. */
 	if (tls_tickets_init() == -1 || (m->tickets_ev = evtimer_new(m->base,
 	    master_tickets_cb, m)) == NULL)

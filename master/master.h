@@ -13,6 +13,7 @@
 
 #include "limit/registry.h"
 #include "master/listen.h"
+#include "master/members.h"
 #include "master/override.h"
 
 struct admin;
@@ -88,6 +89,7 @@ struct master {
 	struct reload_stats reloads;
 	struct admin *admin;		/* the [admin] HTTP API (admin.c) */
 	struct overrides overrides;	/* the API's changes (override.c) */
+	struct members members;		/* servers not from the file */
 	struct limit_registry limits;	/* rate limit tables of live generations */
 	uint64_t worker_restarts;	/* respawns after a worker died; in
 					 * master memory: a restarted master

@@ -201,6 +201,9 @@ reload_warn_fixed(const struct master *m, const struct config *old,
 		log_warnx("user and group cannot change on reload; still "
 		    "running as %s (restart weir to change them)",
 		    old->user ? old->user : "the user weir started as");
+	if (cfg->max_servers != m->shm->hdr->max_servers)
+		log_warnx("max_servers cannot change on reload; keeping %u "
+		    "(restart weir to change it)", m->shm->hdr->max_servers);
 }
 
 /* Make g (just built) current: start its workers, retire the old one. */

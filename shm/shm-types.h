@@ -48,6 +48,29 @@
  *   worker died expires at its deadline and another trial may start.
  * - worker slot pid: written by the master (claim, reclaim).
  *
+ * Member lists (runtime membership; shm/members.c):
+ * - Each pool slot has a member list: which server slots are in the pool,
+ *   with weight, flags and max_conns. The master is its only writer. It
+ *   writes the buffer the current version does not use, then stores
+ *   version + 1 with release, then bumps hdr->epoch with release. A slot's
+ *   identity and address (pool, addr, sa, salen, name, incarnation) are
+ *   plain fields written before the first list that names the slot is
+ *   published, so the release on the version orders them too.
+ * - A worker loads the version with acquire once per pick; when it moved,
+ *   it copies the buffer (relaxed loads), loads the version again and
+ *   retries if it moved meanwhile (the master may have reused the buffer
+ *   it was copying), then rebuilds its private tables from the copy. No
+ *   lock, and the common case costs one load.
+ * - A server leaves by a publication without it at epoch E (removed_epoch
+ *   = E). Every worker stores the epoch it has seen into its slot's
+ *   seen_epoch with release, between callbacks (never during a pick),
+ *   after which every pick it makes checks versions published up to that
+ *   epoch. Its slot may get a new identity only when no list names it,
+ *   its inflight is 0 and every live worker's seen_epoch >= E: then no
+ *   worker can still pick it from an older list, and no request to it is
+ *   in flight. A worker that never picks from the pool still moves its
+ *   seen_epoch on, so it holds up nothing.
+ *
  * Statistics (the counters behind GET /metrics, master/metrics.c) are exact
  * and never go down, across reloads, crashes and SIGKILL:
  * - Each worker slot w owns a statistics area: per server slot, per
@@ -84,9 +107,11 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #define SHM_MAGIC	0x52494557u	/* "WEIR" little-endian */
-#define SHM_VERSION	3
+#define SHM_VERSION	4
 #define SHM_CACHELINE	64
 #define SHM_NAME_MAX	48
 
@@ -102,6 +127,7 @@ enum shm_admin {
 };
 
 #define SHM_SERVER_BACKUP	0x01
+#define SHM_SERVER_TLS		0x02
 #define SHM_RETRY_TOKENS_START	10000	/* ten retries (1000 per retry) */
 
 struct shm_header_sh {
@@ -124,6 +150,9 @@ struct shm_header_sh {
 	uint64_t ledgers_off;
 	uint64_t stats_off;		/* max_workers + 2 areas (RETIRED, BASE) */
 	uint64_t total_size;
+	uint64_t members_off;		/* max_pools member lists */
+	uint64_t members_size;		/* one pool's, cache-aligned */
+	_Atomic uint64_t epoch;		/* master: member list publications */
 };
 
 enum shm_eject {
@@ -153,6 +182,19 @@ struct shm_server_sh {
 	uint32_t refs;			/* master only: generations naming it */
 	char pool[SHM_NAME_MAX];	/* identity: pool name ... */
 	char addr[SHM_NAME_MAX];		/* ... and address */
+	/* Where to connect (master, see "Member lists" above). */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} sa;
+	uint32_t salen;
+	uint32_t incarnation;		/* master: bumped per new identity */
+	char name[SHM_NAME_MAX];	/* as written (a host name: TLS SNI) */
+	/* master only: no member list names it since this epoch (0: one
+	 * does), and whether any list has named it since it was taken */
+	uint64_t removed_epoch;
+	uint32_t listed;
 };
 
 struct shm_pool_sh {
@@ -173,6 +215,24 @@ struct shm_frontend_sh {
 struct shm_worker_sh {
 	alignas(SHM_CACHELINE) _Atomic int32_t pid;	/* master; 0 = free */
 	uint32_t generation;				/* master */
+	_Atomic uint64_t seen_epoch;	/* the worker: see "Member lists" */
+};
+
+/* One member of a pool's list (see "Member lists" above). */
+struct shm_member_sh {
+	_Atomic uint32_t slot;		/* server slot */
+	_Atomic uint32_t weight;	/* 0: listed, but no new requests */
+	_Atomic uint32_t flags;		/* SHM_SERVER_* */
+	_Atomic uint32_t max_conns;	/* 0: no limit */
+};
+
+/*
+ * A pool's member list: two buffers of hdr->max_servers members follow
+ * this header; the list of version v is buffer v & 1.
+ */
+struct shm_members_sh {
+	alignas(SHM_CACHELINE) _Atomic uint64_t version;
+	_Atomic uint32_t n[2];
 };
 
 /* Status classes 1xx..5xx of responses, index class - 1. */
@@ -222,8 +282,8 @@ struct shm_stat_pool_sh {
 /* Every field of these structs is one 64-bit word (fold and sum by word). */
 #define SHM_STAT_WORDS(type)	(sizeof(type) / sizeof(_Atomic uint64_t))
 
-_Static_assert(sizeof(struct shm_header_sh) == 104, "shm header layout");
-_Static_assert(sizeof(struct shm_server_sh) == 4 * SHM_CACHELINE,
+_Static_assert(sizeof(struct shm_header_sh) == 128, "shm header layout");
+_Static_assert(sizeof(struct shm_server_sh) == 5 * SHM_CACHELINE,
     "shm server layout");
 _Static_assert(offsetof(struct shm_server_sh, health) == SHM_CACHELINE,
     "inflight must own its cache line");

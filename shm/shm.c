@@ -59,6 +59,10 @@ shm_layout(struct shm_header_sh *h)
 	h->stats_area_size = (uint32_t)shm_stats_layout(h, &fe_off, &pool_off);
 	h->stats_off = off;
 	off += ((size_t)h->max_workers + 2) * h->stats_area_size;
+	h->members_size = SHM_ALIGN(sizeof(struct shm_members_sh) +
+	    2 * (size_t)h->max_servers * sizeof(struct shm_member_sh));
+	h->members_off = off;
+	off += (size_t)h->max_pools * h->members_size;
 	h->total_size = off;
 }
 
@@ -103,6 +107,7 @@ shm_new_sized(uint32_t max_servers, uint32_t max_pools, uint32_t max_workers)
 	shm->workers = (struct shm_worker_sh *)(base + h.workers_off);
 	shm->ledgers = (_Atomic uint32_t *)(base + h.ledgers_off);
 	shm->stats = base + h.stats_off;
+	shm->members = base + h.members_off;
 	shm_stats_layout(&h, &shm->stats_fe_off, &shm->stats_pool_off);
 	return shm;
 }
@@ -115,8 +120,12 @@ shm_new(const struct config *cfg)
 
 	for (size_t i = 0; i < cfg->nbackends; i++)
 		nservers += (uint32_t)cfg->backends[i].nservers;
-	/* Workers: room for many generations draining at once (reloads). */
-	return shm_new_sized(nservers * 4 > 1024 ? nservers * 4 : 1024,
+	/*
+	 * Servers: max_servers, which the file's fit (config_check()).
+	 * Workers: room for many generations draining at once (reloads).
+	 */
+	(void)nservers;
+	return shm_new_sized(cfg->max_servers,
 	    cfg->nbackends * 4 > 64 ? (uint32_t)cfg->nbackends * 4 : 64,
 	    cfg->workers * 16 > 256 ? cfg->workers * 16 : 256);
 }
@@ -130,17 +139,21 @@ shm_free(struct shm *shm)
 	free(shm);
 }
 
-/* A slot nobody names and nobody counts against may be handed out again. */
+/*
+ * A slot no generation and no member list names, that nobody counts
+ * against and no worker can still pick, may be handed out again.
+ */
 static bool
-shm_server_idle(const struct shm_server_sh *sv)
+shm_server_idle(const struct shm *shm, uint32_t i)
 {
-	return !sv->used || (sv->refs == 0 &&
-	    atomic_load_explicit(&sv->inflight, memory_order_relaxed) == 0);
+	const struct shm_server_sh *sv = &shm->servers[i];
+
+	return !sv->used || (sv->refs == 0 && shm_server_unlisted_idle(shm, i));
 }
 
 /* The slot an earlier generation gave server (pool, addr), or -1. */
-static int
-shm_server_match(struct shm *shm, const char *pool, const char *addr)
+int
+shm_server_find(struct shm *shm, const char *pool, const char *addr)
 {
 	for (uint32_t i = 0; i < shm->hdr->max_servers; i++) {
 		struct shm_server_sh *sv = &shm->servers[i];
@@ -152,21 +165,26 @@ shm_server_match(struct shm *shm, const char *pool, const char *addr)
 	return -1;
 }
 
-/* Claim a slot for server (pool, addr), resetting what a previous owner left. */
+/*
+ * Claim slot i for server (pool, addr) reached at sa, written as name,
+ * resetting what a previous owner left.
+ */
 static void
 shm_server_take(struct shm *shm, uint32_t i, const char *pool,
-    const char *addr)
+    const char *addr, const char *name, const struct sockaddr *sa,
+    socklen_t salen)
 {
 	struct shm_server_sh *sv = &shm->servers[i];
 
 	if (sv->used && strcmp(sv->pool, pool) == 0 &&
 	    strcmp(sv->addr, addr) == 0)
 		return;
-	/* Idle and named by no generation: no live worker counts against it. */
+	/* Idle and named by nobody: no live worker counts against it. */
 	if (sv->used)
 		shm_stats_rebase_server(shm, i);
 	sv->used = 1;
 	sv->refs = 0;
+	sv->incarnation++;
 	/* Nothing of the previous occupant carries over (it is idle). */
 	atomic_store_explicit(&sv->fails, 0, memory_order_relaxed);
 	atomic_store_explicit(&sv->ejections, 0, memory_order_relaxed);
@@ -174,8 +192,28 @@ shm_server_take(struct shm *shm, uint32_t i, const char *pool,
 	    memory_order_release);
 	snprintf(sv->pool, sizeof(sv->pool), "%s", pool);
 	snprintf(sv->addr, sizeof(sv->addr), "%s", addr);
+	snprintf(sv->name, sizeof(sv->name), "%s", name);
+	memset(&sv->sa, 0, sizeof(sv->sa));
+	memcpy(&sv->sa, sa, salen <= sizeof(sv->sa) ? salen : sizeof(sv->sa));
+	sv->salen = salen <= sizeof(sv->sa) ? salen : sizeof(sv->sa);
 	atomic_store_explicit(&sv->health, SHM_HEALTH_UP, memory_order_release);
 	atomic_store_explicit(&sv->up_since_ms, 0, memory_order_release);
+}
+
+int
+shm_server_claim(struct shm *shm, const char *pool, const char *addr,
+    const char *name, const struct sockaddr *sa, socklen_t salen)
+{
+	int i = shm_server_find(shm, pool, addr);
+
+	if (i < 0)
+		for (uint32_t j = 0; j < shm->hdr->max_servers && i < 0; j++)
+			if (shm_server_idle(shm, j))
+				i = (int)j;
+	if (i < 0)
+		return -1;
+	shm_server_take(shm, (uint32_t)i, pool, addr, name, sa, salen);
+	return i;
 }
 
 /*
@@ -213,7 +251,7 @@ shm_plan_servers(struct shm *shm, const struct config *cfg,
 
 	for (size_t b = 0; b < cfg->nbackends; b++)
 		for (size_t s = 0; s < cfg->backends[b].nservers; s++, k++) {
-			pl->server_slot[k] = shm_server_match(shm,
+			pl->server_slot[k] = shm_server_find(shm,
 			    cfg->backends[b].name, cfg->backends[b].servers[s].id);
 			if (pl->server_slot[k] >= 0)
 				pl->taken[pl->server_slot[k]] = true;
@@ -224,7 +262,7 @@ shm_plan_servers(struct shm *shm, const struct config *cfg,
 		if (pl->server_slot[k] >= 0)
 			continue;
 		while (next < shm->hdr->max_servers && (pl->taken[next] ||
-		    !shm_server_idle(&shm->servers[next])))
+		    !shm_server_idle(shm, next)))
 			next++;
 		if (next == shm->hdr->max_servers) {
 			snprintf(err, len, "shared memory full: no slot for %zu "
@@ -385,7 +423,8 @@ shm_server_write(struct shm *shm, const struct backend_conf *be,
 	bool fresh = !sv->used || strcmp(sv->pool, be->name) != 0 ||
 	    strcmp(sv->addr, sc->id) != 0;
 
-	shm_server_take(shm, (uint32_t)i, be->name, sc->id);
+	shm_server_take(shm, (uint32_t)i, be->name, sc->id, sc->name,
+	    (const struct sockaddr *)&sc->addr, sc->addrlen);
 	/* health_initial = down: no traffic before checks pass. */
 	if (fresh && be->health_check != CONFIG_HEALTH_NONE &&
 	    be->health_initial_down)
@@ -397,12 +436,52 @@ shm_server_write(struct shm *shm, const struct backend_conf *be,
 		    memory_order_release);
 	sv->refs++;
 	sv->weight = sc->weight;
-	sv->flags = sc->backup ? SHM_SERVER_BACKUP : 0;
+	sv->flags = (sc->backup ? SHM_SERVER_BACKUP : 0) |
+	    (sc->tls ? SHM_SERVER_TLS : 0);
 	/* drain comes only from an admin override (master/override.c). */
 	atomic_store_explicit(&sv->admin, sc->disabled ? SHM_ADMIN_MAINT :
 	    sc->drain ? SHM_ADMIN_DRAIN : SHM_ADMIN_ACTIVE,
 	    memory_order_release);
 	sc->slot = (uint32_t)i;
+}
+
+/* Is slot among m[0..n)? */
+static bool
+shm_list_has(const struct shm_member *m, uint32_t n, uint32_t slot)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (m[i].slot == slot)
+			return true;
+	return false;
+}
+
+void
+shm_publish_list(struct shm *shm, const struct config *cfg, size_t b)
+{
+	const struct backend_conf *be = &cfg->backends[b];
+	uint32_t room = shm->hdr->max_servers, n = 0, nd = 0;
+	struct shm_member *m, *dyn;
+
+	m = calloc((size_t)room * 2, sizeof(*m));
+	if (m == NULL)
+		fatalx("out of memory");
+	dyn = m + room;
+	for (size_t s = 0; s < be->nservers && n < room; s++) {
+		const struct server_conf *sc = &be->servers[s];
+
+		m[n++] = (struct shm_member){ .slot = sc->slot,
+		    .weight = sc->weight, .max_conns = sc->max_conns,
+		    .flags = (sc->backup ? SHM_SERVER_BACKUP : 0) |
+		    (sc->tls ? SHM_SERVER_TLS : 0) };
+	}
+	if (shm->dynamic != NULL)
+		nd = shm->dynamic(shm->dynamic_arg, be->name, dyn, room);
+	/* A file server with the same address is the same slot: once. */
+	for (uint32_t i = 0; i < nd && n < room; i++)
+		if (!shm_list_has(m, n, dyn[i].slot))
+			m[n++] = dyn[i];
+	shm_members_publish(shm, be->pool_slot, m, n);
+	free(m);
 }
 
 int
@@ -426,6 +505,8 @@ shm_publish(struct shm *shm, struct config *cfg, char *err, size_t len)
 	for (size_t f = 0; f < cfg->nfrontends; f++)
 		shm_frontend_take(shm, pl.fe_slot[f], &cfg->frontends[f]);
 	shm_plan_free(&pl);
+	for (size_t b = 0; b < cfg->nbackends; b++)
+		shm_publish_list(shm, cfg, b);
 	return 0;
 }
 
@@ -435,8 +516,10 @@ shm_unpublish(struct shm *shm, const struct config *cfg)
 	for (size_t b = 0; b < cfg->nbackends; b++) {
 		const struct backend_conf *be = &cfg->backends[b];
 
-		if (shm->pools[be->pool_slot].refs > 0)
-			shm->pools[be->pool_slot].refs--;
+		if (shm->pools[be->pool_slot].refs > 0 &&
+		    --shm->pools[be->pool_slot].refs == 0)
+			/* No generation has the backend: its servers leave. */
+			shm_members_publish(shm, be->pool_slot, NULL, 0);
 		for (size_t s = 0; s < be->nservers; s++)
 			if (shm->servers[be->servers[s].slot].refs > 0)
 				shm->servers[be->servers[s].slot].refs--;
@@ -469,6 +552,10 @@ shm_worker_claim(struct shm *shm, uint32_t generation)
 		/* -1 marks the slot taken until fork() tells us the pid. */
 		atomic_store_explicit(&w->pid, -1, memory_order_relaxed);
 		w->generation = generation;
+		/* Forked after this: it reads every list as it is now. */
+		atomic_store_explicit(&w->seen_epoch, atomic_load_explicit(
+		    &shm->hdr->epoch, memory_order_relaxed),
+		    memory_order_relaxed);
 		return (int)i;
 	}
 	return -1;

@@ -164,16 +164,16 @@ fail:
 
 SSL *
 tls_client_new(SSL_CTX *ctx, const struct backend_conf *be,
-    const struct server_conf *sv, int fd, SSL_SESSION **slot)
+    const struct sockaddr *sa, int fd, SSL_SESSION **slot)
 {
 	char ip[INET6_ADDRSTRLEN];
 	const void *a;
 
-	if (sv->addr.ss_family == AF_INET6)
-		a = &((const struct sockaddr_in6 *)&sv->addr)->sin6_addr;
+	if (sa->sa_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
 	else
-		a = &((const struct sockaddr_in *)&sv->addr)->sin_addr;
-	if (inet_ntop(sv->addr.ss_family, a, ip, sizeof(ip)) == NULL)
+		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	if (inet_ntop(sa->sa_family, a, ip, sizeof(ip)) == NULL)
 		return NULL;
 	return tls_client_open(ctx, be->tls_sni, ip, fd, slot);
 }

@@ -20,13 +20,13 @@ struct server_conf;
 SSL_CTX *tls_client_ctx(const struct config *cfg,
     const struct backend_conf *be, char *err, size_t errlen);
 /*
- * A new client SSL on fd for server sv of be: SNI and the verified name
+ * A new client SSL on fd for a server of be at sa: SNI and the verified name
  * (be->tls_sni) or address. With slot, the connection resumes *slot if
  * set, and each new session the server gives replaces *slot (so slot must
  * outlive the SSL). NULL on failure.
  */
 SSL *tls_client_new(SSL_CTX *ctx, const struct backend_conf *be,
-    const struct server_conf *sv, int fd, SSL_SESSION **slot);
+    const struct sockaddr *sa, int fd, SSL_SESSION **slot);
 /* The same from copies: sni (NULL: none, ip is verified), ip as text. */
 SSL *tls_client_open(SSL_CTX *ctx, const char *sni, const char *ip, int fd,
     SSL_SESSION **slot);

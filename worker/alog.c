@@ -322,7 +322,7 @@ alog_emit(struct conn *c, uint64_t t_end, uint64_t out_upto)
 		l.header_us = (int64_t)(r->t_head - base);
 	}
 	if (r->exchanged && x->attempts > 0 && be != NULL) {
-		l.upstream = be->servers[x->member].id;
+		l.upstream = c->w->shm->servers[x->last_slot].addr;
 		l.retries = x->attempts - 1;
 	}
 	l.frontend = c->fe->name;

@@ -81,7 +81,7 @@ struct exch {
 	/* The exchange under way (CONN_PROXY, CONN_TUNNEL). */
 	struct upstream *up;
 	int server;			/* shm server slot counted, -1 when none */
-	uint32_t member;		/* index into the backend's servers */
+	uint32_t last_slot;		/* server slot of the last attempt */
 	uint64_t req_left;		/* Content-Length body bytes still to move */
 	uint64_t req_body_total;	/* chunked body bytes so far */
 	bool req_done;			/* whole request is in uout */
@@ -132,7 +132,7 @@ struct exch {
 	struct http_resp_info resp;
 	struct chunk_dec req_dec;
 	struct chunk_dec resp_dec;
-	uint32_t tried[CONN_MAX_TRIES];	/* members tried (or busy) so far */
+	uint32_t tried[CONN_MAX_TRIES];	/* server slots tried (or busy) */
 	struct sockaddr_storage client_ss;	/* behind a trusted proxy */
 	char client_ip_buf[INET6_ADDRSTRLEN];
 	char peer[CONN_PEER_LABEL];	/* for logs (conn_peer()), made when

@@ -45,8 +45,7 @@ enum exchange_choice {
 static const char *
 exchange_server_name(const struct conn *c)
 {
-	return c->x->server >= 0 ?
-	    c->w->cfg->backends[c->backend].servers[c->x->member].id : "-";
+	return c->x->server >= 0 ? c->w->shm->servers[c->x->server].addr : "-";
 }
 
 /* Count a failed attempt against its server, by reason. */
@@ -104,8 +103,8 @@ exchange_release(struct conn *c, bool reusable)
 		queue_remove(c);
 	/* A trial that ended with no verdict must not hold its server out. */
 	if (c->x->trial && c->x->server >= 0)
-		outlier_abandon(c->w->shm, c->w->bals[c->backend],
-		    c->x->member);
+		outlier_abandon(c->w->shm, worker_bal(c->w, c->backend),
+		    (uint32_t)c->x->server);
 	c->x->trial = c->x->verdict_pending = false;
 	if (c->x->up != NULL) {
 		upstream_release(c->x->up, reusable);
@@ -182,7 +181,7 @@ static enum exchange_choice
 exchange_choose(struct conn *c, const struct http_msg *msg)
 {
 	struct worker *w = c->w;
-	const struct bal_pool *pool = w->bals[c->backend];
+	const struct bal_pool *pool = worker_bal(w, c->backend);
 	struct bal_request breq = {
 		.client = c->x->client_sa,
 		.uri = c->x->req.path.p, .uri_len = c->x->req.path.len,
@@ -204,16 +203,16 @@ exchange_choose(struct conn *c, const struct http_msg *msg)
 				return EXCHANGE_FULL;
 			continue;
 		}
-		c->x->tried[c->x->ntried++] = (uint32_t)m;
+		c->x->tried[c->x->ntried++] = pool->slot[m];
 		c->x->server = (int)pool->slot[m];
 		/* An ejected server whose time is up gets exactly one trial. */
-		if ((claim = outlier_claim(w->shm, pool, (uint32_t)m)) ==
+		if ((claim = outlier_claim(w->shm, pool, pool->slot[m])) ==
 		    OUTLIER_BUSY) {
 			exchange_unclaim(c);
 			continue;
 		}
 		c->x->trial = claim == OUTLIER_TRIAL;
-		c->x->member = (uint32_t)m;
+		c->x->last_slot = pool->slot[m];
 		c->x->attempts++;
 		c->x->sent_us = 0;
 		shm_stat_inc(&w->st.servers[c->x->server].requests);
@@ -229,7 +228,7 @@ exchange_choose(struct conn *c, const struct http_msg *msg)
 static void
 exchange_save_key(struct conn *c, const struct http_msg *msg)
 {
-	const struct bal_pool *pool = c->w->bals[c->backend];
+	const struct bal_pool *pool = worker_bal(c->w, c->backend);
 	struct bal_request breq = {
 		.client = c->x->client_sa,
 		.uri = c->x->req.path.p, .uri_len = c->x->req.path.len,
@@ -262,8 +261,9 @@ exchange_connect(struct conn *c)
 	 * A request that must not run twice cannot be replayed if a pooled
 	 * connection turns out stale, so have the pool check it first.
 	 */
-	c->x->up = upstream_acquire(c->w, c->backend, c->x->member, c,
-	    c->x->req.idempotent ? UPSTREAM_POOLED : UPSTREAM_POOLED_CHECKED);
+	c->x->up = upstream_acquire(c->w, c->backend, (uint32_t)c->x->server,
+	    c, c->x->req.idempotent ? UPSTREAM_POOLED :
+	    UPSTREAM_POOLED_CHECKED);
 	if (c->x->rec != NULL && c->x->up != NULL)
 		alog_connecting(c, !c->x->up->connecting);
 	if (c->x->up == NULL) {
@@ -418,7 +418,8 @@ exchange_start(struct conn *c, const struct http_msg *msg)
 void
 exchange_drop_attempt(struct conn *c)
 {
-	outlier_report(c->w->shm, c->w->bals[c->backend], c->x->member, false,
+	outlier_report(c->w->shm, worker_bal(c->w, c->backend),
+	    (uint32_t)c->x->server, false,
 	    c->x->trial);
 	if (c->x->up != NULL) {
 		upstream_close(c->x->up);
@@ -605,8 +606,8 @@ exchange_up_failed(struct conn *c)
 		c->x->sent_us = 0;
 		c->x->uout_blocked = c->x->up_eof = c->x->up_write_dead = false;
 		c->x->up_errno = 0;
-		c->x->up = upstream_acquire(c->w, c->backend, c->x->member, c,
-		    UPSTREAM_FRESH);
+		c->x->up = upstream_acquire(c->w, c->backend,
+		    (uint32_t)c->x->server, c, UPSTREAM_FRESH);
 		if (c->x->rec != NULL && c->x->up != NULL)
 			alog_connecting(c, !c->x->up->connecting);
 		if (c->x->up == NULL) {
@@ -695,8 +696,8 @@ exchange_report(struct conn *c, bool ok)
 {
 	if (c->x->server < 0)
 		return;
-	outlier_report(c->w->shm, c->w->bals[c->backend], c->x->member, ok,
-	    c->x->trial);
+	outlier_report(c->w->shm, worker_bal(c->w, c->backend),
+	    (uint32_t)c->x->server, ok, c->x->trial);
 	c->x->trial = false;
 }
 

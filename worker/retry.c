@@ -61,7 +61,8 @@ retry_somewhere(const struct conn *c)
 	struct bal_request req = { .exclude = c->x->tried,
 	    .nexclude = c->x->ntried };
 
-	return balancer_has_other(c->w->shm, c->w->bals[c->backend], &req);
+	return balancer_has_other(c->w->shm, worker_bal(c->w, c->backend),
+	    &req);
 }
 
 /*

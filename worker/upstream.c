@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "shm/shm.h"
 #include "tls/client.h"
 #include "tls/tls.h"
 #include "worker/conn.h"
@@ -29,30 +30,9 @@
 int
 upstream_pools_init(struct worker *w)
 {
-	const struct config *cfg = w->cfg;
-	uint32_t n = 0;
-
-	for (size_t b = 0; b < cfg->nbackends; b++)
-		n += (uint32_t)cfg->backends[b].nservers;
-	if ((w->pools = calloc(n ? n : 1, sizeof(*w->pools))) == NULL ||
-	    (w->pool_base = calloc(cfg->nbackends + 1,
-	    sizeof(*w->pool_base))) == NULL)
+	w->npools = w->shm->hdr->max_servers;
+	if ((w->pools = calloc(w->npools, sizeof(*w->pools))) == NULL)
 		return -1;
-	w->npools = n;
-	n = 0;
-	for (size_t b = 0; b < cfg->nbackends; b++) {
-		w->pool_base[b] = n;
-		for (size_t s = 0; s < cfg->backends[b].nservers; s++, n++) {
-			struct upstream_pool *p = &w->pools[n];
-
-			p->cap = cfg->backends[b].keepalive;
-			if (p->cap == 0)
-				continue;
-			if ((p->idle = calloc(p->cap,
-			    sizeof(*p->idle))) == NULL)
-				return -1;
-		}
-	}
 	return 0;
 }
 
@@ -65,9 +45,7 @@ upstream_pools_free(struct worker *w)
 		SSL_SESSION_free(w->pools[i].sess);
 	}
 	free(w->pools);
-	free(w->pool_base);
 	w->pools = NULL;
-	w->pool_base = NULL;
 }
 
 void
@@ -76,6 +54,39 @@ upstream_pools_drain(struct worker *w)
 	for (uint32_t i = 0; i < w->npools; i++)
 		while (w->pools[i].nidle > 0)
 			upstream_close(w->pools[i].idle[--w->pools[i].nidle]);
+}
+
+void
+upstream_pool_purge(struct worker *w, uint32_t slot)
+{
+	struct upstream_pool *p = &w->pools[slot];
+
+	while (p->nidle > 0)
+		upstream_close(p->idle[--p->nidle]);
+	SSL_SESSION_free(p->sess);
+	p->sess = NULL;
+}
+
+/*
+ * Slot's pool, for the server that holds the slot now: a slot given to
+ * another server (removed, then reused) keeps nothing of the one before,
+ * neither idle connections nor a session. The idle list is made the
+ * first time the slot's server is used, with its backend's keepalive.
+ */
+static struct upstream_pool *
+upstream_pool_of(struct worker *w, uint32_t backend, uint32_t slot)
+{
+	struct upstream_pool *p = &w->pools[slot];
+	uint32_t inc = w->shm->servers[slot].incarnation;
+
+	if (p->incarnation != inc) {
+		upstream_pool_purge(w, slot);
+		p->incarnation = inc;
+	}
+	if (p->idle == NULL && (p->cap = w->cfg->backends[backend].keepalive) >
+	    0 && (p->idle = calloc(p->cap, sizeof(*p->idle))) == NULL)
+		p->cap = 0;		/* no pooling rather than no request */
+	return p;
 }
 
 /* Remove up from its server's idle list (it closed or timed out while idle). */
@@ -163,11 +174,11 @@ upstream_write_cb(evutil_socket_t fd, short what, void *arg)
  */
 static int
 upstream_tls_start(struct upstream *up, const struct backend_conf *be,
-    const struct server_conf *sc)
+    const struct sockaddr *sa)
 {
 	SSL_CTX *ctx = tls_gen_backend(up->w->tls, up->backend);
 
-	if (ctx == NULL || (up->ssl = tls_client_new(ctx, be, sc, up->fd,
+	if (ctx == NULL || (up->ssl = tls_client_new(ctx, be, sa, up->fd,
 	    &up->w->pools[up->pool].sess)) == NULL) {
 		errno = ENOMEM;
 		return -1;
@@ -180,32 +191,29 @@ upstream_tls_start(struct upstream *up, const struct backend_conf *be,
 
 /* socket -> options -> connect; the events are created last. */
 static struct upstream *
-upstream_connect(struct worker *w, uint32_t backend, uint32_t member)
+upstream_connect(struct worker *w, uint32_t backend, uint32_t slot)
 {
-	const struct server_conf *sc;
+	const struct shm_server_sh *sv = &w->shm->servers[slot];
 	struct upstream *up;
 	int one = 1, saved;
 
-	sc = &w->cfg->backends[backend].servers[member];
 	if ((up = calloc(1, sizeof(*up))) == NULL)
 		return NULL;
 	up->w = w;
-	up->pool = w->pool_base[backend] + member;
+	up->pool = slot;
 	up->backend = backend;
-	up->member = member;
-	up->fd = socket(sc->addr.ss_family,
+	up->fd = socket(sv->sa.sa.sa_family,
 	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (up->fd == -1)
 		goto fail;
 	setsockopt(up->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(up->fd, (const struct sockaddr *)&sc->addr,
-	    sc->addrlen) == -1) {
+	if (connect(up->fd, &sv->sa.sa, sv->salen) == -1) {
 		if (errno != EINPROGRESS)
 			goto fail;
 		up->connecting = true;
 	}
-	if (sc->tls && upstream_tls_start(up, &w->cfg->backends[backend],
-	    sc) == -1)
+	if ((sv->flags & SHM_SERVER_TLS) && upstream_tls_start(up,
+	    &w->cfg->backends[backend], &sv->sa.sa) == -1)
 		goto fail;
 	up->rev = event_new(w->base, up->fd, EV_READ | EV_PERSIST,
 	    upstream_read_cb, up);
@@ -256,17 +264,17 @@ upstream_pool_pop(struct upstream_pool *p, bool check)
 }
 
 struct upstream *
-upstream_acquire(struct worker *w, uint32_t backend, uint32_t member,
+upstream_acquire(struct worker *w, uint32_t backend, uint32_t slot,
     struct conn *owner, enum upstream_how how)
 {
-	struct upstream_pool *p = &w->pools[w->pool_base[backend] + member];
+	struct upstream_pool *p = upstream_pool_of(w, backend, slot);
 	struct upstream *up = NULL;
 
 	if (how != UPSTREAM_FRESH)
 		up = upstream_pool_pop(p, how == UPSTREAM_POOLED_CHECKED);
 	if (up != NULL)
 		up->reused = true;
-	else if ((up = upstream_connect(w, backend, member)) == NULL)
+	else if ((up = upstream_connect(w, backend, slot)) == NULL)
 		return NULL;
 	/*
 	 * The read event stays armed (no epoll_ctl); forget its timeout so the

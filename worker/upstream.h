@@ -18,9 +18,8 @@ struct event;
 struct upstream {
 	struct worker *w;
 	int fd;
-	uint32_t pool;			/* this worker's idle pool for the server */
+	uint32_t pool;			/* the server's shm slot: its idle pool */
 	uint32_t backend;		/* index into config.backends */
-	uint32_t member;		/* index into that backend's servers */
 	struct event *rev;
 	struct event *wev;
 	bool rev_on, wev_on;
@@ -44,13 +43,14 @@ struct upstream_pool {
 	uint32_t nidle;
 	uint32_t cap;			/* backend keepalive */
 	SSL_SESSION *sess;		/* TLS: the last session, to resume */
+	uint32_t incarnation;		/* of the slot's server they are for */
 };
 
 int upstream_pools_init(struct worker *w);
 void upstream_pools_free(struct worker *w);
 
 /*
- * An upstream connection to server member of backend for owner: an idle
+ * An upstream connection to the server in slot (of backend) for owner: an idle
  * pooled one (see how), else a new non-blocking connect. NULL with errno
  * set if the connect failed at once.
  */
@@ -61,7 +61,9 @@ enum upstream_how {
 };
 
 struct upstream *upstream_acquire(struct worker *w, uint32_t backend,
-    uint32_t member, struct conn *owner, enum upstream_how how);
+    uint32_t slot, struct conn *owner, enum upstream_how how);
+/* Close the idle connections to slot's server and forget its session. */
+void upstream_pool_purge(struct worker *w, uint32_t slot);
 /* Give up back to the pool if reusable and there is room, else close it. */
 void upstream_release(struct upstream *up, bool reusable);
 void upstream_close(struct upstream *up);

@@ -556,7 +556,7 @@ worker_main(const struct worker_params *wp)
 	w.alog_rec_size = alog_init(&w);
 	worker_buffers_init(&w);
 	worker_listeners_init(&w, wp->listeners, wp->all);
-	if (upstream_pools_init(&w) == -1)
+	if (upstream_pools_init(&w) == -1 || membership_init(&w) == -1)
 		fatalx("out of memory");
 	if ((w.accept_retry_ev = evtimer_new(w.base, worker_accept_retry_cb,
 	    &w)) == NULL ||

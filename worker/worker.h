@@ -9,7 +9,9 @@
 #include <stdint.h>
 #include <sys/time.h>
 
+#include "balancer/balancer.h"
 #include "master/listen.h"
+#include "shm/shm.h"
 #include "shm/stats.h"
 #include "worker/bufpool.h"
 #include "worker/slab.h"
@@ -26,6 +28,7 @@ struct alog;
 struct tls_gen;
 struct queue;
 struct limit_table_sh;
+struct shm_member;
 struct accept_ctx;
 
 struct worker {
@@ -46,10 +49,13 @@ struct worker {
 	struct event *trim_ev;		/* gives the heap back after a flood */
 	struct conn *conns;		/* every open client connection */
 	struct slab_cache conn_slabs;	/* where connection objects live */
-	struct upstream_pool *pools;	/* one per (backend, member) */
-	uint32_t *pool_base;		/* first pool of each backend */
+	struct upstream_pool *pools;	/* one per shm server slot */
 	uint32_t npools;
-	struct bal_pool **bals;		/* per backend, built by the master */
+	struct bal_pool **bals;		/* per backend: worker_bal() */
+	struct shm_member *member_buf;	/* scratch: a member list read */
+	uint64_t *member_mark;		/* per server slot (membership.c) */
+	uint64_t member_stamp;
+	struct event *seen_ev;		/* reports the epoch seen */
 	const struct tls_gen *tls;	/* TLS contexts; NULL: no TLS */
 	uint32_t wslot;			/* this worker's shm slot (ledger, stats) */
 	struct shm_stats st;		/* its statistics area (only we write) */
@@ -91,6 +97,27 @@ struct worker_params {
 	pid_t master_pid;
 	int ready_fd;			/* write our pid here once accepting */
 };
+
+/* membership.c */
+/* Build backend b's pool again from its member list as it is now. */
+struct bal_pool *worker_bal_rebuild(struct worker *w, uint32_t b);
+/* The scratch it needs and the timer that reports the epoch seen. */
+int membership_init(struct worker *w);
+
+/*
+ * Backend b's pool as its member list is now: one acquire load when the
+ * list has not moved since the pool was built (every pick pays this).
+ */
+static inline struct bal_pool *
+worker_bal(struct worker *w, uint32_t b)
+{
+	struct bal_pool *pool = w->bals[b];
+
+	if (__builtin_expect(shm_members_version(w->shm,
+	    pool->be->pool_slot) == pool->version, 1))
+		return pool;
+	return worker_bal_rebuild(w, b);
+}
 
 /* Run a worker until it is told to stop; never returns. */
 void worker_main(const struct worker_params *params)

@@ -5,7 +5,6 @@ token of token_file. Drain, maint and ready take effect at the next pick
 (held requests finish), weights start a new generation built from the
 running config, and both survive reloads. The listener stays out of the
 workers and a slow client blocks nobody."""
-import http.client as httpclient
 import json
 import os
 import re
@@ -14,6 +13,7 @@ import socket
 import stat
 import time
 
+from adminclient import TOKEN, api, write_token
 from harness import (WEIR_BIN, alive, check, check_eq, Client, Env, free_port,
                      have_ipv6_loopback, http, kill_pid, line_of,
                      listen_inodes, run_cmd, socket_inodes, Tap, wait_until,
@@ -21,60 +21,6 @@ from harness import (WEIR_BIN, alive, check, check_eq, Client, Env, free_port,
 
 t = Tap(budget=120)
 env = Env("admin")
-TOKEN = "t0k3n-of-the-admin_API.v1"
-
-
-class UnixHTTPConnection(httpclient.HTTPConnection):
-    """http.client over an AF_UNIX stream socket."""
-
-    def __init__(self, path, timeout=5.0):
-        super().__init__("weir", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.unix_path)
-        self.sock = s
-
-
-class Answer:
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def get(self, name, default=None):
-        return self.headers.get(name, default)
-
-    def json(self):
-        check(self.get("Content-Type") == "application/json",
-              "Content-Type %r, body %r" % (self.get("Content-Type"), self.body))
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return "<%d %r>" % (self.status, self.body[:300])
-
-
-def api(w, method, path, body=None, token=None, headers=None, unix=None,
-        timeout=5.0):
-    """One request to w's admin API on a new connection."""
-    if unix is not None:
-        conn = UnixHTTPConnection(unix, timeout)
-    else:
-        conn = httpclient.HTTPConnection("127.0.0.1", w.admin_port,
-                                          timeout=timeout)
-    hdrs = dict(headers or {})
-    if token is not None:
-        hdrs["Authorization"] = "Bearer " + token
-    if body is not None and not isinstance(body, (bytes, str)):
-        body = json.dumps(body)
-    try:
-        conn.request(method, path, body=body, headers=hdrs)
-        r = conn.getresponse()
-        return Answer(r.status, r.msg, r.read())
-    finally:
-        conn.close()
 
 
 def patch(w, backend, server, body, token=TOKEN, **kw):
@@ -89,11 +35,7 @@ def server_state(w, backend, server):
 
 
 def token_file(name="token", text=TOKEN + "\n", mode=0o600):
-    path = env.path(name)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, mode)
-    return path
+    return write_token(env, name, text, mode)
 
 
 def start(backends, admin=None, workers=2, **kw):
@@ -328,8 +270,9 @@ def _():
     check_eq(patch(w, "app", "127.0.0.1:1", {"admin": "drain"}).status, 404,
              "PATCH unknown server")
     for method, path, allow in (
-            ("DELETE", "/api/v1/backends/app/servers/" + srv, "GET, HEAD, PATCH"),
-            ("PUT", "/api/v1/backends/app/servers/" + srv, "GET, HEAD, PATCH"),
+            ("PUT", "/api/v1/backends/app/servers/" + srv,
+             "GET, HEAD, PATCH, DELETE"),
+            ("GET", "/api/v1/backends/app/servers", "POST"),
             ("POST", "/api/v1/status", "GET, HEAD"),
             ("PATCH", "/api/v1/backends/app", "GET, HEAD"),
             ("DELETE", "/metrics", "GET, HEAD")):

@@ -296,6 +296,8 @@ test_slot_reuse_starts_at_zero(void **state)
 	assert_int_equal(retries_sum(shm, pool), 6);
 	/* New identities in the same slots: all zero. */
 	shm_unpublish(shm, a2);
+	/* The live worker has seen the lists without them (membership). */
+	shm_worker_seen(shm, (uint32_t)live);
 	b = load_published(shm, "[frontend api]\nlisten = 127.0.0.1:8080\n"
 	    "backend = other\n[backend other]\nserver = 127.0.0.1:9002\n"
 	    "server = 127.0.0.1:9003\n");

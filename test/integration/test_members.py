@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Runtime membership: servers added and removed through the admin API
+without a reload. A server POSTed takes traffic at once (2 workers, no new
+workers forked); one DELETEd while it holds requests lets them finish, gets
+no new request, is listed as draining until its last one ended and then
+disappears, and its slot is given to the next server; errors are 404, 400,
+409 and 507; 1,000 adds and removes under load fail no request and leave
+every in-flight count at 0; least-connections stays exact (every request
+lands on a least-loaded server) while members change."""
+import random
+import threading
+
+from adminclient import TOKEN, api, write_token
+from harness import Client, Env, Tap, check, check_eq, http, wait_until
+
+t = Tap(budget=150)
+env = Env("members")
+B = {}
+
+
+def setup():
+    for n in ("m0", "m1", "m2", "m3"):
+        B[n] = env.backend(n)
+
+
+def start(workers=2, global_=None, **be):
+    o = {"server": [B["m0"].addr], "balance": "roundrobin"}
+    o.update(be)
+    return env.weir(workers=workers, global_=global_,
+                    admin={"listen": "127.0.0.1:auto",
+                           "token_file": write_token(env)},
+                    frontends={"web": {"listen": "127.0.0.1:auto",
+                                       "backend": "app"}},
+                    backends={"app": o})
+
+
+def add(w, addr, token=TOKEN, **kw):
+    body = {"address": addr}
+    body.update(kw)
+    return api(w, "POST", "/api/v1/backends/app/servers", body, token=token)
+
+
+def delete(w, addr, backend="app"):
+    return api(w, "DELETE", "/api/v1/backends/%s/servers/%s"
+               % (backend, addr), token=TOKEN)
+
+
+def servers(w):
+    doc = api(w, "GET", "/api/v1/backends/app").json()
+    return {s["address"]: s for s in doc["servers"]}
+
+
+def hits(w, n):
+    """n GETs on new connections: {backend name: count}."""
+    out = {}
+    for i in range(n):
+        r = http(w.port, path="/echo?n=%d" % i)
+        check_eq(r.status, 200, "request %d" % i)
+        out[r.get("X-Backend")] = out.get(r.get("X-Backend"), 0) + 1
+    return out
+
+
+@t.test("POST a server: 201, it takes traffic at once, no worker is "
+        "forked, and GET lists it with source api")
+def _():
+    w = start()
+    pids = sorted(w.worker_pids())
+    r = add(w, B["m1"].addr, weight=1)
+    check_eq(r.status, 201, "POST: %r" % r)
+    check_eq(r.json()["address"], B["m1"].addr, "answer")
+    got = hits(w, 20)
+    check_eq(sorted(got), ["m0", "m1"], "servers that answered: %r" % got)
+    check_eq(sorted(w.worker_pids()), pids, "workers after the add")
+    listed = servers(w)
+    check_eq(listed[B["m1"].addr]["source"], "api", "source")
+    check_eq(listed[B["m0"].addr]["source"], "file", "source of m0")
+    w.check_clean_stop()
+
+
+@t.test("errors: unknown backend 404, bad JSON or address 400, duplicate "
+        "409, no token 401, pool full 507")
+def _():
+    w = start(global_={"max_servers": 16})
+    check_eq(api(w, "POST", "/api/v1/backends/nope/servers",
+                 {"address": B["m1"].addr}, token=TOKEN).status, 404, "backend")
+    check_eq(api(w, "POST", "/api/v1/backends/app/servers", "{bad",
+                 token=TOKEN).status, 400, "JSON")
+    check_eq(add(w, "localhost:80").status, 400, "address")
+    check_eq(add(w, B["m1"].addr, weight=0).status, 400, "weight 0")
+    check_eq(add(w, B["m0"].addr).status, 409, "a file server")
+    check_eq(add(w, B["m1"].addr).status, 201, "first add")
+    check_eq(add(w, B["m1"].addr).status, 409, "again")
+    check_eq(add(w, B["m2"].addr, token=None).status, 401, "no token")
+    check_eq(delete(w, "127.0.0.1:1").status, 404, "delete unknown")
+    check_eq(delete(w, B["m0"].addr).status, 409, "delete a file server")
+    # 16 slots: m0 and m1 hold 2; 14 more fit, the next does not.
+    for i in range(14):
+        check_eq(add(w, "127.0.0.2:%d" % (1000 + i)).status, 201, "add %d" % i)
+    r = add(w, "127.0.0.2:2000")
+    check_eq(r.status, 507, "pool full: %r" % r)
+    w.check_clean_stop()
+
+
+@t.test("DELETE while it holds requests: 202, they finish, no new request "
+        "reaches it, it is listed as removed until the last one ended, then "
+        "gone, and its slot goes to the next server added")
+def _():
+    w = start(global_={"max_servers": 16})
+    check_eq(add(w, B["m1"].addr).status, 201, "add m1")
+    held = []
+    try:
+        # Round robin over m0 and m1: hold until m1 has two.
+        for i in range(8):
+            c = Client(w.port, timeout=20)
+            c.request("GET", "/hold?id=h%d" % i)
+            held.append(c)
+        check(wait_until(lambda: len(B["m1"].held()) >= 2, 5.0),
+              "m1 holds %r" % B["m1"].held())
+        r = delete(w, B["m1"].addr)
+        check_eq(r.status, 202, "DELETE: %r" % r)
+        before = B["m1"].stats()["requests"]
+        got = hits(w, 10)
+        check_eq(got, {"m0": 10}, "after the delete")
+        check_eq(B["m1"].stats()["requests"], before, "new requests at m1")
+        s = servers(w).get(B["m1"].addr)
+        check(s is not None and s["removed"] and s["inflight"] >= 2,
+              "listed draining: %r" % s)
+        B["m1"].release_all()
+        B["m0"].release_all()
+        for c in held:
+            check_eq(c.response().status, 200, "held request")
+        check(wait_until(lambda: B["m1"].addr not in servers(w), 5.0),
+              "still listed: %r" % servers(w).get(B["m1"].addr))
+        # Every slot but m0's and the drained one's is free: fill them all
+        # and one more must reuse m1's.
+        for i in range(15):
+            check_eq(add(w, "127.0.0.3:%d" % (1000 + i)).status, 201,
+                     "add %d" % i)
+    finally:
+        for b in B.values():
+            b.release_all()
+        for c in held:
+            c.close()
+    w.check_clean_stop()
+
+
+@t.test("a SIGHUP re-applies the file and keeps the servers the API added "
+        "(a file server removed from the file leaves, the added one stays)")
+def _():
+    w = start(**{"server": [B["m0"].addr, B["m2"].addr]})
+    check_eq(add(w, B["m1"].addr).status, 201, "add m1")
+    w.rewrite(backends={"app": {"server": [B["m0"].addr],
+                                "balance": "roundrobin"}})
+    line = w.reload()
+    check(line and "reload complete" in line, "reload: %r" % line)
+    listed = [a for a, s in servers(w).items() if not s["removed"]]
+    check_eq(sorted(listed), sorted([B["m0"].addr, B["m1"].addr]),
+             "servers after the reload")
+    check_eq(sorted(hits(w, 20)), ["m0", "m1"], "servers that answered")
+    w.check_clean_stop(allow_respawn=True)
+
+
+def load(w, stop, failures, counts):
+    while not stop.is_set():
+        try:
+            r = http(w.port, path="/echo")
+            counts[0] += 1
+            if r.status != 200:
+                failures.append(r.status)
+        except Exception as e:  # noqa: BLE001 - any failure counts
+            failures.append(repr(e))
+
+
+@t.test("1,000 adds and removes under load: no request fails, and every "
+        "server's in-flight count ends at 0")
+def _():
+    w = start(balance="leastconn")
+    stop, failures, counts = threading.Event(), [], [0]
+    threads = [threading.Thread(target=load, args=(w, stop, failures,
+                                                   counts)) for _ in range(4)]
+    for th in threads:
+        th.start()
+    try:
+        for i in range(500):
+            addr = B["m%d" % (1 + i % 3)].addr
+            check_eq(add(w, addr).status, 201, "add %d" % i)
+            check_eq(delete(w, addr).status, 202, "delete %d" % i)
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(30)
+    t.diag("requests during the churn: %d" % counts[0])
+    check(counts[0] > 0, "no request ran")
+    check_eq(failures[:5], [], "failed requests")
+    check(wait_until(lambda: all(s["inflight"] == 0 for s in
+                                 servers(w).values()), 5.0),
+          "in flight at the end: %r" % servers(w))
+    w.check_clean_stop()
+
+
+@t.test("leastconn stays exact while members change: 60 held requests, "
+        "with adds and removes between them, each land on a member with "
+        "the fewest in flight")
+def _():
+    rng = random.Random(20261203)
+    w = start(balance="leastconn")
+    members, clients, bad = {"m0"}, [], []
+    try:
+        for i in range(60):
+            spare = sorted({"m1", "m2", "m3"} - members)
+            extra = sorted(members - {"m0"})
+            if spare and (not extra or rng.random() < 0.5):
+                n = rng.choice(spare)
+                check_eq(add(w, B[n].addr).status, 201, "add %s" % n)
+                members.add(n)
+            elif extra:
+                n = rng.choice(extra)
+                check_eq(delete(w, B[n].addr).status, 202, "delete %s" % n)
+                members.discard(n)
+            if i % 5 == 4:
+                B[rng.choice(sorted(B))].release_all()
+            before = {n: len(B[n].held()) for n in members}
+            c = Client(w.port, timeout=10)
+            c.request("GET", "/hold?id=s%d" % i)
+            clients.append(c)
+            got = wait_until(lambda: [n for n in B
+                                      if "s%d" % i in B[n].held()] or None,
+                             5.0, 0.005)
+            check(got, "request %d held nowhere" % i)
+            if got[0] not in members or before[got[0]] != min(before.values()):
+                bad.append("step %d: %s, in flight before %s"
+                           % (i, got[0], before))
+        check(not bad, "%d requests missed a least-loaded member:\n%s"
+              % (len(bad), "\n".join(bad[:10])))
+    finally:
+        for b in B.values():
+            b.release_all()
+        for c in clients:
+            c.close()
+    w.check_clean_stop()
+
+
+t.run(setup, env)
