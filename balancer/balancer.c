@@ -245,14 +245,20 @@ balancer_pick(struct shm *shm, const struct bal_pool *pool,
  * own, and a pick that sees a stale one only sends one request late.
  */
 bool
-bal_up(const struct shm *shm, const struct bal_pool *pool, uint32_t m)
+bal_slot_up(const struct shm *shm, uint32_t slot)
 {
-	const struct shm_server_sh *sv = &shm->servers[pool->slot[m]];
+	const struct shm_server_sh *sv = &shm->servers[slot];
 
 	return atomic_load_explicit(&sv->admin, memory_order_acquire) ==
 	    SHM_ADMIN_ACTIVE &&
 	    atomic_load_explicit(&sv->health, memory_order_acquire) ==
 	    SHM_HEALTH_UP && outlier_admits(sv);
+}
+
+bool
+bal_up(const struct shm *shm, const struct bal_pool *pool, uint32_t m)
+{
+	return bal_slot_up(shm, pool->slot[m]);
 }
 
 /*

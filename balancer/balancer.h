@@ -142,6 +142,8 @@ void outlier_report(struct shm *shm, const struct bal_pool *pool, uint32_t slot,
 
 /* Is member m up now (admin active, health up, not ejected)? */
 bool bal_up(const struct shm *shm, const struct bal_pool *pool, uint32_t m);
+/* The same for the server in shm slot slot. */
+bool bal_slot_up(const struct shm *shm, uint32_t slot);
 /* Is member m usable now: up, and not full (max_conns in flight)? */
 bool bal_usable(const struct shm *shm, const struct bal_pool *pool, uint32_t m);
 /*

@@ -127,6 +127,27 @@ metrics_snap_free(struct metrics_snap *sn)
 	free(sn->pools);
 }
 
+/* The servers of be not from the file (admin API, discovery) into s. */
+static size_t
+metrics_members(struct master *m, const struct backend_conf *be,
+    struct metrics_server *s, size_t room)
+{
+	size_t k = 0;
+
+	for (const struct member *e = m->members.head; e != NULL && k < room;
+	    e = e->next) {
+		if (strcmp(e->backend, be->name) != 0)
+			continue;
+		s[k].backend = be->name;
+		s[k].server = e->name;
+		s[k].inflight = shm_inflight(m->shm, e->m.slot);
+		s[k].up = bal_slot_up(m->shm, e->m.slot);
+		shm_stats_server_sum(m->shm, e->m.slot, &s[k].sum);
+		k++;
+	}
+	return k;
+}
+
 /*
  * Read every counter of the current generation. Usability is the
  * balancer's own verdict (health, admin state, ejection), so "up" means
@@ -141,6 +162,8 @@ metrics_snap(struct master *m, struct metrics_snap *sn)
 
 	for (size_t b = 0; b < cfg->nbackends; b++)
 		n += cfg->backends[b].nservers;
+	for (const struct member *e = m->members.head; e != NULL; e = e->next)
+		n++;
 	sn->cfg = cfg;
 	sn->servers = calloc(n + 1, sizeof(*sn->servers));
 	sn->frontends = calloc(cfg->nfrontends + 1, sizeof(*sn->frontends));
@@ -162,8 +185,9 @@ metrics_snap(struct master *m, struct metrics_snap *sn)
 			shm_stats_server_sum(m->shm, be->servers[i].slot,
 			    &s->sum);
 		}
+		k += metrics_members(m, be, &sn->servers[k], n - k);
 	}
-	sn->nservers = n;
+	sn->nservers = k;
 	for (size_t f = 0; f < cfg->nfrontends; f++)
 		shm_stats_frontend_sum(m->shm, cfg->frontends[f].slot,
 		    &sn->frontends[f]);

@@ -160,6 +160,30 @@ def _():
     w.check_clean_stop(allow_respawn=True)
 
 
+@t.test("with health checks an added server starts as health_initial says: "
+        "down and without traffic until a check passes, then up and taking "
+        "requests; it has series in /metrics")
+def _():
+    B["m1"].set(health=503)
+    w = start(health_check="http", health_path="/healthz",
+              health_interval="100ms", health_initial="down",
+              health_rise=1, health_fall=1)
+    try:
+        check_eq(add(w, B["m1"].addr).status, 201, "add m1")
+        check_eq(servers(w)[B["m1"].addr]["health"], "down", "health at once")
+        check_eq(hits(w, 10), {"m0": 10}, "while m1 fails its checks")
+        B["m1"].set(health=200)
+        check(wait_until(lambda: servers(w)[B["m1"].addr]["health"] == "up",
+                         5.0), "m1 never came up")
+        check_eq(sorted(hits(w, 10)), ["m0", "m1"], "once m1 is up")
+        metrics = api(w, "GET", "/metrics").body.decode()
+        check('server="%s"' % B["m1"].addr in metrics,
+              "no series for m1 in /metrics")
+    finally:
+        B["m1"].set(health=200)
+    w.check_clean_stop()
+
+
 def load(w, stop, failures, counts):
     while not stop.is_set():
         try:
