@@ -89,22 +89,30 @@ adminreq_route(const struct adminreq_path *p)
 	return ROUTE_NONE;
 }
 
+/* A request body as JSON (no key twice), or NULL with why set. */
+static json_t *
+adminreq_json(const char *body, size_t len, char *why, size_t whylen)
+{
+	json_error_t jerr;
+	json_t *in;
+
+	if ((in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+		snprintf(why, whylen, "invalid JSON: %s (line %d, column %d)",
+		    jerr.text, jerr.line, jerr.column);
+	return in;
+}
+
 int
 adminreq_patch(const char *body, size_t len, int *admin, int *weight,
     char *why, size_t whylen)
 {
-	json_error_t jerr;
 	const char *key, *name;
 	json_t *in, *v;
 	int status = 400;
 
 	*admin = *weight = -1;
-	if ((in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) ==
-	    NULL) {
-		snprintf(why, whylen, "invalid JSON: %s (line %d, column %d)",
-		    jerr.text, jerr.line, jerr.column);
+	if ((in = adminreq_json(body, len, why, whylen)) == NULL)
 		return 400;
-	}
 	if (!json_is_object(in) || json_object_size(in) == 0) {
 		snprintf(why, whylen, "expected a JSON object with \"admin\" "
 		    "and/or \"weight\"");
@@ -186,18 +194,13 @@ int
 adminreq_server(const char *body, size_t len, struct adminreq_server *s,
     char *why, size_t whylen)
 {
-	json_error_t jerr;
 	const char *key;
 	json_t *in, *v;
 	int status = 400;
 
 	*s = (struct adminreq_server){ .weight = 1 };
-	if ((in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) ==
-	    NULL) {
-		snprintf(why, whylen, "invalid JSON: %s (line %d, column %d)",
-		    jerr.text, jerr.line, jerr.column);
+	if ((in = adminreq_json(body, len, why, whylen)) == NULL)
 		return 400;
-	}
 	if (!json_is_object(in)) {
 		snprintf(why, whylen, "expected a JSON object with \"address\"");
 		goto out;

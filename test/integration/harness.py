@@ -1129,6 +1129,16 @@ def http(port, method="GET", path="/echo", headers=None, body=None,
         return r
 
 
+def spread(port, n):
+    """n GETs on new connections, each checked 200: {X-Backend: count}."""
+    out = {}
+    for i in range(n):
+        r = http(port, path="/echo?n=%d" % i)
+        check_eq(r.status, 200, "request %d" % i)
+        out[r.get("X-Backend")] = out.get(r.get("X-Backend"), 0) + 1
+    return out
+
+
 def raw_exchange(port, data, timeout=5.0, method="GET", close_wait=3.0):
     """Send raw bytes on a new connection; return (response or None,
     closed-afterwards bool, client port, bytes after the response, or a

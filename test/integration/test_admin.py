@@ -14,8 +14,9 @@ import stat
 import time
 
 from adminclient import TOKEN, api, write_token
+from harness import spread as harness_spread
 from harness import (WEIR_BIN, alive, check, check_eq, Client, Env, free_port,
-                     have_ipv6_loopback, http, kill_pid, line_of,
+                     have_ipv6_loopback, kill_pid, line_of,
                      listen_inodes, run_cmd, socket_inodes, Tap, wait_until,
                      write_config)
 
@@ -56,12 +57,7 @@ def pool(*servers, **keys):
 
 def spread(w, n):
     """n GETs on new connections: {backend name: count}."""
-    out = {}
-    for i in range(n):
-        r = http(w.port, path="/echo?n=%d" % i)
-        check_eq(r.status, 200, "request %d" % i)
-        out[r.get("X-Backend")] = out.get(r.get("X-Backend"), 0) + 1
-    return out
+    return harness_spread(w.port, n)
 
 
 def settled(w):

@@ -11,7 +11,8 @@ import random
 import threading
 
 from adminclient import TOKEN, api, write_token
-from harness import Client, Env, Tap, check, check_eq, http, wait_until
+from harness import (Client, Env, Tap, check, check_eq, http, spread,
+                     wait_until)
 
 t = Tap(budget=150)
 env = Env("members")
@@ -52,12 +53,7 @@ def servers(w):
 
 def hits(w, n):
     """n GETs on new connections: {backend name: count}."""
-    out = {}
-    for i in range(n):
-        r = http(w.port, path="/echo?n=%d" % i)
-        check_eq(r.status, 200, "request %d" % i)
-        out[r.get("X-Backend")] = out.get(r.get("X-Backend"), 0) + 1
-    return out
+    return spread(w.port, n)
 
 
 @t.test("POST a server: 201, it takes traffic at once, no worker is "
