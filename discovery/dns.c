@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <ares.h>
 #include <event2/event.h>
@@ -293,6 +294,14 @@ dns_resolver_new(struct event_base *base, const char *servers,
 fail:
 	dns_resolver_free(r);
 	return NULL;
+}
+
+void
+dns_resolver_atfork_child(const struct dns_resolver *r)
+{
+	for (const struct dns_sock *s = r != NULL ? r->socks : NULL;
+	    s != NULL; s = s->next)
+		close(s->fd);
 }
 
 void

@@ -40,6 +40,13 @@ struct dns_resolver *dns_resolver_new(struct event_base *base,
 void dns_resolver_free(struct dns_resolver *r);
 
 /*
+ * In a child just forked (a worker): close the resolver's sockets, so
+ * that only the master holds them (a worker's copy would keep a query's
+ * socket alive and could read its answers). Nothing else is touched.
+ */
+void dns_resolver_atfork_child(const struct dns_resolver *r);
+
+/*
  * Called when the resolved set of addresses changes, and for the first
  * good answer: addrs sorted (IPv4 first, then by address) and without
  * duplicates, each with the watch's port; n >= 1. addrs is valid only

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <zookeeper/zookeeper.h>
@@ -640,6 +641,17 @@ nomem:
 	snprintf(err, errlen, "out of memory");
 	zk_watch_free(w);
 	return NULL;
+}
+
+void
+zk_watch_atfork_child(const struct zk_watch *w)
+{
+	evutil_socket_t fd;
+
+	/* The event carries the client's socket of the moment (arm). */
+	if (w != NULL && w->zh != NULL && w->ev != NULL &&
+	    (fd = event_get_fd(w->ev)) != -1)
+		close(fd);
 }
 
 void

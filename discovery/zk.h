@@ -41,13 +41,15 @@ struct zk_watch;
  * log lines ("backend app"). Host names in hosts are resolved here and for
  * each new session, with a blocking getaddrinfo(): give addresses. A
  * process forked later (a worker) inherits the client's socket of the
- * moment, unused. Returns NULL with a reason in err on bad arguments or
- * allocation failure; an unreachable ensemble is not an error (the watch
- * keeps trying).
+ * moment: it closes it with zk_watch_atfork_child(). Returns NULL with
+ * a reason in err on bad arguments or allocation failure; an unreachable
+ * ensemble is not an error (the watch keeps trying).
  */
 struct zk_watch	*zk_watch_new(struct event_base *base, const char *hosts,
 		    const char *path, const char *label, zk_watch_cb cb,
 		    void *arg, char *err, size_t errlen);
+/* In a child just forked: close the client's socket (only). */
+void		 zk_watch_atfork_child(const struct zk_watch *w);
 /* Stop watching; may block up to a few seconds (see zk.c). NULL: no-op. */
 void		 zk_watch_free(struct zk_watch *w);
 enum zk_state	 zk_watch_state(const struct zk_watch *w);
