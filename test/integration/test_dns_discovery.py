@@ -120,11 +120,21 @@ def names(*hosts):
 
 
 def wait_serving(w, hosts, timeout=10):
-    """Wait until a round of requests reaches exactly hosts."""
+    """Wait until rounds of requests all succeed and reach exactly names
+    (before the first members come, weir answers 503)."""
     want = names(*hosts)
-    got = wait_until(lambda: sorted(hits(w, 3 * len(hosts))) == want and
-                     sorted(hits(w, 3 * len(hosts))), timeout, 0.1)
-    check_eq(got, want, "servers answering")
+
+    def round_():
+        got = set()
+        for i in range(3 * len(want)):
+            r = http(w.port, path="/echo?w=%d" % i)
+            if r.status != 200:
+                return None
+            got.add(r.get("X-Backend"))
+        return sorted(got)
+    got = wait_until(lambda: round_() == want and round_() == want and want,
+                     timeout, 0.1)
+    check_eq(got, want, "servers answering (last round: %r)" % round_())
 
 
 def listed(w):
