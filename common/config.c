@@ -156,6 +156,8 @@ static const struct config_key config_keys[] = {
 	    NULL, NULL, NULL, config_user),
 	G("group", CONFIG_SPECIAL, group, NULL, false, false,
 	    NULL, NULL, NULL, config_group),
+	G("resolvers", CONFIG_SPECIAL, resolvers, NULL, true, false,
+	    NULL, NULL, NULL, config_resolvers),
 
 	F("listen", CONFIG_SPECIAL, listens, NULL, true, true,
 	    NULL, NULL, NULL, config_listen),
@@ -239,6 +241,14 @@ static const struct config_key config_keys[] = {
 	    NULL, NULL, NULL, config_percent),
 	B("server", CONFIG_SPECIAL, servers, NULL, true, true,
 	    NULL, NULL, NULL, config_server),
+	B("resolve_interval", CONFIG_DURATION, resolve_interval_ms, "10s",
+	    true, false, "1s", "1h", NULL, NULL),
+	B("discovery", CONFIG_SPECIAL, discovery, "none", true, false,
+	    NULL, NULL, NULL, config_discovery),
+	B("zk_hosts", CONFIG_SPECIAL, zk_hosts, NULL, true, false,
+	    NULL, NULL, NULL, config_zk_hosts),
+	B("zk_path", CONFIG_SPECIAL, zk_path, NULL, true, false,
+	    NULL, NULL, NULL, config_zk_path),
 	B("keepalive", CONFIG_INT, keepalive, "32", true, false,
 	    "0", "10000", NULL, NULL),
 	B("keepalive_timeout", CONFIG_DURATION, keepalive_timeout_ms, "60s",
@@ -651,7 +661,7 @@ config_server_max_conns(struct config_ctx *ctx, struct server_conf *sv,
  * Apply one server option word: "weight=N", "max_conns=N", "backup",
  * "disabled" or "tls".
  */
-static int
+int
 config_server_opt(struct config_ctx *ctx, struct server_conf *sv,
     const char *opt, bool *weighted)
 {
@@ -707,8 +717,11 @@ config_server_add(struct config_ctx *ctx, struct backend_conf *be,
 	size_t i;
 
 	if (confval_addr(addr, &ss, &sslen, &why) == -1) {
-		config_err(ctx, ctx->lineno, "server: invalid address '%s': %s",
-		    addr, why);
+		/* A name: say how to have it resolved. */
+		config_err(ctx, ctx->lineno, "server: invalid address "
+		    "'%s': %s%s", addr, why, strstr(why, "names") != NULL ?
+		    " (add the option 'resolve' to re-resolve a DNS name)" :
+		    "");
 		return NULL;
 	}
 	for (i = 0; i < be->nservers; i++) {
@@ -1019,28 +1032,49 @@ config_request_id(struct config_ctx *ctx, void *base, const char *value)
 	return (fe->request_id = config_strdup(ctx, value)) == NULL ? -1 : 0;
 }
 
+#define CONFIG_SERVER_WORDS	8	/* an address and at most 7 options */
+
 /*
  * "ADDRESS [weight=N] [max_conns=N] [backup] [disabled] [tls]", words
- * separated by blanks.
+ * separated by blanks; "HOST:PORT resolve ..." is a name to re-resolve
+ * (configdisc.c).
  */
 static int
 config_server(struct config_ctx *ctx, void *base, const char *value)
 {
+	struct backend_conf *be = base;
 	struct server_conf *sv;
-	char *copy, *word, *save;
-	bool weighted = false;
+	char *copy, *words[CONFIG_SERVER_WORDS], *save;
+	bool weighted = false, resolve = false;
+	size_t n = 0, i;
 	int rc = -1;
 
 	if ((copy = config_strdup(ctx, value)) == NULL)
 		return -1;
-	word = strtok_r(copy, " \t", &save);
-	if ((sv = config_server_add(ctx, base, word)) == NULL)
-		goto out;
-	while ((word = strtok_r(NULL, " \t", &save)) != NULL) {
-		if (config_server_opt(ctx, sv, word, &weighted) == -1)
+	for (char *w = strtok_r(copy, " \t", &save); w != NULL;
+	    w = strtok_r(NULL, " \t", &save)) {
+		if (n == CONFIG_SERVER_WORDS) {
+			config_err(ctx, ctx->lineno, "server: too many "
+			    "options");
 			goto out;
+		}
+		resolve |= n > 0 && strcmp(w, "resolve") == 0;
+		words[n++] = w;
 	}
-	((struct backend_conf *)base)->any_tls |= sv->tls;
+	if (n == 0) {
+		config_err(ctx, ctx->lineno, "server: no address");
+		goto out;
+	}
+	if (resolve) {
+		rc = config_server_resolve(ctx, be, words[0], words + 1, n - 1);
+		goto out;
+	}
+	if ((sv = config_server_add(ctx, be, words[0])) == NULL)
+		goto out;
+	for (i = 1; i < n; i++)
+		if (config_server_opt(ctx, sv, words[i], &weighted) == -1)
+			goto out;
+	be->any_tls |= sv->tls;
 	rc = 0;
 out:
 	free(copy);
@@ -1648,11 +1682,8 @@ config_check(struct config_ctx *ctx)
 			return;
 	}
 	for (i = 0; i < cfg->nbackends; i++) {
-		if (cfg->backends[i].nservers == 0) {
-			config_err(ctx, cfg->backends[i].line, "backend '%s' "
-			    "has no 'server'", cfg->backends[i].name);
+		if (config_check_discovery(ctx, &cfg->backends[i]) == -1)
 			return;
-		}
 		config_limits(&cfg->backends[i]);
 		nservers += cfg->backends[i].nservers;
 	}
@@ -1869,6 +1900,7 @@ config_free_backend(struct backend_conf *be)
 	free(be->tls_ca.s);
 	free(be->tls_sni);
 	free(be->name);
+	config_free_discovery(be);
 }
 
 static void
@@ -1907,6 +1939,7 @@ config_free(struct config *cfg)
 	free(cfg->log_file);
 	free(cfg->user);
 	free(cfg->group);
+	free(cfg->resolvers);
 	free(cfg->path);
 	free(cfg);
 }

@@ -204,6 +204,29 @@ struct server_conf {
 	uint32_t slot;			/* shm server slot (set by shm_publish) */
 };
 
+/*
+ * server = HOST:PORT resolve ...: a name the master re-resolves
+ * (master/discovery.c); each address found becomes a server with the
+ * line's options. Kept apart from servers: they have no slot of their own.
+ */
+struct resolve_conf {
+	char *name;			/* "HOST:PORT" as written */
+	char *host;			/* without the port */
+	uint16_t port;
+	uint32_t weight;
+	bool backup;
+	bool tls;
+	uint32_t max_conns;		/* "max_conns=N", else the backend's */
+	bool max_conns_set;
+	int line;
+};
+
+/* Where a backend's servers come from besides the file. */
+enum config_discovery {
+	CONFIG_DISCOVERY_NONE,
+	CONFIG_DISCOVERY_ZOOKEEPER,	/* zk_path's children on zk_hosts */
+};
+
 struct backend_conf {
 	char *name;
 	enum config_balance balance;
@@ -233,6 +256,13 @@ struct backend_conf {
 	uint32_t retry_budget_pct;	/* retries per 100 recent requests */
 	struct server_conf *servers;
 	size_t nservers;
+	struct resolve_conf *resolves;	/* "resolve" server lines */
+	size_t nresolves;
+	uint32_t resolve_interval_ms;	/* longest time between resolutions */
+	int discovery;			/* enum config_discovery */
+	int discovery_line;
+	char *zk_hosts;			/* "h:p,h:p" */
+	char *zk_path;			/* "/services/app" */
 	uint32_t keepalive;		/* idle pooled conns per worker per server */
 	uint32_t keepalive_timeout_ms;	/* idle pooled conn lifetime */
 	uint32_t connect_timeout_ms;
@@ -331,6 +361,7 @@ struct config {
 	char *log_file;			/* NULL: stderr */
 	char *user;			/* run as this account; NULL: as started */
 	char *group;			/* NULL: the user's primary group */
+	char *resolvers;		/* DNS servers; NULL: resolv.conf */
 	uid_t uid;			/* resolved user */
 	gid_t gid;			/* resolved group (or the user's) */
 	gid_t user_gid;			/* the user's primary group */

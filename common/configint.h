@@ -90,6 +90,22 @@ char *config_strdup(struct config_ctx *ctx, const char *s);
  */
 char *config_list_next(char **rest);
 
+/* Apply one server option word (config.c); -1 with the error set. */
+int config_server_opt(struct config_ctx *ctx, struct server_conf *sv,
+    const char *opt, bool *weighted);
+
+/* ---- configdisc.c: resolve lines, resolvers, ZooKeeper discovery ---- */
+int config_resolvers(struct config_ctx *, void *, const char *);
+int config_discovery(struct config_ctx *, void *, const char *);
+int config_zk_hosts(struct config_ctx *, void *, const char *);
+int config_zk_path(struct config_ctx *, void *, const char *);
+/* A "resolve" server line: addr, then the line's other words. */
+int config_server_resolve(struct config_ctx *ctx, struct backend_conf *be,
+    const char *addr, char **words, size_t nwords);
+/* A backend's discovery keys agree and it has servers of some kind. */
+int config_check_discovery(struct config_ctx *ctx, struct backend_conf *be);
+void config_free_discovery(struct backend_conf *be);
+
 /* ---- configroute.c: [route], [limit] and the policy keys ---- */
 /*
  * Split "NAME: VALUE" (header conditions and rules) into a token name

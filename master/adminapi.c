@@ -144,7 +144,7 @@ struct adminapi_srv {
 	const char *address;		/* as given */
 	uint32_t weight;
 	bool backup;
-	const char *source;		/* "file", "api" */
+	const char *source;		/* "file", "api", "dns", "zookeeper" */
 	bool removed;			/* out of the list, still draining */
 };
 
@@ -199,7 +199,7 @@ adminapi_member_json(struct master *m, const struct member *e)
 {
 	struct adminapi_srv s = { .slot = e->m.slot, .address = e->name,
 	    .weight = e->m.weight, .backup = e->m.flags & SHM_SERVER_BACKUP,
-	    .source = "api" };
+	    .source = members_source_name(e->source) };
 
 	return adminapi_slot_json(m, &s);
 }

@@ -77,6 +77,8 @@ master_spawn(struct master *m, struct wproc *w)
 			fatal("worker %u: dropping capabilities", w->idx);
 		/* A check's socket kept open by a worker would outlive the check. */
 		health_atfork_child(m->health);
+		/* Resolver and ZooKeeper sockets: the master's alone. */
+		discovery_atfork_child(m->discovery);
 		worker_main(&wp);
 	}
 	shm_worker_set_pid(m->shm, (uint32_t)wslot, pid);
@@ -435,6 +437,7 @@ master_free(struct master *m)
 {
 	struct generation *g;
 
+	discovery_free(m->discovery);
 	health_free(m->health);
 	admin_free(m->admin);
 	override_free(&m->overrides);
@@ -571,6 +574,7 @@ master_setup(struct master *m, struct config *cfg)
 	admin_commit(m->admin);
 	master_tickets_arm(m);
 	m->health = health_new(m->base, m->shm, cfg, m->gens->tls, NULL);
+	discovery_sync(m);
 	return master_drop(m, m->gens->cfg);
 fail:
 	config_free(cfg);

@@ -21,6 +21,7 @@ struct config;
 struct event;
 struct event_base;
 struct bal_pool;
+struct discovery;
 struct health;
 struct limit_table_sh;
 struct master;
@@ -90,6 +91,7 @@ struct master {
 	struct admin *admin;		/* the [admin] HTTP API (admin.c) */
 	struct overrides overrides;	/* the API's changes (override.c) */
 	struct members members;		/* servers not from the file */
+	struct discovery *discovery;	/* DNS and ZooKeeper watches */
 	struct limit_registry limits;	/* rate limit tables of live generations */
 	uint64_t worker_restarts;	/* respawns after a worker died; in
 					 * master memory: a restarted master
@@ -114,6 +116,18 @@ struct wproc *master_find(const struct master *m, pid_t pid);
 int check_startup(const struct config *cfg, char *err, size_t errlen);
 /* Every frontend's access_log file writable by us; 0, or -1 and err. */
 int check_access_logs(const struct config *cfg, char *err, size_t errlen);
+
+/* discovery.c */
+/*
+ * Make the watches match the current generation's config: keep those
+ * whose settings are unchanged, start new ones, free (and take out the
+ * members of) those it no longer has. At start and after every switch.
+ */
+void discovery_sync(struct master *m);
+/* In a forked worker: close the watches' sockets (they stay the master's). */
+void discovery_atfork_child(const struct discovery *d);
+/* Free every watch without touching membership (the master is ending). */
+void discovery_free(struct discovery *d);
 
 /* ready.c */
 /* The pipe workers report on; 0 or -1. */

@@ -1,6 +1,6 @@
 /*
- * Owns the servers that do not come from the config file (admin API; later
- * DNS and ZooKeeper): their shm slots, adding them to every publication of
+ * Owns the servers that do not come from the config file (admin API, DNS,
+ * ZooKeeper): their shm slots, adding them to every publication of
  * their backend's member list (shm->dynamic), and taking them out again,
  * after which their slot drains ("Member lists" in shm/shm-types.h). They
  * outlive reloads: a SIGHUP re-applies the file's servers and keeps these.
@@ -130,57 +130,56 @@ members_in_file(const struct backend_conf *be, const char *id)
 	return false;
 }
 
-int
-members_add(struct master *m, const char *backend,
-    const struct member_spec *spec, const struct member **out, char *why,
-    size_t whylen)
+/* Append a member for spec to backend b's; 0 or an HTTP status and why. */
+static int
+members_insert(struct master *m, size_t b, const struct member_spec *spec,
+    struct member **out, char *why, size_t whylen)
 {
-	const struct backend_conf *be;
+	const struct backend_conf *be = &m->gens->cfg->backends[b];
 	struct sockaddr_storage ss;
 	struct member *e, **tail;
 	char id[SHM_NAME_MAX];
 	const char *bad;
 	socklen_t sslen;
-	int b, slot;
+	int slot;
 	bool fresh;
 
-	if ((b = members_backend(m, backend)) < 0) {
-		snprintf(why, whylen, "no backend '%s'", backend);
-		return 404;
-	}
-	be = &m->gens->cfg->backends[b];
 	if (confval_addr(spec->address, &ss, &sslen, &bad) == -1) {
 		snprintf(why, whylen, "address '%s': %s", spec->address, bad);
 		return 400;
 	}
 	confval_addr_str((struct sockaddr *)&ss, id, sizeof(id));
-	if (members_in_file(be, id) || members_find(&m->members, backend,
+	if (members_in_file(be, id) || members_find(&m->members, be->name,
 	    id) != NULL) {
 		snprintf(why, whylen, "backend '%s' has server %s already",
-		    backend, id);
+		    be->name, id);
 		return 409;
 	}
-	if (spec->tls && tls_gen_backend(m->gens->tls, (size_t)b) == NULL) {
+	if (spec->tls && tls_gen_backend(m->gens->tls, b) == NULL) {
 		snprintf(why, whylen, "backend '%s' has no TLS client settings: "
-		    "give one of its servers 'tls' in the file", backend);
+		    "give one of its servers 'tls' in the file", be->name);
 		return 400;
 	}
-	fresh = shm_server_find(m->shm, backend, id) < 0;
-	if ((slot = shm_server_claim(m->shm, backend, id, spec->address,
-	    (struct sockaddr *)&ss, sslen)) < 0) {
-		snprintf(why, whylen, "no server slot left: max_servers (%u) "
-		    "are in use or draining", m->shm->hdr->max_servers);
-		return 507;
-	}
+	/* Before the claim: a claimed slot must be published (shm.h). */
 	if ((e = calloc(1, sizeof(*e))) == NULL ||
-	    (e->backend = strdup(backend)) == NULL) {
+	    (e->backend = strdup(be->name)) == NULL) {
 		free(e);
 		snprintf(why, whylen, "out of memory");
 		return 500;
 	}
+	fresh = shm_server_find(m->shm, be->name, id) < 0;
+	if ((slot = shm_server_claim(m->shm, be->name, id, spec->address,
+	    (struct sockaddr *)&ss, sslen)) < 0) {
+		free(e->backend);
+		free(e);
+		snprintf(why, whylen, "no server slot left: max_servers (%u) "
+		    "are in use or draining", m->shm->hdr->max_servers);
+		return 507;
+	}
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	snprintf(e->name, sizeof(e->name), "%s", spec->address);
 	e->source = spec->source;
+	e->owner = spec->owner;
 	e->m = (struct shm_member){ .slot = (uint32_t)slot,
 	    .weight = spec->weight,
 	    .max_conns = spec->max_conns != 0 ? spec->max_conns :
@@ -192,11 +191,44 @@ members_add(struct master *m, const char *backend,
 	for (tail = &m->members.head; *tail != NULL; tail = &(*tail)->next)
 		;
 	*tail = e;
-	members_publish(m, (size_t)b);
-	log_info("backend %s: server %s added (weight %u%s)", backend, id,
-	    spec->weight, spec->backup ? ", backup" : "");
+	log_info("backend %s: server %s added (%s, weight %u%s)", be->name,
+	    id, members_source_name(spec->source), spec->weight,
+	    spec->backup ? ", backup" : "");
 	*out = e;
 	return 0;
+}
+
+int
+members_add(struct master *m, const char *backend,
+    const struct member_spec *spec, const struct member **out, char *why,
+    size_t whylen)
+{
+	struct member *e;
+	int b, status;
+
+	if ((b = members_backend(m, backend)) < 0) {
+		snprintf(why, whylen, "no backend '%s'", backend);
+		return 404;
+	}
+	if ((status = members_insert(m, (size_t)b, spec, &e, why,
+	    whylen)) != 0)
+		return status;
+	members_publish(m, (size_t)b);
+	*out = e;
+	return 0;
+}
+
+/* Unlink *pp and free it; its slot drains once the list is published. */
+static void
+members_unlink(struct member **pp)
+{
+	struct member *e = *pp;
+
+	*pp = e->next;
+	log_info("backend %s: server %s removed (%s); it drains", e->backend,
+	    e->id, members_source_name(e->source));
+	free(e->backend);
+	free(e);
 }
 
 int
@@ -229,11 +261,115 @@ members_del(struct master *m, const char *backend, const char *address,
 		    address, backend);
 		return 404;
 	}
-	*pp = e->next;
-	log_info("backend %s: server %s removed; it drains", backend, e->id);
-	free(e->backend);
-	free(e);
+	/* Its source owns it: it would come back with the next answer. */
+	if (e->source != MEMBER_API) {
+		snprintf(why, whylen, "server %s of backend '%s' comes from "
+		    "%s; change it there", e->id, backend,
+		    members_source_name(e->source));
+		return 409;
+	}
+	members_unlink(pp);
 	if (b >= 0)
 		members_publish(m, (size_t)b);
 	return 0;
+}
+
+const char *
+members_source_name(enum member_source source)
+{
+	switch (source) {
+	case MEMBER_API:
+		return "api";
+	case MEMBER_DNS:
+		return "dns";
+	case MEMBER_ZK:
+		return "zookeeper";
+	}
+	return "?";
+}
+
+/* Is canonical id one of specs[0..n)? Its index, or -1. */
+static int
+members_spec_index(const char ids[][SHM_NAME_MAX], size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ids[i], id) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Give e spec's weight and flags; whether anything changed. */
+static bool
+members_update(struct master *m, struct member *e,
+    const struct member_spec *spec)
+{
+	uint32_t flags = (spec->backup ? SHM_SERVER_BACKUP : 0) |
+	    (spec->tls ? SHM_SERVER_TLS : 0);
+	struct shm_server_sh *sv = &m->shm->servers[e->m.slot];
+
+	if (e->m.weight == spec->weight && e->m.flags == flags)
+		return false;
+	e->m.weight = spec->weight;
+	e->m.flags = flags;
+	sv->weight = spec->weight;
+	sv->flags = flags;
+	log_info("backend %s: server %s now weight %u%s", e->backend, e->id,
+	    spec->weight, spec->backup ? ", backup" : "");
+	return true;
+}
+
+void
+members_replace(struct master *m, const char *backend,
+    enum member_source source, const void *owner,
+    const struct member_spec *specs, size_t n, const char *label)
+{
+	char (*ids)[SHM_NAME_MAX] = NULL, why[256];
+	struct sockaddr_storage ss;
+	struct member **pp, *e;
+	const char *bad;
+	socklen_t sslen;
+	bool changed = false;
+	int b = members_backend(m, backend), i;
+
+	if (n > 0 && (ids = calloc(n, sizeof(*ids))) == NULL) {
+		log_warnx("%s: out of memory; membership unchanged", label);
+		return;
+	}
+	for (size_t k = 0; k < n; k++)
+		if (confval_addr(specs[k].address, &ss, &sslen, &bad) == 0)
+			confval_addr_str((struct sockaddr *)&ss, ids[k],
+			    sizeof(ids[k]));
+		else	/* members_insert says why */
+			snprintf(ids[k], sizeof(ids[k]), "%s",
+			    specs[k].address);
+	/* Those owner brought before: keep (and update) or remove. */
+	for (pp = &m->members.head; (e = *pp) != NULL;) {
+		if (e->owner != owner || e->source != source ||
+		    strcmp(e->backend, backend) != 0) {
+			pp = &e->next;
+			continue;
+		}
+		if (b >= 0 && (i = members_spec_index((const void *)ids, n,
+		    e->id)) >= 0) {
+			changed |= members_update(m, e, &specs[i]);
+			ids[i][0] = '\0';	/* handled */
+			pp = &e->next;
+			continue;
+		}
+		members_unlink(pp);
+		changed = true;
+	}
+	for (size_t k = 0; b >= 0 && k < n; k++) {
+		if (ids[k][0] == '\0')
+			continue;
+		if (members_insert(m, (size_t)b, &specs[k], &e, why,
+		    sizeof(why)) != 0)
+			log_warnx("%s: server %s not added: %s", label,
+			    specs[k].address, why);
+		else
+			changed = true;
+	}
+	free(ids);
+	if (changed && b >= 0)
+		members_publish(m, (size_t)b);
 }

@@ -1,7 +1,7 @@
 /*
  * The servers of a backend that do not come from the config file: added
- * through the admin API (later: found by DNS or ZooKeeper), kept by the
- * master across reloads until removed.
+ * through the admin API or found by DNS or ZooKeeper (master/discovery.c),
+ * kept by the master across reloads until removed.
  */
 #ifndef WEIR_MEMBERS_H
 #define WEIR_MEMBERS_H
@@ -15,6 +15,8 @@ struct master;
 
 enum member_source {
 	MEMBER_API,			/* POST /api/v1/backends/B/servers */
+	MEMBER_DNS,			/* a "resolve" server line's name */
+	MEMBER_ZK,			/* a ZooKeeper path's children */
 };
 
 struct member {
@@ -24,6 +26,7 @@ struct member {
 	char name[SHM_NAME_MAX];	/* as given */
 	struct shm_member m;		/* slot, weight, flags, max_conns */
 	enum member_source source;
+	const void *owner;		/* the discovery watch it came from */
 };
 
 struct members {
@@ -38,6 +41,7 @@ struct member_spec {
 	bool tls;
 	uint32_t max_conns;		/* 0: the backend's */
 	enum member_source source;
+	const void *owner;		/* MEMBER_DNS, MEMBER_ZK: its watch */
 };
 
 /* Make every publication of a backend's list add its members (shm). */
@@ -53,11 +57,25 @@ int members_add(struct master *m, const char *backend,
     size_t whylen);
 /*
  * Take the server at address (as given or canonical) out of backend's
- * list: 0, or 404 with why set. Its slot drains ("Member lists" in
+ * list: 0, or 404 (unknown) or 409 (from the file, DNS or ZooKeeper:
+ * its source owns it) with why set. Its slot drains ("Member lists" in
  * shm/shm-types.h).
  */
 int members_del(struct master *m, const char *backend, const char *address,
     char *why, size_t whylen);
+/*
+ * Make specs[0..n) the members of backend that source and owner brought,
+ * whatever they were: add those not there, update the weight and flags of
+ * those there, remove (drain) the others; publish the list once if
+ * anything changed. A spec that cannot be added (the address is taken, no
+ * slot left) is skipped with a log line naming label. A backend the
+ * current config lacks only loses owner's members.
+ */
+void members_replace(struct master *m, const char *backend,
+    enum member_source source, const void *owner,
+    const struct member_spec *specs, size_t n, const char *label);
+/* "api", "dns", "zookeeper": for the admin API and logs. */
+const char *members_source_name(enum member_source source);
 /* The member of backend at canonical address id, or NULL. */
 const struct member *members_find(const struct members *ms,
     const char *backend, const char *id);

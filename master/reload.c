@@ -226,6 +226,8 @@ reload_switch(struct master *m, struct generation *g)
 		health_free(m->health);
 		m->health = h;
 	}
+	/* After the switch: members are added to the current config. */
+	discovery_sync(m);
 	reload_retire(m, old);
 	reload_prune_sockets(m);
 }

@@ -213,6 +213,11 @@ shm_server_claim(struct shm *shm, const char *pool, const char *addr,
 	if (i < 0)
 		return -1;
 	shm_server_take(shm, (uint32_t)i, pool, addr, name, sa, salen);
+	/*
+	 * Not idle until a publication says so (shm_members_mark): several
+	 * members added before one publish must not all find this slot free.
+	 */
+	shm->servers[i].listed = 1;
 	return i;
 }
 

@@ -70,7 +70,9 @@ int shm_publish_check(struct shm *shm, const struct config *cfg, char *err,
  * Master: a slot for server (pool, addr) reached at sa and written as
  * name, outside any config (admin API, discovery): its slot if it has
  * one, else a free one taken; -1 when the segment is full. Health starts
- * up; the caller sets what else it needs before listing it.
+ * up; the caller sets what else it needs before listing it. The slot
+ * counts as listed from now on, so that claims made for one publication
+ * get distinct slots: the caller must publish a list naming it.
  */
 int shm_server_claim(struct shm *shm, const char *pool, const char *addr,
     const char *name, const struct sockaddr *sa, socklen_t salen);

@@ -398,8 +398,14 @@ class Backend:
         self.control = None
 
     @property
+    def host(self):
+        """The address it listens on: --host, else 127.0.0.1."""
+        a = self.args
+        return a[a.index("--host") + 1] if "--host" in a else "127.0.0.1"
+
+    @property
     def addr(self):
-        return "127.0.0.1:%d" % self.port
+        return "%s:%d" % (self.host, self.port)
 
     def start(self):
         self.logf = open(self.env.path("backend-%s.log" % self.name), "ab")
@@ -430,7 +436,7 @@ class Backend:
             self.logf.close()
 
     def _ctl(self, path):
-        c = Client(self.control, timeout=10)
+        c = Client(self.control, host=self.host, timeout=10)
         try:
             c.send(b"GET %s HTTP/1.1\r\nHost: ctl\r\n\r\n" % path.encode())
             return c.response().json()

@@ -1440,6 +1440,71 @@ test_header_rules(void **state)
 	    "request_header_del = Upgrade\n", NAME ":9:", "Upgrade is a");
 }
 
+/* Resolve lines, resolvers and ZooKeeper discovery (configdisc.c). */
+static void
+test_discovery_keys(void **state)
+{
+	struct config *cfg;
+	const struct backend_conf *be;
+
+	(void)state;
+	cfg = load_ok("[global]\n"
+	    "resolvers = 127.0.0.1:5353, [::1]:53, 10.0.0.1\n"
+	    "[frontend web]\n"
+	    "listen = 127.0.0.1:8080\n"
+	    "backend = app\n"
+	    "[backend app]\n"
+	    "server = app.test:8080 resolve weight=3 backup\n"
+	    "server = 127.0.0.1:9001\n"
+	    "max_conns = 7\n"
+	    "resolve_interval = 2s\n"
+	    "[backend zk]\n"
+	    "discovery = zookeeper\n"
+	    "zk_hosts = 127.0.0.1:2181, 127.0.0.2:2181\n"
+	    "zk_path = /services/zk\n");
+	assert_string_equal(cfg->resolvers, "127.0.0.1:5353, [::1]:53, "
+	    "10.0.0.1");
+	be = &cfg->backends[0];
+	assert_int_equal(be->nservers, 1);
+	assert_int_equal(be->nresolves, 1);
+	assert_string_equal(be->resolves[0].host, "app.test");
+	assert_int_equal(be->resolves[0].port, 8080);
+	assert_int_equal(be->resolves[0].weight, 3);
+	assert_true(be->resolves[0].backup);
+	assert_int_equal(be->resolves[0].max_conns, 7);
+	assert_int_equal(be->resolves[0].line, 7);
+	assert_int_equal(be->resolve_interval_ms, 2000);
+	be = &cfg->backends[1];
+	assert_int_equal(be->nservers, 0);
+	assert_int_equal(be->discovery, CONFIG_DISCOVERY_ZOOKEEPER);
+	assert_string_equal(be->zk_path, "/services/zk");
+	config_free(cfg);
+
+	load_err("[global]\nresolvers = 127.0.0.1:53, ns.example\n" MINIMAL,
+	    NAME ":2:", "resolvers: invalid server 'ns.example'");
+	load_err("[global]\nresolvers = 127.0.0.1:0\n" MINIMAL, NAME ":2:",
+	    "resolvers: invalid server");
+	load_err(MINIMAL "server = app.test:80\n", NAME ":6:",
+	    "add the option 'resolve'");
+	load_err(MINIMAL "server = app.test:80 resolve disabled\n",
+	    NAME ":6:", "'disabled' cannot be combined");
+	load_err(MINIMAL "server = app.test resolve\n", NAME ":6:",
+	    "expected HOST:PORT");
+	load_err(MINIMAL "server = app.test:80 resolve\n"
+	    "server = app.test:80 resolve\n", NAME ":7:", "duplicate server");
+	load_err(MINIMAL "resolve_interval = 500ms\n", NAME ":6:",
+	    "resolve_interval");
+	load_err(MINIMAL "[backend b]\ndiscovery = zookeeper\n"
+	    "zk_path = /a\n", NAME ":7:", "needs zk_hosts and zk_path");
+	load_err(MINIMAL "zk_path = /a\n", NAME ":4:",
+	    "need discovery = zookeeper");
+	load_err(MINIMAL "[backend b]\ndiscovery = zookeeper\n"
+	    "zk_hosts = zk1:2181\n", NAME ":8:", "zk_hosts: invalid address");
+	load_err(MINIMAL "[backend b]\ndiscovery = zookeeper\n"
+	    "zk_path = /a/\n", NAME ":8:", "zk_path: invalid path");
+	load_err(MINIMAL "[backend b]\n", NAME ":6:", "has no 'server'");
+}
+
 int
 main(void)
 {
@@ -1464,6 +1529,7 @@ main(void)
 		cmocka_unit_test(test_trust_keys),
 		cmocka_unit_test(test_sample_config),
 		cmocka_unit_test(test_header_rules),
+		cmocka_unit_test(test_discovery_keys),
 		cmocka_unit_test(test_admin_section),
 		cmocka_unit_test(test_err_admin),
 		cmocka_unit_test(test_reparse),
