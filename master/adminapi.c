@@ -450,15 +450,12 @@ adminapi_server_delete(struct master *m, const char *backend,
 }
 
 /*
- * Weights live in each generation's balancer tables, private to its
- * workers (roundrobin's period, the hash ring, random2's alias tables are
- * all built from them before fork). Rather than moving every weight into
- * shared memory and rebuilding those tables in each worker at pick time, a
- * new weight starts a new generation from the current config text with the
- * override applied: the zero-drop reload path, already tested, costs the
- * request path nothing, and every worker of the new generation has the
- * same tables (exact proportions for roundrobin). The price is a reload's:
- * new workers, and old keep-alive connections closed as they drain.
+ * A file server's weight is part of its generation's config: a new weight
+ * starts a new generation from the current config text with the override
+ * applied (the zero-drop reload path), so the override also holds for
+ * every later generation; the new generation publishes the member list
+ * with the new weight. The price is a reload's: new workers, and old
+ * keep-alive connections closed as they drain.
  */
 static int
 adminapi_set_weight(struct master *m, const char *label, uint32_t old,

@@ -702,6 +702,8 @@ health_carry(struct health *h, const struct health *prev)
 		if (old != NULL) {
 			h->servers[i].passes = old->passes;
 			h->servers[i].fails = old->fails;
+			memcpy(h->servers[i].last, old->last,
+			    sizeof(old->last));
 			/*
 			 * Keep the schedule too, so reloads in quick
 			 * succession do not keep pushing checks back: a check

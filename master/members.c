@@ -30,15 +30,27 @@ members_of(void *arg, const char *backend, struct shm_member *out,
 	uint32_t n = 0;
 
 	for (const struct member *e = ms->head; e != NULL && n < room;
-	    e = e->next)
-		if (strcmp(e->backend, backend) == 0)
-			out[n++] = e->m;
+	    e = e->next) {
+		const struct shm_server_sh *sv = &ms->shm->servers[e->m.slot];
+
+		if (strcmp(e->backend, backend) != 0)
+			continue;
+		/* Never a slot that has become another server's. */
+		if (!sv->used || strcmp(sv->pool, backend) != 0 ||
+		    strcmp(sv->addr, e->id) != 0) {
+			log_warnx("backend %s: server %s lost its slot; left "
+			    "out", backend, e->id);
+			continue;
+		}
+		out[n++] = e->m;
+	}
 	return n;
 }
 
 void
 members_attach(struct master *m)
 {
+	m->members.shm = m->shm;
 	m->shm->dynamic = members_of;
 	m->shm->dynamic_arg = &m->members;
 }
@@ -106,12 +118,13 @@ members_slot_init(struct master *m, const struct backend_conf *be,
 	struct shm_server_sh *sv = &m->shm->servers[slot];
 	uint64_t now = clock_ms();
 
-	sv->flags = flags;
-	sv->weight = weight;
 	atomic_store_explicit(&sv->admin, SHM_ADMIN_ACTIVE,
 	    memory_order_release);
+	/* Plain fields: only while no worker can read the slot. */
 	if (!fresh)
 		return;
+	sv->flags = flags;
+	sv->weight = weight;
 	if (be->health_check != CONFIG_HEALTH_NONE && be->health_initial_down)
 		atomic_store_explicit(&sv->health, SHM_HEALTH_DOWN,
 		    memory_order_release);
@@ -143,6 +156,8 @@ members_insert(struct master *m, size_t b, const struct member_spec *spec,
 	socklen_t sslen;
 	int slot;
 	bool fresh;
+	uint32_t flags = (spec->backup ? SHM_SERVER_BACKUP : 0) |
+	    (spec->tls ? SHM_SERVER_TLS : 0);
 
 	if (confval_addr(spec->address, &ss, &sslen, &bad) == -1) {
 		snprintf(why, whylen, "address '%s': %s", spec->address, bad);
@@ -167,7 +182,21 @@ members_insert(struct master *m, size_t b, const struct member_spec *spec,
 		snprintf(why, whylen, "out of memory");
 		return 500;
 	}
-	fresh = shm_server_find(m->shm, be->name, id) < 0;
+	/*
+	 * Still draining with other flags: its slot's plain fields cannot
+	 * change while workers may read them, nor its idle connections (of
+	 * the other kind) be reused.
+	 */
+	if ((slot = shm_server_find(m->shm, be->name, id)) >= 0 &&
+	    m->shm->servers[slot].flags != flags) {
+		free(e->backend);
+		free(e);
+		snprintf(why, whylen, "server %s is still draining with other "
+		    "settings (tls, backup): add it again once it has left",
+		    id);
+		return 409;
+	}
+	fresh = slot < 0;
 	if ((slot = shm_server_claim(m->shm, be->name, id, spec->address,
 	    (struct sockaddr *)&ss, sslen)) < 0) {
 		free(e->backend);
@@ -183,9 +212,7 @@ members_insert(struct master *m, size_t b, const struct member_spec *spec,
 	e->m = (struct shm_member){ .slot = (uint32_t)slot,
 	    .weight = spec->weight,
 	    .max_conns = spec->max_conns != 0 ? spec->max_conns :
-	    be->max_conns,
-	    .flags = (spec->backup ? SHM_SERVER_BACKUP : 0) |
-	    (spec->tls ? SHM_SERVER_TLS : 0) };
+	    be->max_conns, .flags = flags };
 	members_slot_init(m, be, (uint32_t)slot, fresh, e->m.flags,
 	    spec->weight);
 	for (tail = &m->members.head; *tail != NULL; tail = &(*tail)->next)
@@ -229,6 +256,34 @@ members_unlink(struct member **pp)
 	    e->id, members_source_name(e->source));
 	free(e->backend);
 	free(e);
+}
+
+void
+members_reconcile(struct master *m)
+{
+	const struct config *cfg = m->gens->cfg;
+	struct member **pp = &m->members.head, *e;
+	bool *dirty = calloc(cfg->nbackends + 1, sizeof(*dirty));
+	int b;
+
+	while ((e = *pp) != NULL) {
+		if ((b = members_backend(m, e->backend)) < 0) {
+			log_warnx("backend %s is gone from the configuration: "
+			    "server %s leaves with it", e->backend, e->id);
+			members_unlink(pp);
+		} else if (members_in_file(&cfg->backends[b], e->id)) {
+			log_info("backend %s: server %s is in the file now; the "
+			    "file's settings apply", e->backend, e->id);
+			members_unlink(pp);
+			if (dirty != NULL)
+				dirty[b] = true;
+		} else
+			pp = &e->next;
+	}
+	for (size_t i = 0; dirty != NULL && i < cfg->nbackends; i++)
+		if (dirty[i])
+			shm_publish_list(m->shm, cfg, i);
+	free(dirty);
 }
 
 int

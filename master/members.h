@@ -31,6 +31,7 @@ struct member {
 
 struct members {
 	struct member *head;
+	const struct shm *shm;		/* whose slots they hold */
 };
 
 /* What a server to add looks like. */
@@ -76,6 +77,11 @@ void members_replace(struct master *m, const char *backend,
     const struct member_spec *specs, size_t n, const char *label);
 /* "api", "dns", "zookeeper": for the admin API and logs. */
 const char *members_source_name(enum member_source source);
+/*
+ * After a reload: members of backends the new config lacks leave (their
+ * slots may be reused), and those the file now has give way to it.
+ */
+void members_reconcile(struct master *m);
 /* The member of backend at canonical address id, or NULL. */
 const struct member *members_find(const struct members *ms,
     const char *backend, const char *id);

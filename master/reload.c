@@ -227,6 +227,7 @@ reload_switch(struct master *m, struct generation *g)
 		m->health = h;
 	}
 	/* After the switch: members are added to the current config. */
+	members_reconcile(m);
 	discovery_sync(m);
 	reload_retire(m, old);
 	reload_prune_sockets(m);

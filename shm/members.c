@@ -47,6 +47,12 @@ shm_members_publish(struct shm *shm, uint32_t pool,
 	    memory_order_relaxed) + 1;
 	uint32_t b = (uint32_t)(v + 1) & 1;
 
+	/*
+	 * Order the stores below after the last publication's, on every
+	 * CPU: a reader still copying buffer b from two versions ago must
+	 * not see them before it sees the version move.
+	 */
+	atomic_thread_fence(memory_order_release);
 	/* The old list's slots leave at this epoch unless listed again. */
 	shm_members_mark(shm, l, (uint32_t)v & 1, false, epoch);
 	for (uint32_t i = 0; i < n; i++) {
@@ -139,7 +145,12 @@ shm_server_unlisted_idle(const struct shm *shm, uint32_t slot)
 
 	if (sv->listed)
 		return false;
-	if (atomic_load_explicit(&sv->inflight, memory_order_acquire) != 0)
+	/*
+	 * The epochs first: a worker past the removal (acquire) has ended
+	 * the callback of any pick of the slot, so its claim is visible to
+	 * the load of inflight after it.
+	 */
+	if (sv->removed_epoch > shm_epoch_floor(shm))
 		return false;
-	return sv->removed_epoch <= shm_epoch_floor(shm);
+	return atomic_load_explicit(&sv->inflight, memory_order_acquire) == 0;
 }

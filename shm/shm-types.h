@@ -10,8 +10,9 @@
  * of an old and a new generation count against the same slot for a server
  * present in both, and no in-flight count is lost across a reload. Per-pool
  * shared state (the round-robin ticket) lives in pool slots keyed by name.
- * Membership, weights and algorithm tables are per generation and private
- * to the processes of that generation (built by the master before forking).
+ * Membership and weights are pools' member lists (below), shared by every
+ * generation; algorithm tables are private to each process, built from
+ * the list and its generation's config.
  *
  * Memory-ordering contract (one writer per field):
  * - Identity, weight, flags, used: written by the master while no worker

@@ -165,6 +165,9 @@ def _():
               health_interval="100ms", health_initial="down",
               health_rise=1, health_fall=1)
     try:
+        # m0 starts down too (health_initial): wait for its first check.
+        check(wait_until(lambda: servers(w)[B["m0"].addr]["health"] == "up",
+                         5.0), "m0 never came up")
         check_eq(add(w, B["m1"].addr).status, 201, "add m1")
         check_eq(servers(w)[B["m1"].addr]["health"], "down", "health at once")
         check_eq(hits(w, 10), {"m0": 10}, "while m1 fails its checks")
@@ -177,6 +180,78 @@ def _():
               "no series for m1 in /metrics")
     finally:
         B["m1"].set(health=200)
+    w.check_clean_stop()
+
+
+@t.test("a backend a reload removes takes its added servers with it: "
+        "when it comes back they are gone, and no other backend's server "
+        "ends up in its list")
+def _():
+    both = {"app": {"server": [B["m0"].addr]},
+            "other": {"server": [B["m3"].addr]}}
+    fr = {"web": {"listen": "127.0.0.1:auto", "backend": "app"},
+          "alt": {"listen": "127.0.0.1:auto", "backend": "other"}}
+    w = env.weir(workers=2, frontends=fr, backends=both,
+                 admin={"listen": "127.0.0.1:auto",
+                        "token_file": write_token(env)})
+    check_eq(add(w, B["m1"].addr).status, 201, "add m1 to app")
+    for name, opts in fr.items():
+        opts["listen"] = w.frontends[name]["listen"]
+    fr["web"]["backend"] = "other"
+    off = len(w.log())
+    w.rewrite(frontends=fr, backends={"other": both["other"]})
+    check("reload complete" in (w.reload() or ""), "reload without app")
+    w.wait_line(off, r"backend app is gone.*server %s leaves"
+                % B["m1"].addr.replace(".", r"\."))
+    fr["web"]["backend"] = "app"
+    w.rewrite(frontends=fr, backends=both)
+    check("reload complete" in (w.reload() or ""), "reload with app again")
+    listed = [a for a, s in servers(w).items() if not s["removed"]]
+    check_eq(listed, [B["m0"].addr], "app's servers when it is back")
+    check_eq(spread(w.ports["alt"][0], 6), {"m3": 6}, "other's traffic")
+    w.check_clean_stop(allow_respawn=True)
+
+
+@t.test("a server added through the API and then written into the file is "
+        "listed once (source file), with one series in /metrics")
+def _():
+    w = start()
+    check_eq(add(w, B["m1"].addr).status, 201, "add m1")
+    w.rewrite(backends={"app": {"server": [B["m0"].addr, B["m1"].addr],
+                                "balance": "roundrobin"}})
+    check("reload complete" in (w.reload() or ""), "reload")
+    doc = api(w, "GET", "/api/v1/backends/app").json()
+    mine = [s for s in doc["servers"] if s["address"] == B["m1"].addr]
+    check_eq([s["source"] for s in mine], ["file"], "m1 listed")
+    metrics = api(w, "GET", "/metrics").body.decode()
+    up = [l for l in metrics.splitlines() if l.startswith("weir_server_up{")
+          and B["m1"].addr in l]
+    check_eq(len(up), 1, "weir_server_up series of m1: %r" % up)
+    check_eq(delete(w, B["m1"].addr).status, 409, "DELETE of a file server")
+    w.check_clean_stop(allow_respawn=True)
+
+
+@t.test("a server still draining cannot come back with other flags (409); "
+        "with the same ones it is taken back at once")
+def _():
+    w = start()
+    check_eq(add(w, B["m1"].addr).status, 201, "add m1")
+    held = []
+    try:
+        for i in range(4):
+            c = Client(w.port, timeout=20)
+            c.request("GET", "/hold?id=d%d" % i)
+            held.append(c)
+        check(wait_until(lambda: B["m1"].held(), 5.0), "m1 holds nothing")
+        check_eq(delete(w, B["m1"].addr).status, 202, "DELETE")
+        r = add(w, B["m1"].addr, backup=True)
+        check_eq(r.status, 409, "back as a backup while draining: %r" % r)
+        check_eq(add(w, B["m1"].addr).status, 201, "back as it was")
+    finally:
+        for b in B.values():
+            b.release_all()
+        for c in held:
+            c.close()
     w.check_clean_stop()
 
 
