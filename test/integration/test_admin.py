@@ -268,7 +268,7 @@ def _():
     # A server of the file is the file's: DELETE is refused, not unknown.
     r = api(w, "DELETE", "/api/v1/backends/app/servers/" + srv, token=TOKEN)
     check_eq(r.status, 409, "DELETE of a file server")
-    check("config file" in r.json()["error"], "409 body: %r" % r)
+    check("configuration file" in r.json()["error"], "409 body: %r" % r)
     for method, path, allow in (
             ("PUT", "/api/v1/backends/app/servers/" + srv,
              "GET, HEAD, PATCH, DELETE"),
