@@ -1145,6 +1145,25 @@ def spread(port, n):
     return out
 
 
+def wait_serving(port, names, timeout=10):
+    """Wait until rounds of requests to port all succeed and reach exactly
+    the backends names (while members are still coming, weir answers
+    503); fail naming what the last round reached."""
+    want = sorted(names)
+
+    def round_():
+        got = set()
+        for i in range(3 * len(want)):
+            r = http(port, path="/echo?w=%d" % i)
+            if r.status != 200:
+                return None
+            got.add(r.get("X-Backend"))
+        return sorted(got)
+    got = wait_until(lambda: round_() == want and round_() == want and want,
+                     timeout, 0.1)
+    check_eq(got, want, "servers answering (last round: %r)" % round_())
+
+
 def raw_exchange(port, data, timeout=5.0, method="GET", close_wait=3.0):
     """Send raw bytes on a new connection; return (response or None,
     closed-afterwards bool, client port, bytes after the response, or a

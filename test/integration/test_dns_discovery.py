@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 from adminclient import TOKEN, api, write_token
+from harness import spread, wait_serving as harness_wait_serving
 from harness import (HERE, WEIR_BIN, Env, Tap, check, check_eq, free_port,
                      http, read_line_timeout, run_cmd, wait_until)
 
@@ -105,14 +106,8 @@ def start():
 
 
 def hits(w, n):
-    """n GETs on new connections, each answered 200: {host: count}."""
-    out = {}
-    for i in range(n):
-        r = http(w.port, path="/echo?n=%d" % i)
-        check_eq(r.status, 200, "request %d" % i)
-        name = r.get("X-Backend")
-        out[name] = out.get(name, 0) + 1
-    return out
+    """n GETs on new connections, each answered 200: {backend: count}."""
+    return spread(w.port, n)
 
 
 def names(*hosts):
@@ -120,21 +115,8 @@ def names(*hosts):
 
 
 def wait_serving(w, hosts, timeout=10):
-    """Wait until rounds of requests all succeed and reach exactly names
-    (before the first members come, weir answers 503)."""
-    want = names(*hosts)
-
-    def round_():
-        got = set()
-        for i in range(3 * len(want)):
-            r = http(w.port, path="/echo?w=%d" % i)
-            if r.status != 200:
-                return None
-            got.add(r.get("X-Backend"))
-        return sorted(got)
-    got = wait_until(lambda: round_() == want and round_() == want and want,
-                     timeout, 0.1)
-    check_eq(got, want, "servers answering (last round: %r)" % round_())
+    """Wait until weir's answers come from exactly those backends."""
+    harness_wait_serving(w.port, names(*hosts), timeout)
 
 
 def listed(w):

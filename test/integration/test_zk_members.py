@@ -23,6 +23,7 @@ except ImportError:
     raise
 
 from adminclient import TOKEN, api, write_token
+from harness import spread, wait_serving as harness_wait_serving
 from harness import (Env, Tap, check, check_eq, http, socket_inodes,
                      wait_until)
 from zkserver import ZkServer
@@ -71,30 +72,12 @@ def start(**be):
 
 def hits(w, n):
     """n GETs on new connections, each answered 200: {backend: count}."""
-    out = {}
-    for i in range(n):
-        r = http(w.port, path="/echo?n=%d" % i)
-        check_eq(r.status, 200, "request %d" % i)
-        out[r.get("X-Backend")] = out.get(r.get("X-Backend"), 0) + 1
-    return out
+    return spread(w.port, n)
 
 
 def wait_serving(w, names, timeout=10):
-    """Wait until rounds of requests all succeed and reach exactly names
-    (before the first members come, weir answers 503)."""
-    want = sorted(names)
-
-    def round_():
-        got = set()
-        for i in range(3 * len(want)):
-            r = http(w.port, path="/echo?w=%d" % i)
-            if r.status != 200:
-                return None
-            got.add(r.get("X-Backend"))
-        return sorted(got)
-    got = wait_until(lambda: round_() == want and round_() == want and want,
-                     timeout, 0.1)
-    check_eq(got, want, "servers answering (last round: %r)" % round_())
+    """Wait until weir's answers come from exactly those backends."""
+    harness_wait_serving(w.port, names, timeout)
 
 
 @t.test("children added and removed become members added and removed; a "
