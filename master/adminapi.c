@@ -506,6 +506,31 @@ adminapi_patch(const char *body, size_t len, int *admin, int *weight,
 	return status;
 }
 
+/*
+ * PATCH of a server that is not from the file: its admin state is its
+ * slot's, and its weight its member list entry's, published at once (no
+ * new generation: the list is what every worker's tables come from).
+ */
+static int
+adminapi_member_patch(struct master *m, const char *backend,
+    struct member *e, int admin, int weight, json_t **out)
+{
+	char label[160], id[SHM_NAME_MAX];
+	uint32_t old_admin = atomic_load_explicit(
+	    &m->shm->servers[e->m.slot].admin, memory_order_relaxed);
+
+	snprintf(label, sizeof(label), "%s/%s", backend, e->name);
+	snprintf(id, sizeof(id), "%s", e->id);
+	if (weight >= 0 && (uint32_t)weight != e->m.weight) {
+		log_info("admin: server %s weight %u -> %d", label,
+		    e->m.weight, weight);
+		members_set_weight(m, e, (uint32_t)weight);
+	}
+	if (admin >= 0)
+		adminapi_set_admin(m, label, e->m.slot, old_admin, admin);
+	return adminapi_server(m, backend, id, out);
+}
+
 int
 adminapi_server_patch(struct master *m, const char *backend,
     const char *addr, const char *body, size_t len, json_t **out)
@@ -516,7 +541,17 @@ adminapi_server_patch(struct master *m, const char *backend,
 	char label[160], id[sizeof(sc->id)];
 	int admin, weight, status;
 	uint32_t slot, old_weight, old_admin;
+	struct member *e;
 
+	adminapi_canon(addr, id, sizeof(id));
+	e = members_find_mut(&m->members, backend, id[0] != '\0' ? id : addr);
+	if (e != NULL) {
+		if ((status = adminapi_patch(body, len, &admin, &weight,
+		    out)) != 0)
+			return status;
+		return adminapi_member_patch(m, backend, e, admin, weight,
+		    out);
+	}
 	if ((status = adminapi_lookup(m, backend, addr, &be, &sc, out)) != 0 ||
 	    (status = adminapi_patch(body, len, &admin, &weight, out)) != 0)
 		return status;

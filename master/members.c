@@ -90,6 +90,22 @@ members_backend(const struct master *m, const char *name)
 	return -1;
 }
 
+struct member *
+members_find_mut(struct members *ms, const char *backend, const char *id)
+{
+	return (struct member *)members_find(ms, backend, id);
+}
+
+void
+members_set_weight(struct master *m, struct member *e, uint32_t weight)
+{
+	int b = members_backend(m, e->backend);
+
+	e->m.weight = weight;
+	if (b >= 0)
+		shm_publish_list(m->shm, m->gens->cfg, (size_t)b);
+}
+
 /* Publish backend b's list again, and check what it holds now. */
 static void
 members_publish(struct master *m, size_t b)

@@ -255,6 +255,24 @@ def _():
     w.check_clean_stop()
 
 
+@t.test("PATCH reaches a server added through the API: maint takes it out, "
+        "ready brings it back, a weight applies at once (no new workers)")
+def _():
+    w = start()
+    pids = sorted(w.worker_pids())
+    check_eq(add(w, B["m1"].addr).status, 201, "add m1")
+    path = "/api/v1/backends/app/servers/%s" % B["m1"].addr
+    r = api(w, "PATCH", path, {"admin": "maint"}, token=TOKEN)
+    check_eq((r.status, r.json()["admin"]), (200, "maint"), "maint")
+    check_eq(hits(w, 8), {"m0": 8}, "with m1 in maint")
+    r = api(w, "PATCH", path, {"admin": "ready", "weight": 3}, token=TOKEN)
+    check_eq((r.status, r.json()["admin"], r.json()["weight"]),
+             (200, "ready", 3), "ready, weight 3")
+    check_eq(hits(w, 8), {"m0": 2, "m1": 6}, "round robin 1:3")
+    check_eq(sorted(w.worker_pids()), pids, "workers")
+    w.check_clean_stop()
+
+
 def load(w, stop, failures, counts):
     while not stop.is_set():
         try:
