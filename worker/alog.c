@@ -322,7 +322,7 @@ alog_emit(struct conn *c, uint64_t t_end, uint64_t out_upto)
 		l.header_us = (int64_t)(r->t_head - base);
 	}
 	if (r->exchanged && x->attempts > 0 && be != NULL) {
-		l.upstream = c->w->shm->servers[x->last_slot].addr;
+		l.upstream = r->upstream;
 		l.retries = x->attempts - 1;
 	}
 	l.frontend = c->fe->name;
@@ -527,6 +527,16 @@ alog_exchange(struct conn *c, struct rewrite_req *rw)
 		    strlen(c->fe->request_id) };
 		rw->reqid = (struct http_span){ r->id, r->id_len };
 	}
+}
+
+void
+alog_server(struct conn *c, uint32_t slot)
+{
+	struct alog_rec *r = c->x->rec;
+
+	if (r->logging)
+		snprintf(r->upstream, sizeof(r->upstream), "%s",
+		    c->w->shm->servers[slot].addr);
 }
 
 void

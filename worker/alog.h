@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/config.h"
+#include "shm/shm-types.h"
 
 struct conn;
 struct worker;
@@ -173,6 +174,9 @@ struct alog_rec {
 	char target[ALOG_TARGET_MAX];
 	char referer[ALOG_HDR_MAX];
 	char ua[ALOG_HDR_MAX];
+	/* The server of the last attempt, copied when it was chosen: by the
+	 * time the line is written its slot may hold another server. */
+	char upstream[SHM_NAME_MAX];
 };
 
 /* Does this frontend need a record per request (log, or request ids)? */
@@ -202,6 +206,8 @@ void alog_begin(struct conn *c);
 void alog_head(struct conn *c, struct http_msg *msg, size_t head_bytes);
 /* The exchange starts: the request id for the rewritten head. */
 void alog_exchange(struct conn *c, struct rewrite_req *rw);
+/* The request's attempt goes to the server in slot (for the line). */
+void alog_server(struct conn *c, uint32_t slot);
 /* An upstream connection was taken or a connect started. */
 void alog_connecting(struct conn *c, bool connected);
 void alog_connected(struct conn *c);

@@ -81,7 +81,6 @@ struct exch {
 	/* The exchange under way (CONN_PROXY, CONN_TUNNEL). */
 	struct upstream *up;
 	int server;			/* shm server slot counted, -1 when none */
-	uint32_t last_slot;		/* server slot of the last attempt */
 	uint64_t req_left;		/* Content-Length body bytes still to move */
 	uint64_t req_body_total;	/* chunked body bytes so far */
 	bool req_done;			/* whole request is in uout */

@@ -212,7 +212,8 @@ exchange_choose(struct conn *c, const struct http_msg *msg)
 			continue;
 		}
 		c->x->trial = claim == OUTLIER_TRIAL;
-		c->x->last_slot = pool->slot[m];
+		if (c->x->rec != NULL)
+			alog_server(c, pool->slot[m]);
 		c->x->attempts++;
 		c->x->sent_us = 0;
 		shm_stat_inc(&w->st.servers[c->x->server].requests);
