@@ -1,9 +1,10 @@
 /*
  * libFuzzer harness for the admin API's input boundary (master/adminreq.c):
- * the first byte picks what the rest is, a request path or a PATCH body.
- * Paths: a split path re-encodes and splits to the same segments, and its
- * route agrees with its shape. Bodies: an accepted change is within its
- * bounds and names something; a refusal says why.
+ * the first byte picks what the rest is, a request path, a PATCH body or
+ * a POST body (a server to add). Paths: a split path re-encodes and
+ * splits to the same segments, and its route agrees with its shape.
+ * Bodies: an accepted change or server is within its bounds and names
+ * something; a refusal says why.
  */
 #include "autoconf.h"
 
@@ -56,6 +57,10 @@ fuzz_route_shape(const struct adminreq_path *p, enum adminreq_route r)
 	case ROUTE_BACKEND:
 		FUZZ_CHECK(p->n == 4 && p->seg[3][0] != '\0');
 		break;
+	case ROUTE_SERVERS:
+		FUZZ_CHECK(p->n == 5 && p->seg[3][0] != '\0' &&
+		    strcmp(p->seg[4], "servers") == 0);
+		break;
 	case ROUTE_SERVER:
 		FUZZ_CHECK(p->n == 6 && p->seg[3][0] != '\0' &&
 		    strcmp(p->seg[4], "servers") == 0 && p->seg[5][0] != '\0');
@@ -105,6 +110,24 @@ fuzz_body(const char *body, size_t len)
 	FUZZ_CHECK(admin != -1 || weight != -1);
 }
 
+/* A POST body: an accepted server has an address and bounded values. */
+static void
+fuzz_server_body(const char *body, size_t len)
+{
+	struct adminreq_server srv;
+	char why[256] = "";
+	int status = adminreq_server(body, len, &srv, why, sizeof(why));
+
+	if (status != 0) {
+		FUZZ_CHECK(status == 400 && why[0] != '\0');
+		return;
+	}
+	FUZZ_CHECK(srv.address[0] != '\0' &&
+	    memchr(srv.address, '\0', sizeof(srv.address)) != NULL);
+	FUZZ_CHECK(srv.weight >= 1 && srv.weight <= ADMINREQ_MAX_WEIGHT);
+	FUZZ_CHECK(srv.max_conns >= 0 && srv.max_conns <= 1000000);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -116,6 +139,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf[size - 1] = '\0';
 	if (data[0] & 1)
 		fuzz_body(buf, size - 1);
+	else if (data[0] & 2)
+		fuzz_server_body(buf, size - 1);
 	else
 		fuzz_path(buf);
 	return 0;
