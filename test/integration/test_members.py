@@ -273,6 +273,17 @@ def _():
     w.check_clean_stop()
 
 
+@t.test("with slow_start an added server ramps up from its first moment "
+        "(random2, slow_start = 60s: a small share of 200 requests)")
+def _():
+    w = start(balance="random2", slow_start="60s")
+    check_eq(add(w, B["m1"].addr).status, 201, "add m1")
+    got = hits(w, 200)
+    # Full weight would give m1 about 100; 1/16 of it gives about 12.
+    check(got.get("m1", 0) <= 40, "m1's share while ramping: %r" % got)
+    w.check_clean_stop()
+
+
 def load(w, stop, failures, counts):
     while not stop.is_set():
         try:
