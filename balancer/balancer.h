@@ -126,8 +126,7 @@ bool outlier_admits(const struct shm_server_sh *sv);
 enum outlier_claim outlier_claim(struct shm *shm, const struct bal_pool *pool,
     uint32_t slot);
 /* The trial request ended with no verdict (client left, local error). */
-void outlier_abandon(struct shm *shm, const struct bal_pool *pool,
-    uint32_t slot);
+void outlier_abandon(struct shm *shm, uint32_t slot);
 /*
  * The request to server slot succeeded (a response head, not a 5xx when
  * fail_on_5xx) or failed (connect error, reset or timeout before a

@@ -54,9 +54,8 @@ outlier_claim(struct shm *shm, const struct bal_pool *pool, uint32_t slot)
 }
 
 void
-outlier_abandon(struct shm *shm, const struct bal_pool *pool, uint32_t slot)
+outlier_abandon(struct shm *shm, uint32_t slot)
 {
-	(void)pool;
 	struct shm_server_sh *sv = &shm->servers[slot];
 	uint64_t w = atomic_load_explicit(&sv->eject, memory_order_acquire);
 

@@ -544,7 +544,7 @@ adminapi_server_patch(struct master *m, const char *backend,
 	struct member *e;
 
 	adminapi_canon(addr, id, sizeof(id));
-	e = members_find_mut(&m->members, backend, id[0] != '\0' ? id : addr);
+	e = members_find(&m->members, backend, id[0] != '\0' ? id : addr);
 	if (e != NULL) {
 		if ((status = adminapi_patch(body, len, &admin, &weight,
 		    out)) != 0)

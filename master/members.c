@@ -68,10 +68,10 @@ members_free(struct members *ms)
 	ms->head = NULL;
 }
 
-const struct member *
+struct member *
 members_find(const struct members *ms, const char *backend, const char *id)
 {
-	for (const struct member *e = ms->head; e != NULL; e = e->next)
+	for (struct member *e = ms->head; e != NULL; e = e->next)
 		if (strcmp(e->backend, backend) == 0 &&
 		    (strcmp(e->id, id) == 0 || strcmp(e->name, id) == 0))
 			return e;
@@ -88,12 +88,6 @@ members_backend(const struct master *m, const char *name)
 		if (strcmp(cfg->backends[b].name, name) == 0)
 			return (int)b;
 	return -1;
-}
-
-struct member *
-members_find_mut(struct members *ms, const char *backend, const char *id)
-{
-	return (struct member *)members_find(ms, backend, id);
 }
 
 void

@@ -82,13 +82,10 @@ const char *members_source_name(enum member_source source);
  * slots may be reused), and those the file now has give way to it.
  */
 void members_reconcile(struct master *m);
-/* The same as members_find(), for a caller that changes it. */
-struct member *members_find_mut(struct members *ms, const char *backend,
-    const char *id);
 /* A new weight for e (0..256), published at once. */
 void members_set_weight(struct master *m, struct member *e, uint32_t weight);
 /* The member of backend at canonical address id, or NULL. */
-const struct member *members_find(const struct members *ms,
+struct member *members_find(const struct members *ms,
     const char *backend, const char *id);
 
 #endif

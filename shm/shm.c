@@ -112,19 +112,14 @@ shm_new_sized(uint32_t max_servers, uint32_t max_pools, uint32_t max_workers)
 	return shm;
 }
 
-/* Room for this config, and for reloads that grow it up to four times. */
+/* Room for max_servers servers, and pools and workers for reloads. */
 struct shm *
 shm_new(const struct config *cfg)
 {
-	uint32_t nservers = 0;
-
-	for (size_t i = 0; i < cfg->nbackends; i++)
-		nservers += (uint32_t)cfg->backends[i].nservers;
 	/*
 	 * Servers: max_servers, which the file's fit (config_check()).
 	 * Workers: room for many generations draining at once (reloads).
 	 */
-	(void)nservers;
 	return shm_new_sized(cfg->max_servers,
 	    cfg->nbackends * 4 > 64 ? (uint32_t)cfg->nbackends * 4 : 64,
 	    cfg->workers * 16 > 256 ? cfg->workers * 16 : 256);

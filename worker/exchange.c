@@ -103,8 +103,7 @@ exchange_release(struct conn *c, bool reusable)
 		queue_remove(c);
 	/* A trial that ended with no verdict must not hold its server out. */
 	if (c->x->trial && c->x->server >= 0)
-		outlier_abandon(c->w->shm, worker_bal(c->w, c->backend),
-		    (uint32_t)c->x->server);
+		outlier_abandon(c->w->shm, (uint32_t)c->x->server);
 	c->x->trial = c->x->verdict_pending = false;
 	if (c->x->up != NULL) {
 		upstream_release(c->x->up, reusable);

@@ -133,10 +133,7 @@ def _():
             check_eq(add(w, "127.0.0.3:%d" % (1000 + i)).status, 201,
                      "add %d" % i)
     finally:
-        for b in B.values():
-            b.release_all()
-        for c in held:
-            c.close()
+        release(held)
     w.check_clean_stop()
 
 
@@ -248,10 +245,7 @@ def _():
         check_eq(r.status, 409, "back as a backup while draining: %r" % r)
         check_eq(add(w, B["m1"].addr).status, 201, "back as it was")
     finally:
-        for b in B.values():
-            b.release_all()
-        for c in held:
-            c.close()
+        release(held)
     w.check_clean_stop()
 
 
@@ -282,6 +276,14 @@ def _():
     # Full weight would give m1 about 100; 1/16 of it gives about 12.
     check(got.get("m1", 0) <= 40, "m1's share while ramping: %r" % got)
     w.check_clean_stop()
+
+
+def release(clients):
+    """Answer whatever the backends hold, then close clients."""
+    for b in B.values():
+        b.release_all()
+    for c in clients:
+        c.close()
 
 
 def load(w, stop, failures, counts):
@@ -357,10 +359,7 @@ def _():
         check(not bad, "%d requests missed a least-loaded member:\n%s"
               % (len(bad), "\n".join(bad[:10])))
     finally:
-        for b in B.values():
-            b.release_all()
-        for c in clients:
-            c.close()
+        release(clients)
     w.check_clean_stop()
 
 

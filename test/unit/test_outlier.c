@@ -145,7 +145,7 @@ test_abandoned_trial(void **state)
 	usleep(130 * 1000);
 	assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_TRIAL);
 	assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_BUSY);
-	outlier_abandon(f.shm, f.pool, 0);
+	outlier_abandon(f.shm, f.pool->slot[0]);
 	assert_true(bal_usable(f.shm, f.pool, 0));
 	assert_int_equal(outlier_claim(f.shm, f.pool, 0), OUTLIER_TRIAL);
 	teardown_pool(&f);
