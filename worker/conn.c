@@ -619,7 +619,14 @@ conn_errpage(struct conn *c)
 	return 0;
 }
 
-/* Flush the final bytes, shut our side, then read until the client goes. */
+/*
+ * Flush the final bytes, shut our side, then read until the client goes;
+ * or close at once when the client is done: it asked to close, so it
+ * sends nothing more (RFC 9112 9.6), and with nothing unread the close
+ * sends a FIN, not a reset. nginx closes the same way; the linger would
+ * cost such a client's connection a wakeup more. Anything unread (a
+ * client that pipelined past its "close") makes us linger as before.
+ */
 static bool
 conn_closing_step(struct conn *c)
 {
@@ -634,6 +641,12 @@ conn_closing_step(struct conn *c)
 	    c->x->err_status != 0)
 		return progress;
 	if (c->client_eof) {
+		conn_release(c);
+		return true;
+	}
+	if (c->x->client_done && !conn_client_pending(c)) {
+		if (c->ssl != NULL)
+			tlsconn_close_notify(c);
 		conn_release(c);
 		return true;
 	}

@@ -65,6 +65,8 @@ struct exch {
 					 * write timeout (progress check) */
 	bool client_http10;
 	bool keep_alive;		/* keep the client after this exchange */
+	bool client_done;		/* the client asked to close and all of
+					 * its request was read: no linger */
 	bool tunnel_up_shut, tunnel_client_shut;
 	int err_status;			/* error response still to queue (CLOSING) */
 	uint32_t answer_hlen;		/* that answer's header lines in uout */

@@ -952,10 +952,13 @@ exchange_finish(struct conn *c)
 	exchange_release(c, reusable);
 	if (c->x->rec != NULL)
 		alog_done(c);
-	if (c->x->keep_alive)
+	if (c->x->keep_alive) {
 		conn_enter_head(c);
-	else
-		conn_enter_closing(c);
+		return;
+	}
+	conn_enter_closing(c);
+	c->x->client_done = !c->x->req.keep_alive && c->x->req_done &&
+	    buf_len(&c->x->cin) == 0;
 }
 
 static bool

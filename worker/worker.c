@@ -29,8 +29,7 @@
 #include "worker/worker.h"
 
 #define WORKER_ACCEPT_BATCH	64
-#define WORKER_STEAL_MS		3	/* a sibling's queue waits this long */
-#define WORKER_STEAL_BATCH	8	/* then we take this many at most */
+#define WORKER_STEAL_BATCH	8	/* from a sibling's queue at a time */
 #define WORKER_ACCEPT_PAUSE_MS	100
 #define WORKER_BUFS_KEEP	16	/* idle buffer blocks kept for good */
 #define WORKER_BUFS_FREE_MAX	4096	/* idle blocks kept for up to a tick */
@@ -47,7 +46,6 @@ struct accept_ctx {
 	struct worker *w;
 	struct listener *l;
 	struct event *watch;		/* readable: a connection is queued */
-	struct event *later;		/* siblings' sockets: the steal delay */
 };
 
 /*
@@ -81,11 +79,8 @@ worker_accept_enable(struct worker *w, bool on)
 	for (size_t i = 0; i < w->nlisteners; i++) {
 		if (on)
 			event_add(w->accept_ctxs[i].watch, NULL);
-		else {
+		else
 			event_del(w->accept_ctxs[i].watch);
-			if (w->accept_ctxs[i].later != NULL)
-				event_del(w->accept_ctxs[i].later);
-		}
 	}
 	w->accepting = on;
 }
@@ -222,36 +217,15 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * A sibling's socket has a connection queued. Its owner, if it runs, takes
- * it within a moment; look again after WORKER_STEAL_MS rather than race
- * it, so the kernel's SO_REUSEPORT spread stands and only what a busy or
- * stopped sibling leaves waiting is taken here.
+ * Our successor's socket has a connection queued: take it now. Its owner
+ * was woken too and races us when it is idle, but when it is busy (a
+ * handshake) or stopped, the connection does not wait for it.
  */
 static void
 worker_steal_cb(evutil_socket_t fd, short what, void *arg)
 {
-	static const struct timeval delay = { 0, WORKER_STEAL_MS * 1000 };
-	struct accept_ctx *ctx = arg;
-
-	(void)fd;
 	(void)what;
-	event_del(ctx->watch);
-	evtimer_add(ctx->later, &delay);
-}
-
-/* Still queued after the delay (or already taken: EAGAIN); watch again. */
-static void
-worker_steal_later_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct accept_ctx *ctx = arg;
-
-	(void)fd;
-	(void)what;
-	if (!ctx->w->accepting)
-		return;		/* worker_accept_enable() watches again */
-	worker_accept_batch(ctx, ctx->l->fd, WORKER_STEAL_BATCH);
-	if (ctx->w->accepting)
-		event_add(ctx->watch, NULL);
+	worker_accept_batch(arg, fd, WORKER_STEAL_BATCH);
 }
 
 static void
@@ -372,23 +346,26 @@ worker_accepts_on(const struct worker *w, int fd)
 }
 
 /*
- * Accept on every listening socket of this generation: our own (the
- * kernel's SO_REUSEPORT share for this worker) and our siblings'. A
- * connection waits in the queue of the socket the kernel hashed it to;
- * with only its owner accepting there, it would wait while that worker
- * is busy (a run of TLS handshakes), descheduled or stopped, even with
- * a sibling idle. So every worker watches every queue of its generation,
- * and takes from a sibling's only what is still waiting WORKER_STEAL_MS
- * after it was announced (worker_steal_cb()): the kernel's spread stands
- * while every worker keeps up. Close our
- * copies of every other socket the master holds: a copy left open would
- * keep a socket alive (queueing connections nobody accepts) after the
- * master closed it.
+ * Accept on our own listening sockets (the kernel's SO_REUSEPORT share
+ * for this worker) and on our successor's in the ring of this
+ * generation's workers (worker i watches worker i + 1's). A connection
+ * waits in the queue of the socket the kernel hashed it to; with only its
+ * owner accepting there, it would wait while that worker is busy (a run
+ * of TLS handshakes), descheduled or stopped, even with a sibling idle.
+ * Each queue has two watchers, so a connection wakes at most two workers
+ * however many there are, where watching every queue would wake them all.
+ * When both are idle they race and each wins about half: the spread stays
+ * even. (A 3 ms grace before stealing, tried first, cost every connection
+ * a timer wakeup in the sibling and lost 5-10% of full TLS handshakes.)
+ * Close our copies of every other socket the master holds: a copy left
+ * open would keep a socket alive (queueing connections nobody accepts)
+ * after the master closed it.
  */
 static void
 worker_listeners_init(struct worker *w, const struct listeners *mine,
     const struct lpool *all)
 {
+	uint32_t next = (w->index + 1) % w->cfg->workers;
 	struct accept_ctx *ctxs;
 	size_t n = 0;
 	bool own;
@@ -399,14 +376,14 @@ worker_listeners_init(struct worker *w, const struct listeners *mine,
 		fatalx("out of memory");
 	for (size_t i = 0; i < mine->n; i++) {
 		own = mine->v[i].worker == w->index;
+		if (!own && mine->v[i].worker != next)
+			continue;
 		w->listeners[n] = mine->v[i];
 		ctxs[n] = (struct accept_ctx){ .w = w, .l = &w->listeners[n] };
 		ctxs[n].watch = event_new(w->base, mine->v[i].fd,
 		    EV_READ | EV_PERSIST, own ? worker_accept_cb :
 		    worker_steal_cb, &ctxs[n]);
-		if (ctxs[n].watch == NULL || (!own && (ctxs[n].later =
-		    evtimer_new(w->base, worker_steal_later_cb,
-		    &ctxs[n])) == NULL))
+		if (ctxs[n].watch == NULL)
 			fatalx("out of memory");
 		n++;
 	}
@@ -428,8 +405,6 @@ worker_listeners_close(struct worker *w)
 	worker_accept_enable(w, false);
 	for (size_t i = 0; i < w->nlisteners; i++) {
 		event_free(w->accept_ctxs[i].watch);
-		if (w->accept_ctxs[i].later != NULL)
-			event_free(w->accept_ctxs[i].later);
 		close(w->listeners[i].fd);
 	}
 	w->nlisteners = 0;

@@ -247,9 +247,9 @@ def rss_kb(pid):
     return 0
 
 
-def tcp_inode(local_port, remote_port):
-    """Inode of the ESTABLISHED loopback TCP socket local_port <- remote_port
-    (/proc/net/tcp and tcp6), or None."""
+def tcp_inode(local_port, remote_port, any_state=False):
+    """Inode of the ESTABLISHED (any_state: also closing) loopback TCP
+    socket local_port <- remote_port (/proc/net/tcp and tcp6), or None."""
     for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(fn) as f:
@@ -260,7 +260,8 @@ def tcp_inode(local_port, remote_port):
             fields = line.split()
             lp = int(fields[1].rsplit(":", 1)[1], 16)
             rp = int(fields[2].rsplit(":", 1)[1], 16)
-            if fields[3] == "01" and lp == local_port and rp == remote_port:
+            if (fields[3] == "01" or any_state) and lp == local_port and \
+                    rp == remote_port and fields[3] != "0A":
                 return int(fields[9])
     return None
 
@@ -682,10 +683,12 @@ class Weir:
             return []
         return children(self.proc.pid)
 
-    def worker_of(self, client, port=None):
+    def worker_of(self, client, port=None, any_state=False):
         """The worker pid holding weir's side of client's connection to
-        port (default: self.port), or None (not accepted yet)."""
-        ino = tcp_inode(port or self.port, client.local_port)
+        port (default: self.port), or None (not accepted yet; any_state:
+        or closed by weir, where a connection weir shut but lingers on
+        still counts)."""
+        ino = tcp_inode(port or self.port, client.local_port, any_state)
         if ino is None:
             return None
         for pid in self.worker_pids():

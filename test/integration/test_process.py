@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Process model: N workers forked, listening sockets owned by the master
-and shared with the workers (each worker accepts on its own and, when its
-siblings are busy, on theirs), respawn after SIGKILL, clean SIGTERM/SIGINT
-shutdown with the pidfile, IPv6 listen, workers = auto."""
+and shared with the workers (each worker accepts on its own and on its
+ring successor's), respawn after SIGKILL, clean SIGTERM/SIGINT shutdown
+with the pidfile, IPv6 listen, workers = auto; closing a connection the
+client is done with at once, lingering on one it is not."""
 import os
 import re
 import signal
@@ -53,15 +54,24 @@ def _():
                   % (pid, p))
 
 
-@t.test("each worker holds its generation's listening sockets, one per "
-        "worker and address: its own and its siblings'")
+@t.test("each worker holds two of its generation's 3 listening sockets "
+        "per address (its own and its successor's), and each socket is "
+        "held by two workers: a connection wakes two workers, not all")
 def _():
     for p in ports():
         every = listen_inodes(p) & socket_inodes(w.pid)
         check_eq(len(every), 3, "LISTEN sockets of port %d" % p)
+        holders = {ino: 0 for ino in every}
         for pid in w.worker_pids():
-            check_eq(listen_inodes(p) & socket_inodes(pid), every,
-                     "LISTEN sockets of port %d in worker %d" % (p, pid))
+            held = listen_inodes(p) & socket_inodes(pid)
+            check_eq(len(held), 2, "LISTEN sockets of port %d in worker %d"
+                     % (p, pid))
+            check(held <= every, "worker %d holds a LISTEN socket the master "
+                  "does not: %s" % (pid, held - every))
+            for ino in held & every:
+                holders[ino] += 1
+        check_eq(sorted(holders.values()), [2, 2, 2],
+                 "workers holding each LISTEN socket of port %d" % p)
 
 
 @t.test("a stopped worker stalls no client: the connections the kernel "
@@ -101,6 +111,39 @@ def _():
     finally:
         for c in clients:
             c.close()
+
+
+@t.test("Connection: close and HTTP/1.0: after the response weir closes "
+        "at once (no linger for a client that sends no more); the client "
+        "reads the whole response, then EOF")
+def _():
+    for version, hdrs in (("HTTP/1.1", [("Connection", "close")]),
+                          ("HTTP/1.0", None)):
+        with Client(ports()[0], timeout=5) as c:
+            c.request("GET", "/echo?close=1", headers=hdrs, version=version)
+            check_eq(c.response().status, 200, "status (%s)" % version)
+            check(c.wait_closed(3.0), "no EOF after the response (%s)" % version)
+            # Our side stays open: weir must not wait for it. Its linger
+            # (2 s) would keep the socket in the worker until then.
+            gone = wait_until(lambda: w.worker_of(c, ports()[0], any_state=True) is None, 1.0, 0.01)
+            check(gone, "a worker still holds the connection after "
+                  "answering a %s request that asked to close" % version)
+
+
+@t.test("bytes pipelined after a Connection: close request: weir answers "
+        "the request, then lingers (discarding them) rather than close "
+        "with bytes unread")
+def _():
+    with Client(ports()[0], timeout=5) as c:
+        c.send(b"GET /echo?first=1 HTTP/1.1\r\nHost: weir.test\r\n"
+               b"Connection: close\r\n\r\nGET /echo?second=1 HTTP/1.1\r\n"
+               b"Host: weir.test\r\n\r\n")
+        r = c.response()
+        check_eq(r.status, 200, "status of the first request")
+        check(c.wait_closed(3.0), "no EOF after the response")
+        check_eq(c.extra, b"", "bytes after the first response")
+        check(w.worker_of(c, ports()[0], any_state=True) is not None,
+              "the worker closed at once with pipelined bytes unread")
 
 
 @t.test("max_connections = 2: a third connection waits until one closes")

@@ -15,9 +15,11 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import ssl
 import threading
 import time
+import types
 import warnings
 
 from harness import (WEIR_BIN, Client, Env, Skip, Tap, build_request, check,
@@ -318,6 +320,33 @@ def _():
                  "a request after the download")
     finally:
         c.close()
+
+
+@t.test("Connection: close over TLS: the response, then close_notify (no "
+        "truncation), and the worker lets the connection go at once rather "
+        "than linger for a client that sends no more")
+def _():
+    tcp = socket.create_connection(("127.0.0.1", port("sni")), timeout=5)
+    s = context().wrap_socket(tcp, server_hostname="a.test",
+                              suppress_ragged_eofs=False)
+    try:
+        me = types.SimpleNamespace(local_port=s.getsockname()[1])
+        s.sendall(build_request("GET", "/echo?tlsclose=1",
+                                [("Connection", "close")]))
+        data = b""
+        while True:
+            # An EOF without close_notify raises SSLEOFError here.
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+        check(data.startswith(b"HTTP/1.1 200 "), "response: %r" % data[:80])
+        gone = wait_until(lambda: w.worker_of(me, port("sni"), any_state=True)
+                          is None, 1.0, 0.01)
+        check(gone, "a worker still holds the TLS connection after answering "
+              "a request that asked to close")
+    finally:
+        s.close()
 
 
 # ---------------------------------------------------------------- resumption
