@@ -644,7 +644,16 @@ conn_closing_step(struct conn *c)
 		conn_release(c);
 		return true;
 	}
-	if (c->x->client_done && !conn_client_pending(c)) {
+	/*
+	 * The client asked to close and sent nothing after its request that
+	 * we can see (a TLS write may have read more into cin since the
+	 * exchange ended): close now, sparing the linger's second wakeup.
+	 * Bytes still in flight could meet our close with a reset; a client
+	 * that sent "close" must not send more (RFC 9112 9.6), so only a
+	 * misbehaving one can lose its response this way.
+	 */
+	if (c->x->client_done && buf_len(&c->x->cin) == 0 &&
+	    !conn_client_pending(c)) {
 		if (c->ssl != NULL)
 			tlsconn_close_notify(c);
 		conn_release(c);

@@ -146,6 +146,23 @@ def _():
               "the worker closed at once with pipelined bytes unread")
 
 
+@t.test("bytes sent in a later segment, while the Connection: close "
+        "request is still being answered: weir lingers rather than close "
+        "with them unread")
+def _():
+    with Client(ports()[0], timeout=5) as c:
+        c.send(b"GET /slow?ms=400 HTTP/1.1\r\nHost: weir.test\r\n"
+               b"Connection: close\r\n\r\n")
+        time.sleep(0.1)
+        c.send(b"GET /echo?late=1 HTTP/1.1\r\nHost: weir.test\r\n\r\n")
+        r = c.response()
+        check_eq(r.status, 200, "status of the slow request")
+        check(c.wait_closed(3.0), "no EOF after the response")
+        check_eq(c.extra, b"", "bytes after the first response")
+        check(w.worker_of(c, ports()[0], any_state=True) is not None,
+              "the worker closed at once with the late bytes unread")
+
+
 @t.test("max_connections = 2: a third connection waits until one closes")
 def _():
     w2 = env.weir(workers=1, global_={"max_connections": 2},
