@@ -396,7 +396,7 @@ header() {
 	nv=$(nginx -v 2>&1 | sed 's/^nginx version: //')
 	hv=$(haproxy -v 2>&1 | awk 'NR == 1 { print "haproxy/" $3 }')
 	echo "**weir bench** $(date -u '+%Y-%m-%d %H:%M UTC') · Linux $(uname -r) · nproc $(nproc)" \
-		"· $wv · $nv · $hv · $(wrk -v 2>&1 | awk 'NR == 1 { print "wrk " $2 }')" \
+		"· $wv · $nv · $hv · $({ wrk -v 2>&1 || true; } | awk 'NR == 1 { print "wrk " $2 }')" \
 		"· $(valgrind --version) · $(strace -V | awk 'NR == 1 { print "strace " $4 }')"
 	echo
 }

@@ -94,8 +94,8 @@ def _():
             c.close()
 
 
-@t.test("150 connections opened at once spread over the 3 workers: "
-        "each takes its own socket's share, none takes most")
+@t.test("150 connections opened at once spread over the 3 workers: at "
+        "least two take some, none takes more than two sockets' share")
 def _():
     clients = [Client(ports()[0], timeout=5) for _ in range(150)]
     try:
@@ -106,7 +106,13 @@ def _():
             owners.append(pid)
         counts = sorted(owners.count(p) for p in w.worker_pids())
         t.diag("connections per worker: %s" % counts)
-        check(len(counts) == 3 and counts[0] > 0 and counts[-1] <= 105,
+        # A worker accepts from its own sockets and its ring neighbour's,
+        # never the third's: it holds at most about 100 (two queues of
+        # about 50 each, 120 is 3.5 standard deviations over), and the
+        # third socket's connections go to someone else. A worker that
+        # is descheduled through the burst may end up with none: its
+        # neighbour drained its queue, as it should.
+        check(len(counts) == 3 and counts[1] > 0 and counts[-1] <= 120,
               "connections per worker: %r" % counts)
     finally:
         for c in clients:
@@ -130,6 +136,17 @@ def _():
                   "answering a %s request that asked to close" % version)
 
 
+def check_lingers(c, unread):
+    """C's first response came whole, then EOF, with the worker still
+    holding the socket: it lingers to discard UNREAD rather than close
+    (and reset) with them in its receive queue."""
+    check_eq(c.response().status, 200, "status of the first request")
+    check(c.wait_closed(3.0), "no EOF after the response")
+    check_eq(c.extra, b"", "bytes after the first response")
+    check(w.worker_of(c, ports()[0], any_state=True) is not None,
+          "the worker closed at once with %s unread" % unread)
+
+
 @t.test("bytes pipelined after a Connection: close request: weir answers "
         "the request, then lingers (discarding them) rather than close "
         "with bytes unread")
@@ -138,12 +155,7 @@ def _():
         c.send(b"GET /echo?first=1 HTTP/1.1\r\nHost: weir.test\r\n"
                b"Connection: close\r\n\r\nGET /echo?second=1 HTTP/1.1\r\n"
                b"Host: weir.test\r\n\r\n")
-        r = c.response()
-        check_eq(r.status, 200, "status of the first request")
-        check(c.wait_closed(3.0), "no EOF after the response")
-        check_eq(c.extra, b"", "bytes after the first response")
-        check(w.worker_of(c, ports()[0], any_state=True) is not None,
-              "the worker closed at once with pipelined bytes unread")
+        check_lingers(c, "pipelined bytes")
 
 
 @t.test("bytes sent in a later segment, while the Connection: close "
@@ -155,12 +167,7 @@ def _():
                b"Connection: close\r\n\r\n")
         time.sleep(0.1)
         c.send(b"GET /echo?late=1 HTTP/1.1\r\nHost: weir.test\r\n\r\n")
-        r = c.response()
-        check_eq(r.status, 200, "status of the slow request")
-        check(c.wait_closed(3.0), "no EOF after the response")
-        check_eq(c.extra, b"", "bytes after the first response")
-        check(w.worker_of(c, ports()[0], any_state=True) is not None,
-              "the worker closed at once with the late bytes unread")
+        check_lingers(c, "the late bytes")
 
 
 @t.test("max_connections = 2: a third connection waits until one closes")
