@@ -645,12 +645,10 @@ conn_closing_step(struct conn *c)
 		return true;
 	}
 	/*
-	 * The client asked to close and sent nothing after its request that
-	 * we can see (a TLS write may have read more into cin since the
-	 * exchange ended): close now, sparing the linger's second wakeup.
-	 * Bytes still in flight could meet our close with a reset; a client
-	 * that sent "close" must not send more (RFC 9112 9.6), so only a
-	 * misbehaving one can lose its response this way.
+	 * Unread means buffered in cin (pipelined, or read by a TLS write
+	 * since) or waiting in the socket. Bytes still in flight can meet
+	 * our close with a reset: only a client that broke its own "close"
+	 * can lose its response this way.
 	 */
 	if (c->x->client_done && buf_len(&c->x->cin) == 0 &&
 	    !conn_client_pending(c)) {

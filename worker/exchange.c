@@ -957,8 +957,7 @@ exchange_finish(struct conn *c)
 		return;
 	}
 	conn_enter_closing(c);
-	c->x->client_done = !c->x->req.keep_alive && c->x->req_done &&
-	    buf_len(&c->x->cin) == 0;
+	c->x->client_done = !c->x->req.keep_alive && c->x->req_done;
 }
 
 static bool

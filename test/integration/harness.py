@@ -260,8 +260,9 @@ def tcp_inode(local_port, remote_port, any_state=False):
             fields = line.split()
             lp = int(fields[1].rsplit(":", 1)[1], 16)
             rp = int(fields[2].rsplit(":", 1)[1], 16)
-            if (fields[3] == "01" or any_state) and lp == local_port and \
-                    rp == remote_port and fields[3] != "0A":
+            state = fields[3]  # 01 ESTABLISHED, 0A LISTEN
+            wanted = state != "0A" if any_state else state == "01"
+            if wanted and lp == local_port and rp == remote_port:
                 return int(fields[9])
     return None
 

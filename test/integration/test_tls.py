@@ -15,11 +15,9 @@ import hashlib
 import os
 import re
 import shutil
-import socket
 import ssl
 import threading
 import time
-import types
 import warnings
 
 from harness import (WEIR_BIN, Client, Env, Skip, Tap, build_request, check,
@@ -104,14 +102,17 @@ class TlsClient(Client):
     """harness.Client over TLS: the handshake is done in the constructor
     (SNI sni, an optional session to resume); requests and the strict
     response reader are Client's. What the handshake settled is kept for
-    after the close: peer (the server's certificate, DER), alpn, version."""
+    after the close: peer (the server's certificate, DER), alpn, version.
+    ragged_eof=False: an EOF without close_notify raises SSLEOFError."""
 
-    def __init__(self, port, ctx, sni="a.test", session=None, timeout=5.0):
+    def __init__(self, port, ctx, sni="a.test", session=None, timeout=5.0,
+                 ragged_eof=True):
         super().__init__(port, timeout=timeout)
         self.tcp = self.sock
         try:
             self.sock = ctx.wrap_socket(self.tcp, server_hostname=sni,
-                                        session=session)
+                                        session=session,
+                                        suppress_ragged_eofs=ragged_eof)
         except BaseException:
             self.tcp.close()
             raise
@@ -326,27 +327,18 @@ def _():
         "truncation), and the worker lets the connection go at once rather "
         "than linger for a client that sends no more")
 def _():
-    tcp = socket.create_connection(("127.0.0.1", port("sni")), timeout=5)
-    s = context().wrap_socket(tcp, server_hostname="a.test",
-                              suppress_ragged_eofs=False)
+    c = TlsClient(port("sni"), context(), ragged_eof=False)
     try:
-        me = types.SimpleNamespace(local_port=s.getsockname()[1])
-        s.sendall(build_request("GET", "/echo?tlsclose=1",
-                                [("Connection", "close")]))
-        data = b""
-        while True:
-            # An EOF without close_notify raises SSLEOFError here.
-            d = s.recv(65536)
-            if not d:
-                break
-            data += d
-        check(data.startswith(b"HTTP/1.1 200 "), "response: %r" % data[:80])
-        gone = wait_until(lambda: w.worker_of(me, port("sni"), any_state=True)
+        c.request("GET", "/echo?tlsclose=1", [("Connection", "close")])
+        check_eq(c.response().status, 200, "status")
+        # An EOF without close_notify raises SSLEOFError here.
+        check(c.wait_closed(3.0), "no EOF after the response")
+        gone = wait_until(lambda: w.worker_of(c, port("sni"), any_state=True)
                           is None, 1.0, 0.01)
         check(gone, "a worker still holds the TLS connection after answering "
               "a request that asked to close")
     finally:
-        s.close()
+        c.close()
 
 
 # ---------------------------------------------------------------- resumption
